@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
+from advisor.core.rules import dur, evi, hsh, ins, key, ttl, val
 from advisor.core.rules.base import DesignContext, DriftRule, Rule, ScanContext
 
 # The drift rules live in their own module, written separately; the design rules work without it.
@@ -14,7 +15,15 @@ if importlib.util.find_spec("advisor.core.rules.drift") is not None:
 else:
     drift = None
 
-DESIGN_RULES: list[Rule] = []
+DESIGN_RULES: list[Rule] = [
+    *key.RULES,
+    *ttl.RULES,
+    *evi.RULES,
+    *dur.RULES,
+    *ins.RULES,
+    *hsh.RULES,
+    *val.RULES,
+]
 DRIFT_RULES: list[DriftRule] = list(drift.RULES) if drift is not None else []
 ALL_RULES: list[Rule] = [*DESIGN_RULES, *DRIFT_RULES]
 

@@ -1,0 +1,341 @@
+"""EVI: eviction and workload separation rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from advisor.core.findings import Finding, Severity
+from advisor.core.rules.base import DesignContext, Rule, instance_target, namespace_target
+from advisor.core.rules.key import ENVIRONMENT_WORDS, pattern_environment_word
+
+# Classifications whose keys must not disappear just because memory is full.
+STATEFUL = ("session", "coordination", "durable")
+
+
+def _names(namespaces: Iterable) -> str:
+    return ", ".join(ns.name for ns in namespaces)
+
+
+def _targets(namespaces: Iterable) -> list[str]:
+    return [namespace_target(ns.name) for ns in namespaces]
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+class EVI001(Rule):
+    """A session, coordination or durable namespace lives on an instance that evicts any key.
+
+    **Why it matters.** With an `allkeys-*` policy, Redis evicts whatever key the policy picks
+    once memory is full, including sessions (users are logged out, workflow state is lost), locks
+    and idempotency records (duplicate work) and durable state (data loss). A pure read cache can
+    use an all-keys policy; a mixed cache containing sessions or coordination records cannot.
+
+    **What to do instead.** Move the stateful namespace to an instance with a `volatile-*` or
+    `noeviction` policy sized for it, or give the instance a policy that only evicts keys with a
+    TTL.
+
+    **Bad**
+
+    ```yaml
+    instances:
+      - {name: shared-cache, eviction_policy: allkeys-lru, ...}
+    namespaces:
+      - {name: sessions, instance: shared-cache, classification: session, ...}
+    ```
+
+    **Good**
+
+    ```yaml
+    instances:
+      - {name: session-store, eviction_policy: volatile-lru, ...}
+    namespaces:
+      - {name: sessions, instance: session-store, classification: session, ...}
+    ```
+    """
+
+    id = "EVI001"
+    title = "Stateful namespace on an all-keys eviction instance"
+    default_severity = Severity.high
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for inst in ctx.design.instances:
+            if not inst.eviction_policy.startswith("allkeys-"):
+                continue
+            for ns in ctx.namespaces_on(inst.name):
+                if ns.classification in STATEFUL:
+                    yield self.finding(
+                        namespace_target(ns.name),
+                        f"{ns.classification.capitalize()} namespace {ns.name} is on instance {inst.name} "
+                        f"whose policy `{inst.eviction_policy}` may evict any of its keys under memory pressure.",
+                        f"Move {ns.name} to an instance that does not evict it (`volatile-*` or `noeviction`, "
+                        "sized for the data), away from disposable cache entries.",
+                        related=[instance_target(inst.name)],
+                    )
+
+
+class EVI002(Rule):
+    """Most of a `volatile-*` instance's memory is held by keys without TTL, which it cannot evict.
+
+    **Why it matters.** `volatile-*` policies only evict keys that have an expiration. When
+    namespaces without TTL account for most of the memory, eviction can free little: the instance
+    runs out of memory and writes fail (OOM errors) even though the policy says it evicts.
+
+    **What to do instead.** Give the disposable namespaces TTLs, or move the no-TTL state to an
+    instance of its own, sized for it.
+
+    **Bad**
+
+    ```yaml
+    eviction_policy: volatile-lru
+    # 8 GiB of durable keys with ttl.mode none, 1 GiB of cache with a TTL
+    ```
+
+    **Good**
+
+    ```yaml
+    eviction_policy: volatile-lru
+    # only namespaces with a TTL, or no-TTL data well below half of the memory
+    ```
+
+    Estimates come from the sizing model (cardinality × (key + typical value + overhead)).
+    """
+
+    id = "EVI002"
+    title = "Volatile eviction with mostly non-expiring keys"
+    default_severity = Severity.medium
+    remediation = (
+        "Give the no-TTL namespaces a TTL where they are disposable, or move the no-TTL state to its own "
+        "instance sized for it (with `noeviction`)."
+    )
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for inst in ctx.design.instances:
+            if not inst.eviction_policy.startswith("volatile-"):
+                continue
+            sizing = ctx.sizing[inst.name]
+            if sizing.without_ttl_share > 0.5:
+                no_ttl = [ns for ns in ctx.namespaces_on(inst.name) if not ns.has_ttl]
+                yield self.finding(
+                    instance_target(inst.name),
+                    f"Namespaces without TTL ({_names(no_ttl)}) hold an estimated "
+                    f"{_mib(sizing.without_ttl_bytes)} of {_mib(sizing.total_bytes)} "
+                    f"({sizing.without_ttl_share:.0%}, more than 50%) on instance {inst.name}, whose policy "
+                    f"`{inst.eviction_policy}` can only evict keys with a TTL.",
+                    related=_targets(no_ttl),
+                )
+
+
+class EVI003(Rule):
+    """A `noeviction` instance hosts disposable cache entries.
+
+    **Why it matters.** With `noeviction`, a full instance rejects writes instead of dropping keys.
+    For a cache that is the wrong trade: the application gets errors on writes (often on the
+    request path) when it could have lost a few cache entries that it can rebuild.
+
+    **What to do instead.** Put disposable caches on an instance with an eviction policy
+    (`allkeys-lru`/`allkeys-lfu` for a pure cache, `volatile-*` when mixed with keys that must not
+    be evicted).
+
+    **Bad**
+
+    ```yaml
+    instances:
+      - {name: state, eviction_policy: noeviction, ...}
+    namespaces:
+      - {name: product-cache, instance: state, classification: disposable, ...}
+    ```
+
+    **Good**
+
+    ```yaml
+    instances:
+      - {name: cache, eviction_policy: allkeys-lru, ...}
+    namespaces:
+      - {name: product-cache, instance: cache, classification: disposable, ...}
+    ```
+    """
+
+    id = "EVI003"
+    title = "Disposable cache on a no-eviction instance"
+    default_severity = Severity.medium
+    remediation = (
+        "Move the disposable namespaces to an instance with an eviction policy (`allkeys-lru` for a pure "
+        "cache, `volatile-lru` when mixed), or switch this instance to `volatile-*` with TTLs on the cache."
+    )
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for inst in ctx.design.instances:
+            if inst.eviction_policy != "noeviction":
+                continue
+            disposable = [ns for ns in ctx.namespaces_on(inst.name) if ns.classification == "disposable"]
+            if disposable:
+                yield self.finding(
+                    instance_target(inst.name),
+                    f"Instance {inst.name} uses `noeviction` and hosts {len(disposable)} disposable "
+                    f"namespace(s) ({_names(disposable)}): under memory pressure writes fail instead of "
+                    "dropping cache entries.",
+                    related=_targets(disposable),
+                )
+
+
+class EVI004(Rule):
+    """Namespaces of different environments share one instance.
+
+    **Why it matters.** Environment separation is the first thing key design supports. When
+    `staging:` or `dev:` keys live on a prod instance, non-production code can read, overwrite or
+    flush production data, load tests hit production capacity, and access rules cannot differ.
+
+    **What to do instead.** Give every environment its own instance.
+
+    **Bad**
+
+    ```yaml
+    instances:
+      - {name: prod-cache, environment: prod, ...}
+    namespaces:
+      - {name: staging-carts, instance: prod-cache, pattern: "staging:checkout:cart:v1:<id:int>", ...}
+    ```
+
+    **Good**
+
+    ```yaml
+    instances:
+      - {name: staging-cache, environment: staging, ...}
+    namespaces:
+      - {name: staging-carts, instance: staging-cache, pattern: "staging:checkout:cart:v1:<id:int>", ...}
+    ```
+    """
+
+    id = "EVI004"
+    title = "Environments share an instance"
+    default_severity = Severity.high
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for inst in ctx.design.instances:
+            foreign = []
+            for ns in ctx.namespaces_on(inst.name):
+                word = pattern_environment_word(ctx.pattern(ns))
+                if word is not None and ENVIRONMENT_WORDS[word] != inst.environment:
+                    foreign.append((ns, ENVIRONMENT_WORDS[word]))
+            if foreign:
+                listed = ", ".join(f"{ns.name} ({env})" for ns, env in foreign)
+                envs = sorted({env for _, env in foreign})
+                yield self.finding(
+                    instance_target(inst.name),
+                    f"{inst.environment.capitalize()} instance {inst.name} hosts namespaces of other "
+                    f"environments: {listed}.",
+                    f"Move the {'/'.join(envs)} namespaces to {'/'.join(envs)} instances; keep one environment "
+                    "per instance.",
+                    related=_targets(ns for ns, _ in foreign),
+                )
+
+
+class EVI005(Rule):
+    """Restricted data shares an instance with another team's public or internal data.
+
+    **Why it matters.** A secure design uses separate instances for different trust boundaries.
+    Everyone who can reach the instance (the other team's services, its access keys, its
+    diagnostics) can read every key on it, so restricted data is only as protected as the least
+    protected namespace beside it.
+
+    **What to do instead.** Give restricted namespaces an instance of their own (or shared only
+    with namespaces of the same owner and classification), with least-privilege access.
+
+    **Bad**
+
+    ```yaml
+    - {name: kyc-documents, team: identity, instance: shared, data_classification: restricted, ...}
+    - {name: product-cache, team: catalog, instance: shared, data_classification: public, ...}
+    ```
+
+    **Good**
+
+    ```yaml
+    - {name: kyc-documents, team: identity, instance: identity-restricted, data_classification: restricted, ...}
+    - {name: product-cache, team: catalog, instance: shared, data_classification: public, ...}
+    ```
+    """
+
+    id = "EVI005"
+    title = "Trust boundaries share an instance"
+    default_severity = Severity.high
+    remediation = (
+        "Move the restricted namespaces to an instance of their own with least-privilege access, separate "
+        "from other teams' public and internal data."
+    )
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for inst in ctx.design.instances:
+            hosted = ctx.namespaces_on(inst.name)
+            restricted = [ns for ns in hosted if ns.data_classification == "restricted"]
+            if not restricted:
+                continue
+            pairs = []
+            involved: dict[str, None] = {}
+            for r in restricted:
+                for other in hosted:
+                    if other.team != r.team and other.data_classification in ("public", "internal"):
+                        pairs.append(
+                            f"{r.name} (restricted, team {r.team}) with {other.name} "
+                            f"({other.data_classification}, team {other.team})"
+                        )
+                        involved[r.name] = involved[other.name] = None
+            if pairs:
+                yield self.finding(
+                    instance_target(inst.name),
+                    f"Instance {inst.name} mixes trust boundaries: {'; '.join(pairs)}.",
+                    related=[namespace_target(name) for name in involved],
+                )
+
+
+class EVI006(Rule):
+    """Disposable cache entries and durable state share one instance.
+
+    **Why it matters.** Their needs conflict: a cache wants an eviction policy and no persistence;
+    durable state wants no eviction and persistence. Whatever the instance is configured for, one
+    of them is served badly, and a cache flush or an instance replacement for the cache's sake
+    loses the state.
+
+    **What to do instead.** Separate workloads whose durability and eviction requirements conflict
+    into different instances.
+
+    **Bad**
+
+    ```yaml
+    - {name: product-cache, instance: shared, classification: disposable, ...}
+    - {name: ledger, instance: shared, classification: durable, ...}
+    ```
+
+    **Good**
+
+    ```yaml
+    - {name: product-cache, instance: cache, classification: disposable, ...}
+    - {name: ledger, instance: state-store, classification: durable, ...}
+    ```
+    """
+
+    id = "EVI006"
+    title = "Disposable and durable data share an instance"
+    default_severity = Severity.medium
+    remediation = (
+        "Move the durable namespaces to an instance configured for them (persistence, no eviction) and keep "
+        "the cache on an evicting instance without persistence."
+    )
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for inst in ctx.design.instances:
+            hosted = ctx.namespaces_on(inst.name)
+            disposable = [ns for ns in hosted if ns.classification == "disposable"]
+            durable = [ns for ns in hosted if ns.classification == "durable"]
+            if disposable and durable:
+                yield self.finding(
+                    instance_target(inst.name),
+                    f"Instance {inst.name} hosts disposable ({_names(disposable)}) and durable "
+                    f"({_names(durable)}) namespaces, whose durability and eviction needs conflict.",
+                    related=_targets([*disposable, *durable]),
+                )
+
+
+RULES: list[Rule] = [EVI001(), EVI002(), EVI003(), EVI004(), EVI005(), EVI006()]

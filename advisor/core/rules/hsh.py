@@ -1,0 +1,220 @@
+"""HSH: hash tag and clustering rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from advisor.core.findings import Finding, Severity
+from advisor.core.patterns import Literal, Pattern, key_hash_slot
+from advisor.core.rules.base import DesignContext, Rule, namespace_target
+
+
+def tag_text(pattern: Pattern) -> str:
+    """The hash tag as written in the pattern, e.g. `{<customer:int>}`."""
+    if pattern.hash_tag is None:
+        return ""
+    body = "".join(
+        t.text if isinstance(t, Literal) else f"<{t.name or '*'}:{t.kind}>" for t in pattern.hash_tag
+    )
+    return "{" + body + "}"
+
+
+def slot_determinant(pattern: Pattern) -> tuple | None:
+    """What decides the slot of a key of this pattern, in a form two patterns can compare.
+
+    `("slot", n)` when every key lands in slot n; `("tag", parts)` when the slot follows the values
+    of named placeholders (two patterns with equal parts put keys built from the same values in the
+    same slot); None when the slot varies in a way no other pattern can follow.
+    """
+    tag = pattern.hash_tag
+    if tag is None:
+        if pattern.placeholders:
+            return None
+        return ("slot", key_hash_slot(pattern.literal_text))
+    if pattern.has_constant_hash_tag:
+        return ("slot", key_hash_slot("{" + "".join(t.text for t in tag) + "}"))
+    parts: list[tuple[str, str]] = []
+    for t in tag:
+        if isinstance(t, Literal):
+            if parts and parts[-1][0] == "lit":
+                parts[-1] = ("lit", parts[-1][1] + t.text)
+            else:
+                parts.append(("lit", t.text))
+        elif t.name is None:
+            return None  # an anonymous `*` cannot be tied to another pattern's value
+        else:
+            parts.append(("var", t.name))
+    return ("tag", tuple(parts))
+
+
+class HSH001(Rule):
+    """The hash tag is a constant: every key of the namespace lands in one slot.
+
+    **Why it matters.** The text inside braces decides the hash slot. A constant tag such as
+    `{all}` puts every key of the namespace in a single slot, so one shard stores and serves the
+    whole namespace: a hot shard that scaling out cannot relieve. High on a clustered instance, low
+    otherwise (it becomes a problem as soon as the instance is clustered or migrated).
+
+    **What to do instead.** Build the tag from the placeholder that groups keys needing atomic
+    multi-key operations (the customer, the cart), not from a constant.
+
+    **Bad**
+
+    ```yaml
+    pattern: "prod:checkout:cart:v1:{all}:<customer:int>"
+    ```
+
+    **Good**
+
+    ```yaml
+    pattern: "prod:checkout:cart:v1:{<customer:int>}:items"
+    ```
+    """
+
+    id = "HSH001"
+    title = "Constant hash tag"
+    default_severity = Severity.high
+    remediation = (
+        "Build the hash tag from a placeholder that groups the keys needing multi-key operations (e.g. "
+        "`{<customer:int>}`), or drop the tag."
+    )
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for ns in ctx.design.namespaces:
+            pattern = ctx.pattern(ns)
+            if not pattern.has_constant_hash_tag:
+                continue
+            inst = ctx.instance_of(ns)
+            slot = slot_determinant(pattern)[1]
+            where = (
+                f"one shard of clustered instance {inst.name} serves the whole namespace"
+                if inst.is_clustered
+                else f"instance {inst.name} is not clustered today, but would serve it from one shard if it were"
+            )
+            yield self.finding(
+                namespace_target(ns.name),
+                f"Pattern `{ns.pattern}` has the constant hash tag `{tag_text(pattern)}`: all "
+                f"{ns.cardinality:,} keys land in slot {slot}; {where}.",
+                severity=Severity.high if inst.is_clustered else Severity.low,
+            )
+
+
+class HSH002(Rule):
+    """Namespaces used together in multi-key commands are not guaranteed the same hash slot.
+
+    **Why it matters.** With the OSS clustering policy, keys are assigned to hash slots and
+    multi-key commands (MULTI/EXEC, Lua scripts, `MGET`, `SUNIONSTORE`…) fail with `CROSSSLOT`
+    when their keys belong to different slots. Only equal hash tags guarantee the same slot: the
+    tags must be built from the same placeholders and literals.
+
+    **What to do instead.** Give both patterns the same hash tag, built from the value that ties
+    the keys together.
+
+    **Bad**
+
+    ```yaml
+    - {name: cart-items, pattern: "prod:checkout:cart:v1:<customer:int>:items", multi_key_with: [cart-totals]}
+    - {name: cart-totals, pattern: "prod:checkout:cart:v1:<customer:int>:totals"}
+    ```
+
+    **Good**
+
+    ```yaml
+    - {name: cart-items, pattern: "prod:checkout:cart:v1:{<customer:int>}:items", multi_key_with: [cart-totals]}
+    - {name: cart-totals, pattern: "prod:checkout:cart:v1:{<customer:int>}:totals"}
+    ```
+    """
+
+    id = "HSH002"
+    title = "Multi-key namespaces may hit CROSSSLOT"
+    default_severity = Severity.high
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        seen: set[frozenset[str]] = set()
+        for ns in ctx.design.namespaces:
+            inst = ctx.instance_of(ns)
+            if inst.clustering != "oss":
+                continue
+            for other_name in ns.multi_key_with:
+                other = ctx.namespace(other_name)
+                pair = frozenset((ns.name, other_name))
+                if other is None or pair in seen:
+                    continue
+                seen.add(pair)
+                pa, pb = ctx.pattern(ns), ctx.pattern(other)
+                sa, sb = slot_determinant(pa), slot_determinant(pb)
+                if sa is not None and sa == sb:
+                    continue
+                yield self.finding(
+                    namespace_target(ns.name),
+                    f"{ns.name} is used in multi-key commands with {other.name} on OSS-clustered instance "
+                    f"{inst.name}, but their keys are not guaranteed the same slot: {_why(ns, pa, other, pb)}.",
+                    "Give both patterns the same hash tag built from the value that ties their keys together, "
+                    f"e.g. `{_suggested_tag(pa, pb)}`.",
+                    related=[namespace_target(other.name)],
+                )
+
+
+def _why(a, pa: Pattern, b, pb: Pattern) -> str:
+    missing = [ns.name for ns, p in ((a, pa), (b, pb)) if p.hash_tag is None]
+    if missing:
+        return f"{' and '.join(missing)} {'has' if len(missing) == 1 else 'have'} no hash tag"
+    return (
+        f"their tags `{tag_text(pa)}` and `{tag_text(pb)}` are built from different placeholders or literals"
+    )
+
+
+def _suggested_tag(pa: Pattern, pb: Pattern) -> str:
+    names_b = {p.name for p in pb.placeholders if p.name}
+    shared = [p for p in pa.placeholders if p.name in names_b]
+    if shared:
+        return "{<" + shared[0].name + ":" + shared[0].kind + ">}"
+    return "{<id>}"
+
+
+class HSH003(Rule):
+    """The pattern has a hash tag although no multi-key operation needs it.
+
+    **Why it matters.** Hash tags force related keys into one slot, which concentrates traffic.
+    Use them only for keys that genuinely need atomic multi-key operations; otherwise they only
+    risk hot slots and uneven shards.
+
+    **What to do instead.** Remove the braces, or declare the namespaces used together in
+    `multi_key_with`. A namespace that another namespace lists in its `multi_key_with` counts as
+    used together.
+
+    **Bad**
+
+    ```yaml
+    pattern: "prod:catalog:product:v3:{<id:int>}"
+    multi_key_with: []
+    ```
+
+    **Good**
+
+    ```yaml
+    pattern: "prod:catalog:product:v3:<id:int>"
+    multi_key_with: []
+    ```
+    """
+
+    id = "HSH003"
+    title = "Hash tag without multi-key use"
+    default_severity = Severity.low
+    remediation = (
+        "Remove the hash tag, or list the namespaces used together with this one in `multi_key_with`."
+    )
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        listed = {other for ns in ctx.design.namespaces for other in ns.multi_key_with}
+        for ns in ctx.design.namespaces:
+            pattern = ctx.pattern(ns)
+            if pattern.hash_tag is not None and not ns.multi_key_with and ns.name not in listed:
+                yield self.finding(
+                    namespace_target(ns.name),
+                    f"Pattern `{ns.pattern}` has the hash tag `{tag_text(pattern)}` but `multi_key_with` is "
+                    "empty: the tag concentrates keys without a reason.",
+                )
+
+
+RULES: list[Rule] = [HSH001(), HSH002(), HSH003()]

@@ -1,0 +1,419 @@
+"""INS: instance rules (product lifecycle, availability, access, sizing)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from advisor.core.findings import Finding, Severity
+from advisor.core.rules.base import DesignContext, Rule, instance_target, namespace_target
+
+# Announced retirement of Azure Cache for Redis, per tier.
+ACR_RETIREMENT = {
+    "enterprise": date(2027, 3, 31),
+    "enterprise-flash": date(2027, 3, 31),
+    "basic": date(2028, 9, 30),
+    "standard": date(2028, 9, 30),
+    "premium": date(2028, 9, 30),
+}
+RETIREMENT_WARNING_DAYS = 180
+KIB = 1024
+
+
+class INS001(Rule):
+    """The instance runs on a retiring Azure Cache for Redis tier.
+
+    **Why it matters.** Every Azure Cache for Redis tier has an announced retirement date:
+    Enterprise and Enterprise Flash on 2027-03-31, Basic, Standard and Premium on 2028-09-30.
+    The service keeps running until then but is not the strategic default; Azure Managed Redis is
+    the recommended destination. Migrations take planning (new hostnames and authentication,
+    cluster-aware clients, hash slots), so the finding grows more severe as the date approaches:
+    medium, high within 180 days, critical after the date.
+
+    **What to do instead.** Plan the migration to Azure Managed Redis: new hostname and
+    authentication configuration, client compatibility with clustering, multi-key commands and
+    hash slots, memory and performance sizing, persistence and availability settings, network and
+    private endpoints, cutover and rollback, and whether the data can be rebuilt or must be copied.
+
+    **Bad**
+
+    ```yaml
+    product: azure-cache-for-redis
+    tier: premium
+    ```
+
+    **Good**
+
+    ```yaml
+    product: azure-managed-redis
+    tier: balanced
+    ```
+    """
+
+    id = "INS001"
+    title = "Retiring Azure Cache for Redis tier"
+    default_severity = Severity.medium
+    remediation = (
+        "Migrate to Azure Managed Redis before the retirement date. Checklist: new hostname and "
+        "authentication (Entra ID), cluster-aware client and multi-key commands / hash slots (CROSSSLOT), "
+        "memory and throughput sizing, persistence and HA settings, private endpoints and network, cutover "
+        "and rollback plan, and whether the data can be rebuilt (warm the new cache) or must be migrated "
+        "(sessions, queues, idempotency records)."
+    )
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for inst in ctx.design.instances:
+            if inst.product != "azure-cache-for-redis" or inst.tier not in ACR_RETIREMENT:
+                continue
+            retires = ACR_RETIREMENT[inst.tier]
+            days_left = (retires - ctx.today).days
+            if days_left < 0:
+                severity = Severity.critical
+                when = f"retired on {retires.isoformat()}, {-days_left} days ago"
+            else:
+                severity = Severity.high if days_left <= RETIREMENT_WARNING_DAYS else Severity.medium
+                when = f"retires on {retires.isoformat()}, {days_left} days from {ctx.today.isoformat()}"
+            yield self.finding(
+                instance_target(inst.name),
+                f"Instance {inst.name} runs on Azure Cache for Redis {inst.tier}, which {when}.",
+                severity=severity,
+            )
+
+
+class INS002(Rule):
+    """A production instance has no high availability (or runs on the ACR Basic tier).
+
+    **Why it matters.** Non-HA mode lacks the availability SLA and can cause downtime and data
+    loss during node failure, maintenance and scaling; it is suitable only for development and test
+    workloads. The Azure Cache for Redis Basic tier is a single node with no replica.
+
+    **What to do instead.** Enable high availability for production (primary and replica shards on
+    separate nodes, zone-redundant where the region supports it).
+
+    **Bad**
+
+    ```yaml
+    environment: prod
+    high_availability: false
+    ```
+
+    **Good**
+
+    ```yaml
+    environment: prod
+    high_availability: true
+    ```
+    """
+
+    id = "INS002"
+    title = "Production instance without high availability"
+    default_severity = Severity.high
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for inst in ctx.design.instances:
+            if not inst.is_prod:
+                continue
+            basic = inst.product == "azure-cache-for-redis" and inst.tier == "basic"
+            reasons = []
+            if not inst.high_availability:
+                reasons.append("has `high_availability: false`")
+            if basic:
+                reasons.append("is on the Azure Cache for Redis basic tier (single node, no SLA)")
+            if reasons:
+                yield self.finding(
+                    instance_target(inst.name),
+                    f"Prod instance {inst.name} {' and '.join(reasons)}: a node failure or maintenance means "
+                    "downtime and data loss.",
+                    "Move to Azure Managed Redis with high availability enabled (the basic tier has no replica)."
+                    if basic
+                    else "Enable high availability (replicas on separate nodes, zone-redundant where available).",
+                )
+
+
+class INS003(Rule):
+    """The instance does not use Microsoft Entra ID authentication.
+
+    **Why it matters.** Production authentication should use Microsoft Entra ID and managed
+    identity rather than long-lived access keys, which leak into configuration, cannot be scoped to
+    one application, and need rotation. With `auth: none`, anyone who reaches the endpoint has full
+    access (high severity).
+
+    **What to do instead.** Enable Entra ID authentication, give each application a managed
+    identity with a least-privilege access policy, and disable access keys.
+
+    **Bad**
+
+    ```yaml
+    auth: access-key
+    ```
+
+    **Good**
+
+    ```yaml
+    auth: entra-id
+    ```
+    """
+
+    id = "INS003"
+    title = "Not using Entra ID authentication"
+    default_severity = Severity.medium
+    remediation = (
+        "Use Microsoft Entra ID with managed identities and least-privilege access policies; disable access "
+        "keys (or rotate them while migrating)."
+    )
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for inst in ctx.design.instances:
+            if inst.auth == "entra-id":
+                continue
+            if inst.auth == "none":
+                yield self.finding(
+                    instance_target(inst.name),
+                    f"Instance {inst.name} has `auth: none`: anyone who reaches it can read and change every key.",
+                    severity=Severity.high,
+                )
+            else:
+                yield self.finding(
+                    instance_target(inst.name),
+                    f"Instance {inst.name} authenticates with `{inst.auth}` (a long-lived shared secret) "
+                    "instead of Entra ID.",
+                )
+
+
+class INS004(Rule):
+    """The instance accepts connections without TLS.
+
+    **Why it matters.** Without TLS, credentials and data (including any personal data in keys and
+    values) cross the network in clear text. A secure design uses TLS for every client.
+
+    **What to do instead.** Disable the non-TLS port and connect with `rediss://`.
+
+    **Bad**
+
+    ```yaml
+    tls: false
+    ```
+
+    **Good**
+
+    ```yaml
+    tls: true
+    ```
+    """
+
+    id = "INS004"
+    title = "Non-TLS access enabled"
+    default_severity = Severity.high
+    remediation = "Disable the non-TLS port (`tls: true`) and connect every client with `rediss://`."
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for inst in ctx.design.instances:
+            if not inst.tls:
+                yield self.finding(
+                    instance_target(inst.name),
+                    f"Instance {inst.name} has a non-TLS port enabled (`tls: false`): credentials and data "
+                    "travel in clear text.",
+                )
+
+
+class INS005(Rule):
+    """The instance is reachable from the public network.
+
+    **Why it matters.** Broad public access with long-lived keys instead of private networking and
+    identity is a common mistake: a public endpoint is exposed to credential stuffing and scanning
+    from the whole internet. High on production instances, medium elsewhere.
+
+    **What to do instead.** Use private endpoints and disable public network access.
+
+    **Bad**
+
+    ```yaml
+    public_network_access: true
+    ```
+
+    **Good**
+
+    ```yaml
+    public_network_access: false   # reached through a private endpoint
+    ```
+    """
+
+    id = "INS005"
+    title = "Public network access enabled"
+    default_severity = Severity.medium
+    remediation = "Disable public network access and reach the instance through a private endpoint."
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for inst in ctx.design.instances:
+            if inst.public_network_access:
+                yield self.finding(
+                    instance_target(inst.name),
+                    f"{inst.environment.capitalize()} instance {inst.name} allows public network access.",
+                    severity=Severity.high if inst.is_prod else Severity.medium,
+                )
+
+
+class INS006(Rule):
+    """A Flash Optimized instance serves a write-heavy or small-value workload.
+
+    **Why it matters.** Flash Optimized keeps keys in RAM and values in RAM or NVMe flash. It fits
+    read-heavy workloads whose values are much larger than their keys; it is a poor fit for
+    write-heavy workloads and for long keys with small values, where flash adds latency without
+    saving memory.
+
+    The rule fires when writes exceed 30% of the instance's declared operations, or when the
+    typical value, weighted by each namespace's operations, is under 1 KiB.
+
+    **What to do instead.** Use a Memory Optimized or Balanced tier for this workload, or move the
+    write-heavy and small-value namespaces elsewhere.
+
+    **Bad**
+
+    ```yaml
+    tier: flash-optimized   # counters: 5,000 writes/s, 16-byte values
+    ```
+
+    **Good**
+
+    ```yaml
+    tier: balanced
+    ```
+    """
+
+    id = "INS006"
+    title = "Poor fit for Flash Optimized"
+    default_severity = Severity.medium
+    remediation = (
+        "Use a Memory Optimized or Balanced tier, or keep only read-heavy namespaces with large values on "
+        "the Flash instance; validate with a load test on a nearly full, production-sized dataset."
+    )
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for inst in ctx.design.instances:
+            if inst.tier != "flash-optimized":
+                continue
+            hosted = ctx.namespaces_on(inst.name)
+            reads = sum(ns.ops_per_sec.reads for ns in hosted)
+            writes = sum(ns.ops_per_sec.writes for ns in hosted)
+            total = reads + writes
+            reasons = []
+            if total > 0:
+                write_share = writes / total
+                if write_share > 0.3:
+                    reasons.append(f"writes are {write_share:.0%} of {total:,.0f} declared ops/s (over 30%)")
+                typical = sum(
+                    ns.value_bytes.typical * (ns.ops_per_sec.reads + ns.ops_per_sec.writes) for ns in hosted
+                )
+                typical /= total
+                if typical < KIB:
+                    reasons.append(f"the ops-weighted typical value is {typical:,.0f} bytes (under 1 KiB)")
+            if reasons:
+                yield self.finding(
+                    instance_target(inst.name),
+                    f"Flash Optimized instance {inst.name}: {'; '.join(reasons)}.",
+                )
+
+
+class INS007(Rule):
+    """The namespaces' estimated memory fills too much of the instance.
+
+    **Why it matters.** Redis has finite memory. Near the limit, the eviction policy decides what
+    is lost (or writes fail with `noeviction`), latency and fragmentation grow, and there is no
+    headroom for growth, failover or replication buffers. The estimate uses the sizing model:
+    cardinality × (key bytes + typical value + 64, + 32 with a TTL), against 90% of `memory_gb`
+    (managed Redis reserves about 10%). High above 80% of usable memory, medium above 60%.
+
+    **What to do instead.** Scale up (or out with shards), reduce value sizes, or shorten TTLs.
+
+    **Bad**
+
+    ```yaml
+    memory_gb: 1     # namespaces estimated at 950 MiB
+    ```
+
+    **Good**
+
+    ```yaml
+    memory_gb: 3
+    ```
+
+    Thresholds: `INS007.high_ratio` (default 0.8), `INS007.medium_ratio` (default 0.6).
+    """
+
+    id = "INS007"
+    title = "Instance memory nearly full"
+    default_severity = Severity.medium
+    thresholds = {"INS007.high_ratio": 0.8, "INS007.medium_ratio": 0.6}
+    remediation = (
+        "Increase memory (a larger size or more shards), reduce value sizes, or shorten TTLs; keep the "
+        "estimate below the medium ratio to leave headroom."
+    )
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        high = ctx.threshold("INS007.high_ratio")
+        medium = ctx.threshold("INS007.medium_ratio")
+        for inst in ctx.design.instances:
+            sizing = ctx.sizing[inst.name]
+            ratio = sizing.usage_ratio
+            if ratio > high:
+                severity, limit = Severity.high, high
+            elif ratio > medium:
+                severity, limit = Severity.medium, medium
+            else:
+                continue
+            gib = 2**30
+            yield self.finding(
+                instance_target(inst.name),
+                f"Namespaces on {inst.name} are estimated at {sizing.total_bytes / gib:,.2f} GiB, "
+                f"{ratio:.0%} of its {sizing.usable_bytes / gib:,.2f} GiB usable memory "
+                f"(over {limit:.0%}).",
+                severity=severity,
+            )
+
+
+class INS008(Rule):
+    """An actively geo-replicated instance hosts sessions.
+
+    **Why it matters.** Active geo-replication converges eventually; a session can receive
+    concurrent updates in two regions, and the business must define acceptable merge and conflict
+    behaviour. Active-active multi-region session consistency is difficult.
+
+    **What to do instead.** Route each user's session to one home region, keep session state per
+    region, or document the conflict policy (and waive this finding with it).
+
+    **Bad**
+
+    ```yaml
+    geo_replication: true    # hosts classification: session
+    ```
+
+    **Good**
+
+    ```yaml
+    geo_replication: false   # one session store per region, users pinned to a home region
+    ```
+    """
+
+    id = "INS008"
+    title = "Sessions on a geo-replicated instance"
+    default_severity = Severity.medium
+    remediation = (
+        "Pin each user's session to a home region or keep sessions per region; otherwise define and test the "
+        "conflict policy for concurrent regional writes."
+    )
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for inst in ctx.design.instances:
+            if not inst.geo_replication:
+                continue
+            sessions = [ns for ns in ctx.namespaces_on(inst.name) if ns.classification == "session"]
+            if sessions:
+                yield self.finding(
+                    instance_target(inst.name),
+                    f"Geo-replicated instance {inst.name} hosts session namespaces "
+                    f"({', '.join(ns.name for ns in sessions)}): concurrent regional writes need a conflict policy.",
+                    related=[namespace_target(ns.name) for ns in sessions],
+                )
+
+
+RULES: list[Rule] = [INS001(), INS002(), INS003(), INS004(), INS005(), INS006(), INS007(), INS008()]

@@ -1,0 +1,249 @@
+"""VAL: value size, shape and content rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from advisor.core.findings import Finding, Severity
+from advisor.core.rules.base import DesignContext, Rule, namespace_target
+
+KIB = 1024
+MIB = 1024 * 1024
+
+
+def _size(n: float) -> str:
+    if n >= MIB:
+        return f"{n / MIB:,.1f} MiB ({n:,.0f} bytes)"
+    if n >= KIB:
+        return f"{n / KIB:,.1f} KiB ({n:,.0f} bytes)"
+    return f"{n:,.0f} bytes"
+
+
+class VAL001(Rule):
+    """Values can be very large (over 100 KiB by default; high over 1 MiB).
+
+    **Why it matters.** Redis is fast but not immune to timeouts: large values increase
+    serialization cost, memory use, network time, failover and replication work, and tail latency
+    for every other client of the shard. Measure serialized size, not in-memory object size.
+
+    **What to do instead.** Keep values small: split a large object into a hash or several keys
+    read on demand, compress it, or keep the payload in blob storage and cache a reference.
+
+    **Bad**
+
+    ```yaml
+    value_bytes: {typical: 200000, max: 5000000}
+    ```
+
+    **Good**
+
+    ```yaml
+    value_bytes: {typical: 4096, max: 65536}
+    ```
+
+    Thresholds: `VAL001.max_bytes` (default 102,400 = 100 KiB, medium) and `VAL001.high_bytes`
+    (default 1,048,576 = 1 MiB, high).
+    """
+
+    id = "VAL001"
+    title = "Large values"
+    default_severity = Severity.medium
+    thresholds = {"VAL001.max_bytes": 100 * KIB, "VAL001.high_bytes": MIB}
+    remediation = (
+        "Keep values small: split large objects into a hash or separate keys, compress them, or keep the "
+        "payload in blob storage and cache a reference."
+    )
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        medium = ctx.threshold("VAL001.max_bytes")
+        high = ctx.threshold("VAL001.high_bytes")
+        for ns in ctx.design.namespaces:
+            largest = ns.value_bytes.max
+            if largest > high:
+                severity, limit = Severity.high, high
+            elif largest > medium:
+                severity, limit = Severity.medium, medium
+            else:
+                continue
+            yield self.finding(
+                namespace_target(ns.name),
+                f"Values of {ns.name} reach {_size(largest)}, above {_size(limit)}.",
+                severity=severity,
+            )
+
+
+class VAL002(Rule):
+    """Session values are large (typical value over 16 KiB by default).
+
+    **Why it matters.** Sessions are read on every session-enabled request, so large sessions
+    increase memory and network cost and latency everywhere. Keep sessions small and avoid storing
+    the complete user profile, authorisation policy or large shopping carts in them.
+
+    **What to do instead.** Keep identifiers and small state in the session; load the profile,
+    permissions or cart from their own store (or their own cache namespace) when needed.
+
+    **Bad**
+
+    ```yaml
+    classification: session
+    value_bytes: {typical: 65536, max: 262144}
+    ```
+
+    **Good**
+
+    ```yaml
+    classification: session
+    value_bytes: {typical: 2048, max: 8192}
+    ```
+
+    Threshold: `VAL002.max_bytes` (default 16,384 = 16 KiB).
+    """
+
+    id = "VAL002"
+    title = "Large sessions"
+    default_severity = Severity.medium
+    thresholds = {"VAL002.max_bytes": 16 * KIB}
+    remediation = (
+        "Keep only identifiers and small state in the session; load profiles, permissions and carts from "
+        "their own store when needed."
+    )
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        limit = ctx.threshold("VAL002.max_bytes")
+        for ns in ctx.design.namespaces:
+            if ns.classification == "session" and ns.value_bytes.typical > limit:
+                yield self.finding(
+                    namespace_target(ns.name),
+                    f"Typical session value is {_size(ns.value_bytes.typical)}, above {_size(limit)}.",
+                )
+
+
+_CONTENT = {
+    "credentials": (
+        Severity.high,
+        "passwords or other credentials",
+        "Never cache credentials: keep them in a secret store (Key Vault) and cache at most a non-secret "
+        "reference.",
+    ),
+    "payment": (
+        Severity.high,
+        "raw payment data",
+        "Do not cache raw payment data: keep it in the payment provider or the PCI-scoped store and cache "
+        "only an opaque token or reference.",
+    ),
+    "tokens": (
+        Severity.medium,
+        "tokens",
+        "Cache only short-lived tokens, with a TTL no longer than the token's own lifetime, encrypted, on an "
+        "instance with restricted access; never long-lived tokens.",
+    ),
+    "pii": (
+        Severity.medium,
+        "personal data",
+        "Classify the namespace `confidential` or `restricted` and apply its encryption, retention and access "
+        "design, or keep the personal data out of the cache.",
+    ),
+}
+
+
+class VAL003(Rule):
+    """The namespace stores data that should not sit in a cache, or personal data classified too low.
+
+    **Why it matters.** Do not store passwords, long-lived tokens, raw payment data, or sensitive
+    personal information without a clear encryption, retention and access design. Redis keys,
+    values, logs and diagnostic tooling all require data-classification review, and a cache is
+    usually less protected and less audited than the system of record.
+
+    Severity by content: `credentials` or `payment` high; `tokens` medium; `pii` medium when the
+    namespace is classified `public` or `internal`. One finding per kind of content.
+
+    **What to do instead.** Keep secrets in a secret store and payment data with the payment
+    provider; cache references. Classify personal data `confidential` or `restricted`.
+
+    **Bad**
+
+    ```yaml
+    contains: [pii]
+    data_classification: internal
+    ```
+
+    **Good**
+
+    ```yaml
+    contains: [pii]
+    data_classification: confidential
+    ```
+    """
+
+    id = "VAL003"
+    title = "Sensitive data in cache"
+    default_severity = Severity.high
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for ns in ctx.design.namespaces:
+            for kind in ns.contains:
+                severity, what, fix = _CONTENT[kind]
+                if kind == "pii":
+                    if ns.data_classification not in ("public", "internal"):
+                        continue
+                    message = (
+                        f"{ns.name} contains {what} but is classified `{ns.data_classification}`: personal "
+                        "data needs at least `confidential`."
+                    )
+                else:
+                    message = f"{ns.name} lists `{kind}` in `contains`: {what} should not sit in a cache."
+                yield self.finding(namespace_target(ns.name), message, fix, severity=severity)
+
+
+class VAL004(Rule):
+    """A large serialized object is rewritten whole on every small update.
+
+    **Why it matters.** Avoid storing one large serialized object when the application frequently
+    updates only a small field: every write sends and re-serializes the whole value, and
+    concurrent writers overwrite each other's changes. A hash stores the fields separately and
+    updates one with `HSET`.
+
+    The rule fires for `data_type: string` with a typical value over 4 KiB and writes at least 20%
+    of the namespace's operations.
+
+    **What to do instead.** Store the object as a hash (or RedisJSON) and update the changed
+    fields only.
+
+    **Bad**
+
+    ```yaml
+    data_type: string
+    value_bytes: {typical: 12000, max: 40000}
+    ops_per_sec: {reads: 100, writes: 80}
+    ```
+
+    **Good**
+
+    ```yaml
+    data_type: hash
+    value_bytes: {typical: 12000, max: 40000}
+    ops_per_sec: {reads: 100, writes: 80}
+    ```
+    """
+
+    id = "VAL004"
+    title = "Large string rewritten on updates"
+    default_severity = Severity.low
+    remediation = "Store the object as a hash (or JSON) and update only the fields that change."
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for ns in ctx.design.namespaces:
+            if ns.data_type != "string" or ns.value_bytes.typical <= 4 * KIB:
+                continue
+            reads, writes = ns.ops_per_sec.reads, ns.ops_per_sec.writes
+            total = reads + writes
+            if total > 0 and writes / total >= 0.2:
+                yield self.finding(
+                    namespace_target(ns.name),
+                    f"String values of {_size(ns.value_bytes.typical)} (over 4 KiB) take {writes / total:.0%} "
+                    f"writes ({writes:,.0f} of {total:,.0f} ops/s, at least 20%): each update rewrites the "
+                    "whole object.",
+                )
+
+
+RULES: list[Rule] = [VAL001(), VAL002(), VAL003(), VAL004()]

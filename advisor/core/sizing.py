@@ -1,0 +1,106 @@
+"""The sizing model: a rough, explainable memory estimate per namespace and instance.
+
+It is deliberately simple (see docs/rules.md, "Sizing model") so that a person can redo the
+arithmetic from the design file; INS007 and EVI002 read it, and the UI shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from advisor.core.design import Design, Instance, Namespace
+    from advisor.core.patterns import Pattern
+
+KEY_OVERHEAD_BYTES = 64  # dictEntry, robj and allocator rounding, per key
+TTL_OVERHEAD_BYTES = 32  # the entry in the expires dict
+USABLE_SHARE = 0.9  # managed Redis reserves about 10% of memory for itself
+GIB = 2**30
+
+PatternOf = Callable[["Namespace"], "Pattern"]
+
+
+class NamespaceSizing(BaseModel):
+    name: str
+    cardinality: int
+    key_bytes: int
+    per_key_bytes: int
+    memory_bytes: int
+    has_ttl: bool
+
+
+class InstanceSizing(BaseModel):
+    instance: str
+    memory_gb: float
+    usable_bytes: int
+    namespaces: list[NamespaceSizing]
+    total_bytes: int
+    usage_ratio: float  # total_bytes / usable_bytes
+    without_ttl_bytes: int
+    without_ttl_share: float  # share of total_bytes held by namespaces without TTL; 0 when empty
+
+
+def _parse(ns: Namespace) -> Pattern:
+    from advisor.core.patterns import parse_pattern
+
+    return parse_pattern(ns.pattern)
+
+
+def namespace_sizing(ns: Namespace, pattern: Pattern | None = None) -> NamespaceSizing:
+    pattern = pattern if pattern is not None else _parse(ns)
+    key_bytes = pattern.key_bytes_estimate()
+    has_ttl = ns.has_ttl
+    per_key = key_bytes + ns.value_bytes.typical + KEY_OVERHEAD_BYTES + (TTL_OVERHEAD_BYTES if has_ttl else 0)
+    return NamespaceSizing(
+        name=ns.name,
+        cardinality=ns.cardinality,
+        key_bytes=key_bytes,
+        per_key_bytes=per_key,
+        memory_bytes=ns.cardinality * per_key,
+        has_ttl=has_ttl,
+    )
+
+
+def namespace_memory_bytes(ns: Namespace, pattern: Pattern | None = None) -> int:
+    """cardinality × (key bytes + typical value + 64, + 32 with a TTL)."""
+    return namespace_sizing(ns, pattern).memory_bytes
+
+
+def usable_bytes(instance: Instance) -> int:
+    return int(instance.memory_gb * GIB * USABLE_SHARE)
+
+
+def _sizing(instance: Instance, namespaces: list[Namespace], pattern_of: PatternOf) -> InstanceSizing:
+    per_ns = [namespace_sizing(ns, pattern_of(ns)) for ns in namespaces]
+    total = sum(s.memory_bytes for s in per_ns)
+    without_ttl = sum(s.memory_bytes for s in per_ns if not s.has_ttl)
+    usable = usable_bytes(instance)
+    return InstanceSizing(
+        instance=instance.name,
+        memory_gb=instance.memory_gb,
+        usable_bytes=usable,
+        namespaces=per_ns,
+        total_bytes=total,
+        usage_ratio=total / usable if usable else 0.0,
+        without_ttl_bytes=without_ttl,
+        without_ttl_share=without_ttl / total if total else 0.0,
+    )
+
+
+def instance_sizing(
+    design: Design, instance_name: str, *, pattern_of: PatternOf | None = None
+) -> InstanceSizing:
+    instance = next(i for i in design.instances if i.name == instance_name)
+    namespaces = [ns for ns in design.namespaces if ns.instance == instance_name]
+    return _sizing(instance, namespaces, pattern_of or _parse)
+
+
+def design_sizing(design: Design, *, pattern_of: PatternOf | None = None) -> dict[str, InstanceSizing]:
+    """Sizing of every instance of the design, by instance name."""
+    grouped: dict[str, list[Namespace]] = {inst.name: [] for inst in design.instances}
+    for ns in design.namespaces:
+        grouped.setdefault(ns.instance, []).append(ns)
+    return {inst.name: _sizing(inst, grouped[inst.name], pattern_of or _parse) for inst in design.instances}
