@@ -1,0 +1,155 @@
+"""The design registry: teams, instances, key namespaces, the organisation policy and waivers.
+
+Field names follow the design file contract so that a registry row and a design-file entry are
+the same thing. Allowed values come from the domain core's design models: one place per enum.
+"""
+
+import typing
+from enum import Enum
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.urls import reverse
+
+from advisor.core import design as core
+
+slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]*$", "Use lowercase letters, digits and dashes.")
+
+
+def _values(annotation) -> list[str]:
+    """The allowed string values of a pydantic field annotation (Literal, Enum, Optional, list)."""
+    args = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return [a for a in args if a is not None]
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return [m.value for m in annotation]
+    values: list[str] = []
+    for arg in args:
+        if arg is not type(None):
+            values.extend(_values(arg))
+    return values
+
+
+def choices(model, field: str) -> list[tuple[str, str]]:
+    return [(v, v) for v in _values(model.model_fields[field].annotation)]
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=63, unique=True, validators=[slug_validator])
+    contact = models.EmailField(blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="teams")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Instance(models.Model):
+    name = models.CharField(max_length=63, unique=True, validators=[slug_validator])
+    environment = models.CharField(max_length=16, choices=choices(core.Instance, "environment"))
+    product = models.CharField(max_length=32, choices=choices(core.Instance, "product"))
+    tier = models.CharField(max_length=32, blank=True, choices=choices(core.Instance, "tier"))
+    memory_gb = models.FloatField(validators=[MinValueValidator(0.001)])
+    shards = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    clustering = models.CharField(max_length=16, choices=choices(core.Instance, "clustering"))
+    high_availability = models.BooleanField(default=True)
+    persistence = models.CharField(
+        max_length=8, choices=choices(core.Instance, "persistence"), default="none"
+    )
+    geo_replication = models.BooleanField(default=False)
+    eviction_policy = models.CharField(max_length=24, choices=choices(core.Instance, "eviction_policy"))
+    auth = models.CharField(max_length=16, choices=choices(core.Instance, "auth"))
+    tls = models.BooleanField(default=True)
+    public_network_access = models.BooleanField(default=False)
+    region = models.CharField(max_length=64, blank=True)
+    # Never a secret: a URL without password and a credential reference (env:VAR, entra-id, ...).
+    connection_url = models.CharField(max_length=500, blank=True)
+    connection_credential = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("instance_detail", args=[self.name])
+
+
+class Namespace(models.Model):
+    name = models.CharField(max_length=63, unique=True, validators=[slug_validator])
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="namespaces")
+    instance = models.ForeignKey(Instance, on_delete=models.PROTECT, related_name="namespaces")
+    pattern = models.CharField(max_length=500)
+    classification = models.CharField(max_length=16, choices=choices(core.Namespace, "classification"))
+    data_type = models.CharField(max_length=16, choices=choices(core.Namespace, "data_type"))
+    ttl_mode = models.CharField(max_length=16, choices=choices(core.TTL, "mode"))
+    ttl_seconds = models.PositiveIntegerField(null=True, blank=True)
+    ttl_jitter_seconds = models.PositiveIntegerField(default=0)
+    value_bytes_typical = models.PositiveBigIntegerField()
+    value_bytes_max = models.PositiveBigIntegerField()
+    cardinality = models.PositiveBigIntegerField()
+    ops_reads = models.PositiveIntegerField(default=0)
+    ops_writes = models.PositiveIntegerField(default=0)
+    data_classification = models.CharField(
+        max_length=16, choices=choices(core.Namespace, "data_classification")
+    )
+    contains = models.JSONField(default=list, blank=True)
+    negative_cache = models.BooleanField(default=False)
+    source_of_truth = models.CharField(max_length=200, blank=True)
+    multi_key_with = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="+")
+    description = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("namespace_detail", args=[self.name])
+
+
+class Policy(models.Model):
+    """The organisation policy: one row (pk=1)."""
+
+    disable = models.JSONField(default=list, blank=True)
+    severity = models.JSONField(default=dict, blank=True)
+    thresholds = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name_plural = "policy"
+
+    def __str__(self) -> str:
+        return "Organisation policy"
+
+    @classmethod
+    def current(cls) -> "Policy":
+        return cls.objects.get_or_create(pk=1)[0]
+
+
+class Waiver(models.Model):
+    rule = models.CharField(
+        max_length=6, validators=[RegexValidator(r"^[A-Z]{3}[0-9]{3}$", "A rule id like TTL002.")]
+    )
+    target = models.CharField(max_length=80)
+    reason = models.TextField()
+    expires = models.DateField()
+    approved_by = models.CharField(max_length=150, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["rule", "target"]
+        constraints = [models.UniqueConstraint(fields=["rule", "target"], name="one_waiver_per_rule_target")]
+
+    def __str__(self) -> str:
+        return f"{self.rule} on {self.target}"

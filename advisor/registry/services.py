@@ -1,0 +1,227 @@
+"""Workflows over the registry: converting rows to the domain core's design and importing designs.
+
+The registry and a design file are two views of the same thing; these functions are the only
+place that translates between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from advisor.core import design as core
+
+from .models import Instance, Namespace, Policy, Team, Waiver
+
+
+def team_to_core(team: Team) -> core.Team:
+    return core.Team(name=team.name, contact=team.contact or None)
+
+
+def instance_to_core(inst: Instance) -> core.Instance:
+    connection = None
+    if inst.connection_url:
+        connection = core.Connection(url=inst.connection_url, credential=inst.connection_credential or "none")
+    return core.Instance(
+        name=inst.name,
+        environment=inst.environment,
+        product=inst.product,
+        tier=inst.tier or None,
+        memory_gb=inst.memory_gb,
+        shards=inst.shards,
+        clustering=inst.clustering,
+        high_availability=inst.high_availability,
+        persistence=inst.persistence,
+        geo_replication=inst.geo_replication,
+        eviction_policy=inst.eviction_policy,
+        auth=inst.auth,
+        tls=inst.tls,
+        public_network_access=inst.public_network_access,
+        region=inst.region or None,
+        connection=connection,
+    )
+
+
+def namespace_data(ns: Namespace, *, multi_key_with: list[str] | None = None) -> dict:
+    """The namespace as a design-file mapping (what core.Namespace validates)."""
+    if multi_key_with is None:
+        multi_key_with = sorted(n.name for n in ns.multi_key_with.all())
+    return {
+        "name": ns.name,
+        "team": ns.team.name,
+        "instance": ns.instance.name,
+        "pattern": ns.pattern,
+        "classification": ns.classification,
+        "data_type": ns.data_type,
+        "ttl": {"mode": ns.ttl_mode, "seconds": ns.ttl_seconds, "jitter_seconds": ns.ttl_jitter_seconds},
+        "value_bytes": {"typical": ns.value_bytes_typical, "max": ns.value_bytes_max},
+        "cardinality": ns.cardinality,
+        "ops_per_sec": {"reads": ns.ops_reads, "writes": ns.ops_writes},
+        "data_classification": ns.data_classification,
+        "contains": list(ns.contains or []),
+        "negative_cache": ns.negative_cache,
+        "source_of_truth": ns.source_of_truth or None,
+        "multi_key_with": multi_key_with,
+        "description": ns.description,
+    }
+
+
+def namespace_to_core(ns: Namespace) -> core.Namespace:
+    return core.Namespace.model_validate(namespace_data(ns))
+
+
+def registry_design() -> core.Design:
+    """The whole registry as a design, in the canonical (name) order."""
+    teams = [team_to_core(t) for t in Team.objects.order_by("name")]
+    instances = [instance_to_core(i) for i in Instance.objects.order_by("name")]
+    namespaces = [
+        core.Namespace.model_validate(namespace_data(ns))
+        for ns in Namespace.objects.select_related("team", "instance")
+        .prefetch_related("multi_key_with")
+        .order_by("name")
+    ]
+    policy = Policy.objects.filter(pk=1).first()
+    core_policy = (
+        core.Policy(disable=policy.disable, severity=policy.severity, thresholds=policy.thresholds)
+        if policy
+        else core.Policy()
+    )
+    waivers = [
+        core.Waiver(
+            rule=w.rule,
+            target=w.target,
+            reason=w.reason,
+            expires=w.expires,
+            approved_by=w.approved_by or "unknown",
+        )
+        for w in Waiver.objects.order_by("rule", "target")
+    ]
+    return core.Design(
+        version=1,
+        teams=teams,
+        instances=instances,
+        namespaces=namespaces,
+        policy=core_policy,
+        waivers=waivers,
+    )
+
+
+def design_export(fmt: str = "yaml") -> str:
+    return core.dump_design(registry_design(), fmt)
+
+
+@dataclass
+class ImportSummary:
+    created: dict[str, int] = field(
+        default_factory=lambda: {"teams": 0, "instances": 0, "namespaces": 0, "waivers": 0}
+    )
+    updated: dict[str, int] = field(
+        default_factory=lambda: {"teams": 0, "instances": 0, "namespaces": 0, "waivers": 0}
+    )
+
+    def __str__(self) -> str:
+        parts = [
+            f"{kind}: {self.created[kind]} created, {self.updated[kind]} updated" for kind in self.created
+        ]
+        return "; ".join(parts)
+
+
+def _upsert(model, summary: ImportSummary, kind: str, lookup: dict, values: dict):
+    obj, created = model.objects.update_or_create(**lookup, defaults=values)
+    (summary.created if created else summary.updated)[kind] += 1
+    return obj
+
+
+@transaction.atomic
+def design_import(design: core.Design, *, user=None) -> ImportSummary:
+    """Upsert everything in a validated design by name, in one transaction.
+
+    Things the file does not mention are left alone: a file can describe one team's part.
+    """
+    summary = ImportSummary()
+    teams = {
+        t.name: _upsert(Team, summary, "teams", {"name": t.name}, {"contact": t.contact or ""})
+        for t in design.teams
+    }
+    instances = {}
+    for i in design.instances:
+        instances[i.name] = _upsert(
+            Instance,
+            summary,
+            "instances",
+            {"name": i.name},
+            {
+                "environment": i.environment,
+                "product": i.product,
+                "tier": i.tier or "",
+                "memory_gb": i.memory_gb,
+                "shards": i.shards,
+                "clustering": i.clustering,
+                "high_availability": i.high_availability,
+                "persistence": i.persistence,
+                "geo_replication": i.geo_replication,
+                "eviction_policy": i.eviction_policy,
+                "auth": i.auth,
+                "tls": i.tls,
+                "public_network_access": i.public_network_access,
+                "region": i.region or "",
+                "connection_url": i.connection.url if i.connection else "",
+                "connection_credential": i.connection.credential if i.connection else "",
+            },
+        )
+    # A namespace may name a team or instance that already exists in the registry but not in the file.
+    team_of = lambda name: teams.get(name) or Team.objects.get(name=name)  # noqa: E731
+    instance_of = lambda name: instances.get(name) or Instance.objects.get(name=name)  # noqa: E731
+    namespaces = {}
+    for ns in design.namespaces:
+        namespaces[ns.name] = _upsert(
+            Namespace,
+            summary,
+            "namespaces",
+            {"name": ns.name},
+            {
+                "team": team_of(ns.team),
+                "instance": instance_of(ns.instance),
+                "pattern": ns.pattern,
+                "classification": ns.classification,
+                "data_type": ns.data_type,
+                "ttl_mode": ns.ttl.mode,
+                "ttl_seconds": ns.ttl.seconds,
+                "ttl_jitter_seconds": ns.ttl.jitter_seconds,
+                "value_bytes_typical": ns.value_bytes.typical,
+                "value_bytes_max": ns.value_bytes.max,
+                "cardinality": ns.cardinality,
+                "ops_reads": ns.ops_per_sec.reads,
+                "ops_writes": ns.ops_per_sec.writes,
+                "data_classification": ns.data_classification,
+                "contains": list(ns.contains),
+                "negative_cache": ns.negative_cache,
+                "source_of_truth": ns.source_of_truth or "",
+                "description": ns.description,
+            },
+        )
+    for ns in design.namespaces:
+        namespaces[ns.name].multi_key_with.set(
+            [namespaces.get(n) or Namespace.objects.get(name=n) for n in ns.multi_key_with]
+        )
+    # A file without a policy section keeps the registry's policy.
+    if "policy" in design.model_fields_set:
+        _replace_policy(design.policy)
+    for w in design.waivers:
+        _upsert(
+            Waiver,
+            summary,
+            "waivers",
+            {"rule": w.rule, "target": w.target},
+            {"reason": w.reason, "expires": w.expires, "approved_by": w.approved_by, "created_by": user},
+        )
+    return summary
+
+
+def _replace_policy(core_policy: core.Policy) -> None:
+    policy = Policy.current()
+    policy.disable = list(core_policy.disable)
+    policy.severity = {k: str(getattr(v, "value", v)) for k, v in core_policy.severity.items()}
+    policy.thresholds = dict(core_policy.thresholds)
+    policy.save()

@@ -1,0 +1,205 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from advisor.core.design import DesignError, load_design
+
+from . import permissions, services
+from .forms import DesignUploadForm, InstanceForm, NamespaceForm, pattern_problem
+from .models import Instance, Namespace, Team
+
+
+@login_required
+def home(request):
+    context = {
+        "counts": {
+            "teams": Team.objects.count(),
+            "instances": Instance.objects.count(),
+            "namespaces": Namespace.objects.count(),
+        },
+        "instances": Instance.objects.annotate(ns_count=Count("namespaces")).order_by("name"),
+        "my_teams": request.user.teams.all(),
+    }
+    return render(request, "registry/home.html", context)
+
+
+# Instances -----------------------------------------------------------------------------------
+
+
+@login_required
+def instance_list(request):
+    instances = Instance.objects.annotate(ns_count=Count("namespaces")).order_by("name")
+    return render(
+        request,
+        "registry/instance_list.html",
+        {"instances": instances, "can_edit": permissions.can_edit_instances(request.user)},
+    )
+
+
+@login_required
+def instance_detail(request, name):
+    instance = get_object_or_404(Instance, name=name)
+    namespaces = instance.namespaces.select_related("team").order_by("name")
+    return render(
+        request,
+        "registry/instance_detail.html",
+        {
+            "instance": instance,
+            "namespaces": namespaces,
+            "can_edit": permissions.can_edit_instances(request.user),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def instance_edit(request, name=None):
+    if not permissions.can_edit_instances(request.user):
+        raise PermissionDenied("Only administrators create or edit instances.")
+    instance = get_object_or_404(Instance, name=name) if name else None
+    form = InstanceForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        instance = form.save()
+        messages.success(request, f"Instance {instance.name} saved.")
+        return redirect(instance)
+    return render(request, "registry/instance_form.html", {"form": form, "instance": instance})
+
+
+# Namespaces ----------------------------------------------------------------------------------
+
+
+@login_required
+def namespace_list(request):
+    qs = Namespace.objects.select_related("team", "instance").order_by("name")
+    team, inst, cls, q = (request.GET.get(k, "") for k in ("team", "instance", "classification", "q"))
+    if team:
+        qs = qs.filter(team__name=team)
+    if inst:
+        qs = qs.filter(instance__name=inst)
+    if cls:
+        qs = qs.filter(classification=cls)
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(pattern__icontains=q) | Q(description__icontains=q))
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "filters": {"team": team, "instance": inst, "classification": cls, "q": q},
+        "querystring": query.urlencode(),
+        "teams": Team.objects.order_by("name"),
+        "instances": Instance.objects.order_by("name"),
+        "classifications": Namespace._meta.get_field("classification").choices,
+        "can_create": permissions.editable_teams(request.user).exists(),
+    }
+    template = "registry/namespace_list.html#results" if request.htmx else "registry/namespace_list.html"
+    return render(request, template, context)
+
+
+@login_required
+def namespace_detail(request, name):
+    ns = get_object_or_404(Namespace.objects.select_related("team", "instance"), name=name)
+    return render(
+        request,
+        "registry/namespace_detail.html",
+        {"ns": ns, "can_edit": permissions.can_edit_namespace(request.user, ns)},
+    )
+
+
+_PREFILL = ("pattern", "instance", "data_type", "team", "name", "cardinality", "classification")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def namespace_edit(request, name=None):
+    ns = get_object_or_404(Namespace, name=name) if name else None
+    if ns is not None and not permissions.can_edit_namespace(request.user, ns):
+        raise PermissionDenied("Only members of the owning team edit this namespace.")
+    if ns is None and not permissions.editable_teams(request.user).exists():
+        raise PermissionDenied("You are not a member of any team.")
+    initial = {}
+    if ns is None and request.method == "GET":
+        # "Register this namespace" from a scan report arrives with a prefilled draft.
+        initial = {k: request.GET[k] for k in _PREFILL if request.GET.get(k)}
+        if "instance" in initial:
+            found = Instance.objects.filter(name=initial["instance"]).first()
+            initial["instance"] = found.pk if found else None
+        if "team" in initial:
+            found = Team.objects.filter(name=initial["team"]).first()
+            initial["team"] = found.pk if found else None
+        initial.setdefault("ttl_mode", "absolute")
+    form = NamespaceForm(request.POST or None, instance=ns, initial=initial, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        # The team chosen must be one the user may edit, also when changing it.
+        if not permissions.can_edit_team(request.user, form.cleaned_data["team"]):
+            raise PermissionDenied("You may only assign namespaces to your own teams.")
+        saved = form.save()
+        messages.success(request, f"Namespace {saved.name} saved.")
+        return redirect(saved)
+    return render(request, "registry/namespace_form.html", {"form": form, "ns": ns})
+
+
+@login_required
+@require_POST
+def namespace_validate_pattern(request):
+    """Inline validation while typing: re-renders the pattern field's feedback."""
+    text = request.POST.get("pattern", "")
+    problem = pattern_problem(text) if text else None
+    return render(
+        request, "registry/namespace_form.html#pattern-feedback", {"problem": problem, "text": text}
+    )
+
+
+# Teams ---------------------------------------------------------------------------------------
+
+
+@login_required
+def team_list(request):
+    teams = Team.objects.annotate(
+        ns_count=Count("namespaces", distinct=True), member_count=Count("members", distinct=True)
+    )
+    return render(request, "registry/team_list.html", {"teams": teams.order_by("name")})
+
+
+# Design files --------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def design_transfer(request):
+    form = DesignUploadForm()
+    errors = None
+    summary = None
+    if request.method == "POST":
+        if not permissions.can_import_designs(request.user):
+            raise PermissionDenied("Only administrators import design files.")
+        form = DesignUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                design = load_design(upload.read(), filename=upload.name)
+            except DesignError as exc:
+                errors = exc.errors
+            else:
+                summary = services.design_import(design, user=request.user)
+                messages.success(request, f"Imported {upload.name}: {summary}.")
+                return redirect("design_transfer")
+    return render(
+        request,
+        "registry/design_transfer.html",
+        {"form": form, "errors": errors, "can_import": permissions.can_import_designs(request.user)},
+    )
+
+
+@login_required
+def design_download(request):
+    fmt = "json" if request.GET.get("format") == "json" else "yaml"
+    body = services.design_export(fmt)
+    response = HttpResponse(body, content_type="application/json" if fmt == "json" else "application/yaml")
+    response["Content-Disposition"] = f'attachment; filename="redis-designs.{fmt}"'
+    return response

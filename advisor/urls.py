@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from advisor.accounts import views as accounts
+from advisor.api import api
+from advisor.registry import views as registry
+
+urlpatterns = [
+    path("", registry.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("instances/", registry.instance_list, name="instance_list"),
+    path("instances/new/", registry.instance_edit, name="instance_create"),
+    path("instances/<slug:name>/", registry.instance_detail, name="instance_detail"),
+    path("instances/<slug:name>/edit/", registry.instance_edit, name="instance_edit"),
+    path("namespaces/", registry.namespace_list, name="namespace_list"),
+    path("namespaces/new/", registry.namespace_edit, name="namespace_create"),
+    path(
+        "namespaces/validate-pattern/", registry.namespace_validate_pattern, name="namespace_validate_pattern"
+    ),
+    path("namespaces/<slug:name>/", registry.namespace_detail, name="namespace_detail"),
+    path("namespaces/<slug:name>/edit/", registry.namespace_edit, name="namespace_edit"),
+    path("teams/", registry.team_list, name="team_list"),
+    path("designs/", registry.design_transfer, name="design_transfer"),
+    path("designs/download/", registry.design_download, name="design_download"),
+    path("account/tokens/", accounts.token_list, name="token_list"),
+    path("account/tokens/<int:pk>/revoke/", accounts.token_revoke, name="token_revoke"),
+    path("api/", api.urls),
+    path("admin/", admin.site.urls),
+]
