@@ -109,7 +109,7 @@ class NamespaceForm(forms.ModelForm):
         self.fields["pattern"].widget.attrs.update(
             {"class": "font-monospace", "autocomplete": "off", "spellcheck": "false"}
         )
-        for name, f in self.fields.items():
+        for f in self.fields.values():
             widget = f.widget
             if isinstance(widget, forms.CheckboxInput | forms.CheckboxSelectMultiple):
                 continue
