@@ -1,0 +1,62 @@
+"""Shared fixtures: personas (admin, team member, member of another team, reviewer, viewer)
+and the demo design loaded into the registry."""
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_DESIGN = ROOT / "advisor" / "demo" / "demo_design.yaml"
+CLEAN_DESIGN = ROOT / "tests" / "data" / "clean_design.yaml"
+
+
+@pytest.fixture
+def demo_registry(db):
+    """The demo design file imported into the registry."""
+    from advisor.core.design import load_design
+    from advisor.registry.services import design_import
+
+    design_import(load_design(DEMO_DESIGN.read_bytes(), filename=str(DEMO_DESIGN)))
+
+
+def _user(django_user_model, username, **extra):
+    return django_user_model.objects.create_user(username=username, password="pw-" + username, **extra)
+
+
+@pytest.fixture
+def admin_user(db, django_user_model):
+    return _user(django_user_model, "alice-admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def member(demo_registry, django_user_model):
+    """A member of the catalog team."""
+    from advisor.registry.models import Team
+
+    user = _user(django_user_model, "mia-member")
+    Team.objects.get(name="catalog").members.add(user)
+    return user
+
+
+@pytest.fixture
+def other_member(demo_registry, django_user_model):
+    """A member of the identity team (not catalog)."""
+    from advisor.registry.models import Team
+
+    user = _user(django_user_model, "oscar-other")
+    Team.objects.get(name="identity").members.add(user)
+    return user
+
+
+@pytest.fixture
+def viewer(db, django_user_model):
+    return _user(django_user_model, "vera-viewer")
+
+
+@pytest.fixture
+def reviewer(db, django_user_model):
+    from django.contrib.auth.models import Group
+
+    user = _user(django_user_model, "rita-reviewer")
+    user.groups.add(Group.objects.get_or_create(name="reviewers")[0])
+    return user
