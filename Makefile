@@ -1,0 +1,41 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format bench clean
+
+$(STAMP): requirements.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+# Web, Celery worker and beat, a demo Redis with a realistic keyspace, and a demo login.
+run: $(STAMP)
+	ADVISOR_DEBUG=true $(PY) manage.py migrate --noinput
+	ADVISOR_DEBUG=true $(PY) -m advisor.demo.run
+
+# The whole suite. DATABASE_URL=postgres://... runs it on PostgreSQL.
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: $(STAMP)
+	$(PY) bench/match.py
+	$(PY) bench/lint.py
+	$(PY) bench/scan.py
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .hypothesis
