@@ -5,6 +5,7 @@ from django.urls import path
 from advisor.accounts import views as accounts
 from advisor.api import api
 from advisor.registry import views as registry
+from advisor.scans import views as scans
 
 urlpatterns = [
     path("", registry.home, name="home"),
@@ -21,6 +22,12 @@ urlpatterns = [
     ),
     path("namespaces/<slug:name>/", registry.namespace_detail, name="namespace_detail"),
     path("namespaces/<slug:name>/edit/", registry.namespace_edit, name="namespace_edit"),
+    path("instances/<slug:name>/scans/", scans.scan_dashboard, name="scan_dashboard"),
+    path("instances/<slug:name>/scans/start/", scans.scan_start, name="scan_start"),
+    path("instances/<slug:name>/scans/schedule/", scans.scan_schedule, name="scan_schedule"),
+    path("scans/<int:pk>/", scans.scan_detail, name="scan_detail"),
+    path("scans/<int:pk>/progress/", scans.scan_progress, name="scan_progress"),
+    path("scans/<int:pk>/cancel/", scans.scan_cancel, name="scan_cancel"),
     path("teams/", registry.team_list, name="team_list"),
     path("designs/", registry.design_transfer, name="design_transfer"),
     path("designs/download/", registry.design_download, name="design_download"),

@@ -205,6 +205,11 @@ def design_import(design: core.Design, *, user=None) -> ImportSummary:
         namespaces[ns.name].multi_key_with.set(
             [namespaces.get(n) or Namespace.objects.get(name=n) for n in ns.multi_key_with]
         )
+    # Every scannable instance gets the default nightly scan unless it has a schedule already.
+    from advisor.scans.schedules import schedule_ensure
+
+    for inst in instances.values():
+        schedule_ensure(inst)
     # A file without a policy section keeps the registry's policy.
     if "policy" in design.model_fields_set:
         _replace_policy(design.policy)

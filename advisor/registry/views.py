@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from advisor.core.design import DesignError, load_design
+from advisor.scans.schedules import schedule_ensure
 
 from . import permissions, services
 from .forms import DesignUploadForm, InstanceForm, NamespaceForm, pattern_problem
@@ -65,6 +66,7 @@ def instance_edit(request, name=None):
     form = InstanceForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
         instance = form.save()
+        schedule_ensure(instance)
         messages.success(request, f"Instance {instance.name} saved.")
         return redirect(instance)
     return render(request, "registry/instance_form.html", {"form": form, "instance": instance})

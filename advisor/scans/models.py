@@ -1,0 +1,82 @@
+"""Scan runs: one row per scan of an instance, from queued to a stored report."""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from advisor.registry.models import Instance
+
+
+class ScanRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual"
+        SCHEDULE = "schedule"
+        COMMAND = "command"
+        API = "api"
+
+    FINISHED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="scan_runs")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    trigger = models.CharField(max_length=12, choices=Trigger.choices, default=Trigger.MANUAL)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # A running scan touches this at least every few seconds; a stale one means its worker died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    task_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    keys_scanned = models.PositiveBigIntegerField(default=0)
+    keys_total = models.PositiveBigIntegerField(null=True, blank=True)  # DBSIZE when the scan began
+    complete = models.BooleanField(default=False)
+    coverage = models.FloatField(null=True, blank=True)  # share of scanned keys matched to a namespace
+    reason = models.CharField(max_length=500, blank=True)  # one line, for failed and cancelled runs
+    error_kind = models.CharField(max_length=16, blank=True)  # ScanError.kind of a failed run
+
+    report = models.JSONField(null=True, blank=True)  # the scan JSON of the contract, findings included
+    findings_high = models.PositiveIntegerField(default=0)  # unwaived findings at high or above
+    findings_total = models.PositiveIntegerField(default=0)  # unwaived findings
+    memory_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"scan {self.pk} of {self.instance.name} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("scan_detail", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def progress_percent(self) -> int | None:
+        if self.status == self.Status.COMPLETED:
+            return 100
+        if not self.keys_total:
+            return None
+        return min(99, int(100 * self.keys_scanned / self.keys_total))
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    @property
+    def findings(self) -> list[dict]:
+        return (self.report or {}).get("findings", [])

@@ -1,0 +1,74 @@
+"""A scan report for people on a terminal."""
+
+from __future__ import annotations
+
+_COLORS = {
+    "critical": "\033[1;31m",
+    "high": "\033[31m",
+    "medium": "\033[33m",
+    "low": "\033[36m",
+    "info": "\033[2m",
+}
+_RESET = "\033[0m"
+
+
+def _bytes(n: float | None) -> str:
+    if n is None:
+        return "—"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def render_scan_text(report: dict, *, color: bool = False) -> str:
+    def paint(sev: str, text: str) -> str:
+        return f"{_COLORS.get(sev, '')}{text}{_RESET}" if color else text
+
+    lines = []
+    status = (
+        "complete"
+        if report.get("complete")
+        else "INCOMPLETE (findings may be missing; this is not a clean bill)"
+    )
+    lines.append(
+        f"Scan of {report.get('instance')}: {report.get('keys_scanned', 0):,} keys in {report.get('duration_s', 0):.1f}s, {status}"
+    )
+    server = report.get("server") or {}
+    if server:
+        lines.append(
+            f"Server: Redis {server.get('redis_version', '?')}, maxmemory-policy {server.get('maxmemory_policy') or 'unknown'}, "
+            f"used memory {_bytes(server.get('used_memory'))}, evicted keys {server.get('evicted_keys', 0):,}"
+        )
+    lines.append("")
+    lines.append(f"{'namespace':<28} {'keys':>10} {'no TTL':>8} {'memory':>12}  TTL p50 / max")
+    for ns in report.get("namespaces", []):
+        ttl = ns.get("ttl_seconds") or {}
+        ttl_text = f"{ttl.get('p50', '—')} / {ttl.get('max', '—')} s" if ttl else "—"
+        mem = _bytes(ns.get("memory_bytes")) + ("~" if ns.get("memory_estimated") else "")
+        lines.append(
+            f"{ns['name']:<28} {ns.get('keys', 0):>10,} {ns.get('without_ttl', 0):>8,} {mem:>12}  {ttl_text}"
+        )
+    unmatched = report.get("unmatched") or {}
+    if unmatched.get("keys"):
+        lines.append("")
+        lines.append(f"Unregistered keys: {unmatched['keys']:,}")
+        for p in unmatched.get("patterns", [])[:15]:
+            lines.append(f"  {p['pattern']:<50} {p['keys']:>10,}  e.g. {p.get('example', '')}")
+    findings = [f for f in report.get("findings", []) if not f.get("waived")]
+    lines.append("")
+    if findings:
+        lines.append(f"Drift findings: {len(findings)}")
+        for f in findings:
+            lines.append(
+                paint(
+                    f["severity"], f"  [{f['severity'].upper():<8}] {f['rule']} {f['target']}: {f['title']}"
+                )
+            )
+            lines.append(f"             {f['message']}")
+    elif report.get("complete"):
+        lines.append("No drift found.")
+    else:
+        lines.append("No drift found in the part scanned; the scan was incomplete.")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,211 @@
+"""Scan runs end to end against a real redis-server: the service, the command, the pages."""
+
+import json
+
+import pytest
+import redis
+from django.core.management import call_command
+
+from advisor.lib.redisproc import RedisProcess
+from advisor.registry.models import Instance, Namespace, Team
+from advisor.scans import schedules, services
+from advisor.scans.models import ScanRun
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def cache():
+    """A private Redis with a small keyspace: one designed namespace (some keys drift) and a legacy family."""
+    with RedisProcess(args=["--maxmemory-policy", "allkeys-lru"]) as server:
+        client = redis.Redis(port=server.port)
+        pipe = client.pipeline(transaction=False)
+        for i in range(500):
+            pipe.set(f"prod:shop:product:v1:{i}", "x" * 100, ex=300)
+        for i in range(500, 520):
+            pipe.set(f"prod:shop:product:v1:{i}", "x" * 100)  # drift: no TTL
+        for i in range(200):
+            pipe.hset(f"legacy:cart:{i}", mapping={"a": 1})
+        pipe.set(b"legacy:blob:\xff\xfe", b"binary key name")
+        pipe.execute()
+        yield server
+
+
+@pytest.fixture
+def shop(cache, db):
+    team = Team.objects.create(name="shop")
+    inst = Instance.objects.create(
+        name="prod-shop-cache",
+        environment="prod",
+        product="redis-oss",
+        memory_gb=1,
+        clustering="none",
+        eviction_policy="allkeys-lru",
+        auth="none",
+        tls=False,
+        connection_url=cache.url,
+        connection_credential="none",
+    )
+    Namespace.objects.create(
+        name="product-cache",
+        team=team,
+        instance=inst,
+        pattern="prod:shop:product:v1:<id:int>",
+        classification="disposable",
+        data_type="string",
+        ttl_mode="absolute",
+        ttl_seconds=300,
+        ttl_jitter_seconds=30,
+        value_bytes_typical=100,
+        value_bytes_max=1000,
+        cardinality=600,
+        data_classification="internal",
+        source_of_truth="shop-db",
+    )
+    return inst
+
+
+def _run(instance, **options):
+    run = services.scan_run_create(instance=instance, enqueue=False)
+    return services.scan_run_execute(run=run, options=services.scan_options(**options))
+
+
+def test_it_scans_and_stores_the_report_with_drift(shop):
+    run = _run(shop, memory_sample=1.0)
+    assert run.status == ScanRun.Status.COMPLETED, run.reason
+    assert run.keys_scanned == 721 and run.complete
+    assert run.coverage == pytest.approx(520 / 721)
+    ns = {n["name"]: n for n in run.report["namespaces"]}
+    assert ns["product-cache"]["keys"] == 520
+    assert ns["product-cache"]["without_ttl"] == 20
+    rules = {f["rule"] for f in run.findings}
+    assert {"DRF001", "DRF002"} <= rules
+    drf002 = next(f for f in run.findings if f["rule"] == "DRF002")
+    assert "20" in drf002["message"]
+    assert run.findings_high >= 1
+    # masked examples only, never raw non-UTF-8 bytes in the stored report
+    json.dumps(run.report)
+
+
+def test_an_incomplete_scan_is_marked_and_never_says_no_drift(shop):
+    run = _run(shop, max_keys=100, count=50)
+    assert run.status == ScanRun.Status.COMPLETED
+    assert not run.complete
+    assert "DRF011" not in {f["rule"] for f in run.findings}
+
+
+def test_an_unreachable_instance_fails_with_a_reason(shop):
+    from advisor.lib.redisproc import free_port
+
+    shop.connection_url = f"redis://127.0.0.1:{free_port()}/0"
+    shop.save()
+    run = _run(shop, connect_timeout=1.0)
+    assert run.status == ScanRun.Status.FAILED
+    assert run.error_kind == "unreachable"
+    assert "127.0.0.1" in run.reason
+
+
+def test_a_host_outside_the_allowlist_is_refused(shop):
+    shop.connection_url = "redis://10.1.2.3:6379/0"
+    shop.save()
+    run = _run(shop)
+    assert run.status == ScanRun.Status.FAILED
+    assert run.error_kind == "refused_host"
+
+
+def test_one_scan_per_instance_at_a_time(shop):
+    lock = services.InstanceLock(shop.name)
+    assert lock.acquire()
+    try:
+        run = services.scan_run_create(instance=shop, enqueue=False)
+        with pytest.raises(services.ScanBusy):
+            services.scan_run_execute(run=run)
+        run.refresh_from_db()
+        assert run.status == ScanRun.Status.QUEUED
+    finally:
+        lock.release()
+
+
+def test_stale_running_runs_are_reaped(shop):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    run = ScanRun.objects.create(
+        instance=shop, status=ScanRun.Status.RUNNING, heartbeat_at=timezone.now() - dt.timedelta(minutes=5)
+    )
+    fresh = ScanRun.objects.create(instance=shop, status=ScanRun.Status.RUNNING, heartbeat_at=timezone.now())
+    assert services.scan_runs_reap_stale() == 1
+    run.refresh_from_db()
+    fresh.refresh_from_db()
+    assert run.status == ScanRun.Status.FAILED and "worker" in run.reason
+    assert fresh.status == ScanRun.Status.RUNNING
+
+
+def test_the_command_prints_json_and_exits_1_on_high_findings(shop, capsys):
+    with pytest.raises(SystemExit) as exc:
+        call_command("scan_instance", shop.name, "--json")
+    assert exc.value.code == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["instance"] == shop.name and out["status"] == "completed"
+    assert out["keys_scanned"] == 721
+    assert {"namespaces", "unmatched", "server", "findings"} <= set(out)
+    assert ScanRun.objects.filter(instance=shop, trigger="command").count() == 1
+
+
+def test_the_command_exits_3_with_a_one_line_reason_when_the_scan_fails(shop, capsys):
+    from advisor.lib.redisproc import free_port
+
+    shop.connection_url = f"redis://127.0.0.1:{free_port()}/0"
+    shop.save()
+    with pytest.raises(SystemExit) as exc:
+        call_command("scan_instance", shop.name)
+    assert exc.value.code == 3
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"scan of {shop.name} failed:") and "\n" not in err
+
+
+def test_schedules_default_nightly_and_validate_cron(shop):
+    task = schedules.schedule_ensure(shop)
+    assert schedules.schedule_cron(task) == "0 2 * * *"
+    schedules.schedule_set(shop, cron="*/30 * * * *")
+    assert schedules.schedule_cron(schedules.schedule_get(shop)) == "*/30 * * * *"
+    with pytest.raises(ValueError):
+        schedules.schedule_set(shop, cron="61 * * * *")
+    with pytest.raises(ValueError):
+        schedules.schedule_set(shop, cron="nightly")
+
+
+def test_dashboard_and_detail_pages(client, shop, admin_user, viewer):
+    run = _run(shop)
+    client.force_login(viewer)
+    body = client.get(f"/instances/{shop.name}/scans/").content.decode()
+    assert "product-cache" in body and "Register this namespace" in body and "legacy:cart" in body
+    assert "Scan now" not in body  # a viewer may not scan
+    assert client.post(f"/instances/{shop.name}/scans/start/").status_code == 403
+    assert client.post(f"/instances/{shop.name}/scans/schedule/", {"cron": "0 3 * * *"}).status_code == 403
+    assert client.get(f"/scans/{run.pk}/").status_code == 200
+    client.force_login(admin_user)
+    response = client.post(f"/instances/{shop.name}/scans/start/")
+    assert response.status_code == 302
+    queued = ScanRun.objects.filter(instance=shop, status="queued").first()
+    assert queued is not None
+    fragment = client.get(f"/scans/{queued.pk}/progress/", HTTP_HX_REQUEST="true")
+    assert 'hx-trigger="every 1s"' in fragment.content.decode()
+    client.post(f"/scans/{queued.pk}/cancel/")
+    queued.refresh_from_db()
+    assert queued.status == "cancelled"
+    fragment = client.get(f"/scans/{queued.pk}/progress/", HTTP_HX_REQUEST="true")
+    assert "every 1s" not in fragment.content.decode() and fragment["HX-Refresh"] == "true"
+
+
+def test_no_raw_personal_data_reaches_the_dashboard(cache, shop, viewer, client):
+    client_redis = redis.Redis(port=cache.port)
+    client_redis.set("prod:shop:user:by-email:jane.doe@example.com", "1")
+    try:
+        _run(shop)
+        client.force_login(viewer)
+        body = client.get(f"/instances/{shop.name}/scans/").content.decode()
+        assert "jane.doe@example.com" not in body
+    finally:
+        client_redis.delete("prod:shop:user:by-email:jane.doe@example.com")
