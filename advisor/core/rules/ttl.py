@@ -104,7 +104,7 @@ class TTL002(Rule):
                     namespace_target(ns.name),
                     f"{ns.cardinality:,} keys (at least {limit:,.0f}) share an absolute TTL of "
                     f"{ttl.seconds} s with no jitter: keys written together expire together.",
-                    f"Set `jitter_seconds` to about 10–20% of the TTL (e.g. {max(1, int(ttl.seconds) // 7)} s).",
+                    f"Set `jitter_seconds` to 10–20% of the TTL (e.g. {max(1, round(ttl.seconds * 0.15))} s for {ttl.seconds} s).",
                 )
 
 

@@ -240,9 +240,9 @@ class VAL004(Rule):
             if total > 0 and writes / total >= 0.2:
                 yield self.finding(
                     namespace_target(ns.name),
-                    f"String values of {_size(ns.value_bytes.typical)} (over 4 KiB) take {writes / total:.0%} "
-                    f"writes ({writes:,.0f} of {total:,.0f} ops/s, at least 20%): each update rewrites the "
-                    "whole object.",
+                    f"Typical string value is {_size(ns.value_bytes.typical)}, over 4 KiB, and writes are "
+                    f"{writes / total:.0%} of its ops ({writes:,.0f} of {total:,.0f} ops/s, at least 20%): each "
+                    "update rewrites the whole object.",
                 )
 
 
