@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import string
+import time
 
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
@@ -363,6 +364,12 @@ def test_matcher_basic():
     assert m.match("prod:catalog:product:v3:17") == "products"
 
 
+def test_matcher_accepts_any_bytes_like_key():
+    m = Matcher([("k", "k:<id:int>")])
+    assert m.match(bytearray(b"k:1")) == "k"
+    assert m.match(memoryview(b"k:1")) == "k"
+
+
 def test_empty_matcher():
     m = Matcher([])
     assert m.names == []
@@ -428,7 +435,7 @@ def _reference_match(items: list[tuple[str, str]], key: bytes) -> int:
     )
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data(), st.lists(any_patterns, min_size=1, max_size=8))
 def test_matcher_agrees_with_reference(data, texts):
     items = [(f"ns{i}", t) for i, t in enumerate(texts)]
@@ -528,7 +535,7 @@ def pattern_pairs(draw) -> tuple[str, str]:
     return ":".join(a), ":".join(b)
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data(), pattern_pairs())
 def test_intersection_witness_is_exact(data, pair):
     a, b = parse_pattern(pair[0]), parse_pattern(pair[1])
@@ -563,3 +570,22 @@ def test_every_pair_of_kinds():
                 assert w is None, (ka, kb)
             else:
                 assert w is not None and a.matches(w) and b.matches(w), (ka, kb)
+
+
+def test_intersection_is_fast_on_realistic_pairs():
+    # Loose bound: this guards against a blow-up, the bench measures the real figure.
+    kinds = ["int", "uuid", "hash", "str", "any"]
+    texts = [
+        f"{env}:{svc}:{ent}:v{n}:<id:{kind}>"
+        for env in ("prod", "dev")
+        for svc in ("cart", "catalog", "users")
+        for ent in ("item", "product")
+        for n in (1, 2)
+        for kind in kinds
+    ]
+    rng = random.Random(3)
+    pairs = [(parse_pattern(rng.choice(texts)), parse_pattern(rng.choice(texts))) for _ in range(1000)]
+    started = time.perf_counter()
+    results = [intersection_witness(a, b) for a, b in pairs]
+    assert time.perf_counter() - started < 2.0
+    assert any(r is not None for r in results) and any(r is None for r in results)

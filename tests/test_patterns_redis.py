@@ -7,21 +7,44 @@ import shutil
 
 import pytest
 import redis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from advisor.core.patterns import key_hash_slot, parse_pattern
-from advisor.lib.redisproc import RedisProcess
+from advisor.lib.redisproc import RedisProcess, free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 
 
+def _start_cluster_node() -> RedisProcess:
+    # CLUSTER KEYSLOT needs cluster mode; the node needs no slots assigned to answer it.
+    # The cluster bus defaults to port + 10000, which does not exist for the high ephemeral
+    # ports free_port() hands out, so it gets its own free port. Other test runs share this
+    # machine and may grab a port between free_port() and bind: hence a few attempts.
+    for attempt in range(3):
+        proc = RedisProcess(
+            args=[
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-port",
+                str(free_port()),
+            ]
+        )
+        assert proc.port != 6379  # never the shared Redis
+        try:
+            return proc.start()
+        except RuntimeError:
+            proc.stop()  # removes its temporary directory
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="module")
 def server():
-    # CLUSTER KEYSLOT needs cluster mode; the node needs no slots assigned to answer it.
-    proc = RedisProcess(args=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])
-    assert proc.port != 6379  # never the shared Redis
-    proc.start()
+    proc = _start_cluster_node()
     client = redis.Redis(port=proc.port)
     try:
         yield client
@@ -82,7 +105,7 @@ brace_heavy = st.lists(
 ).map(b"".join)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(st.binary(max_size=64), brace_heavy))
 def test_binary_keys(server, key):
     assert key_hash_slot(key) == redis_slot(server, key)

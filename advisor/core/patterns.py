@@ -65,7 +65,12 @@ Token = Literal | Placeholder
 
 @dataclass(frozen=True)
 class Pattern:
-    """A parsed key pattern. Build it with :func:`parse_pattern`, not directly."""
+    """A parsed key pattern. Build it with :func:`parse_pattern`, not directly.
+
+    ``hash_tag`` reads the pattern the way Redis reads a key (the first '{', the first '}' after
+    it). It is the tag of every key as long as no ``str``/``any`` value before or inside it holds
+    a brace: ``cart:{a}b}:items`` matches ``cart:{<c:str>}:items`` but Redis hashes it on ``a``.
+    """
 
     text: str
     tokens: tuple[Token, ...]
@@ -96,7 +101,7 @@ class Pattern:
 
     def example(self, rng: random.Random | None = None) -> str:
         """A random concrete key that this pattern matches."""
-        rng = rng or _RNG
+        rng = _RNG if rng is None else rng
         return "".join(t.text if isinstance(t, Literal) else _example_value(t.kind, rng) for t in self.tokens)
 
     def __str__(self) -> str:
@@ -123,7 +128,11 @@ def _example_value(kind: str, rng: random.Random) -> str:
 
 
 def _key_bytes(key: bytes | str) -> bytes:
-    return key.encode("utf-8", "surrogateescape") if isinstance(key, str) else key
+    if isinstance(key, bytes):
+        return key
+    if isinstance(key, str):
+        return key.encode("utf-8", "surrogateescape")
+    return bytes(key)  # bytearray, memoryview
 
 
 def _regex_source(p: Pattern, *, capture: bool) -> bytes:
@@ -346,6 +355,16 @@ def _automaton_parts(p: Pattern) -> tuple[bytes, bytes, tuple]:
     return parts
 
 
+def _first_byte_mask(p: Pattern) -> int:
+    """The bytes a key of this pattern can start with."""
+    mask = 0
+    for item_mask, lo, _ in _automaton_parts(p)[2]:
+        mask |= item_mask
+        if lo:
+            return mask
+    return mask
+
+
 def _is_literal_item(item: tuple[int, int, int | None]) -> bool:
     mask, lo, hi = item
     return lo == 1 and hi == 1 and mask & (mask - 1) == 0
@@ -472,17 +491,6 @@ def _walk_back(parent: dict[int, tuple[int, int]], state: int) -> bytes:
 # Matching many patterns
 
 
-class _Node:
-    __slots__ = ("children", "members", "match", "group_index", "min_rank")
-
-    def __init__(self) -> None:
-        self.children: dict[bytes, _Node] = {}
-        self.members: list[int] = []
-        self.match = None
-        self.group_index: list[int] = []
-        self.min_rank = 0
-
-
 class Matcher:
     """Finds the namespace a key belongs to among many registered patterns.
 
@@ -490,9 +498,11 @@ class Matcher:
     bytes, then the one with the fewest ``any`` placeholders, then the one registered first.
 
     Patterns are indexed in a trie on their literal prefix segments (every key of a pattern
-    starts with exactly those ':'-separated segments), so a key only meets the patterns at the
-    trie nodes along its own first segments. Each node holds one compiled alternation of its
-    patterns in precedence order, so the first alternative that matches is the node's best.
+    starts with exactly those ':'-separated segments), so a key only meets the patterns stored
+    at the trie nodes along its own first segments; patterns whose first segment is not fully
+    literal sit at the root and meet every key. Each node with patterns holds one compiled
+    alternation of them in precedence order, so the first alternative that matches is the
+    node's best, and ``lastindex`` says which one it was.
     """
 
     def __init__(self, items: Iterable[tuple[str, Pattern | str]]):
@@ -501,11 +511,12 @@ class Matcher:
         for name, pat in items:
             self.names.append(name)
             self.patterns.append(parse_pattern(pat) if isinstance(pat, str) else pat)
+        pats = self.patterns
         order = sorted(
-            range(len(self.patterns)),
+            range(len(pats)),
             key=lambda i: (
-                -len(self.patterns[i].literal_text.encode()),
-                sum(p.kind == "any" for p in self.patterns[i].placeholders),
+                -len(pats[i].literal_text.encode()),
+                sum(p.kind == "any" for p in pats[i].placeholders),
                 i,
             ),
         )
@@ -513,52 +524,65 @@ class Matcher:
         for r, i in enumerate(order):
             self._rank[i] = r
 
-        self._root = _Node()
+        # Trie nodes are [children, members]; members in precedence order.
+        root: list = [{}, []]
         self._depth = 0
         for i in order:
-            node = self._root
-            prefix = self.patterns[i].literal_prefix
-            for seg in prefix:
-                node = node.children.setdefault(seg.encode(), _Node())
-            node.members.append(i)
-            self._depth = max(self._depth, len(prefix))
-        stack = [self._root]
+            node = root
+            for seg in pats[i].literal_prefix:
+                node = node[0].setdefault(seg.encode(), [{}, []])
+            node[1].append(i)
+            self._depth = max(self._depth, len(pats[i].literal_prefix))
+
+        # Replace each node's members by the chain of buckets a key reaching that node must try:
+        # its own and its ancestors', best possible rank first, so the search can stop early.
+        stack = [(root, ())]
         while stack:
-            node = stack.pop()
-            stack.extend(node.children.values())
-            if node.members:
-                source = b"|".join(
-                    b"(" + _regex_source(self.patterns[i], capture=False) + rb"\Z)" for i in node.members
-                )
-                node.match = re.compile(rb"\A(?:" + source + b")", re.DOTALL).match
-                # group k (1-based) is members[k - 1]; lastindex names the alternative that matched
-                node.group_index = [-1, *node.members]
-                node.min_rank = self._rank[node.members[0]]
+            node, chain = stack.pop()
+            if node[1]:
+                chain = tuple(sorted((*chain, self._bucket(node[1])), key=lambda b: b[3]))
+            node[1] = chain
+            stack.extend((child, chain) for child in node[0].values())
+        self._root = root
+
+    def _bucket(self, members: list[int]) -> tuple:
+        source = b"|".join(b"(" + _regex_source(self.patterns[i], capture=False) + rb"\Z)" for i in members)
+        match = re.compile(rb"\A(?:" + source + b")", re.DOTALL).match
+        # group k (1-based) is members[k - 1]
+        group_index = (-1, *members)
+        group_rank = (-1, *(self._rank[i] for i in members))
+        # Root patterns start with a placeholder, and most keys cannot even begin the way they
+        # do (a letter where an int is due): a table of possible first bytes skips the regex.
+        first_mask = 0
+        for i in members:
+            first_mask |= _first_byte_mask(self.patterns[i])
+        first = None if first_mask == _ALL else bytes(first_mask >> b & 1 for b in range(256))
+        return match, group_index, group_rank, group_rank[1], first
 
     def match_index(self, key: bytes) -> int:
-        """Index of the most specific matching pattern in the registration order, -1 if none."""
-        if isinstance(key, str):
+        """Index (in registration order) of the most specific matching pattern, -1 if none."""
+        if key.__class__ is not bytes:
             key = _key_bytes(key)
-        node = self._root
-        path = [node] if node.match is not None else []
+        if not key:
+            return -1  # every pattern needs at least one byte
+        children, chain = self._root
         for part in key.split(b":", self._depth):
-            node = node.children.get(part)
+            node = children.get(part)
             if node is None:
                 break
-            if node.match is not None:
-                path.append(node)
-        rank = self._rank
-        best, best_rank = -1, len(rank)
-        # Deeper nodes hold the longer literal prefixes and usually the better-ranked patterns;
-        # trying them first lets min_rank skip the shallower nodes altogether.
-        for node in reversed(path):
-            if node.min_rank >= best_rank:
+            children, chain = node
+        best = -1
+        best_rank = len(self._rank)
+        for match, group_index, group_rank, min_rank, first in chain:
+            if min_rank >= best_rank:
+                break
+            if first is not None and not first[key[0]]:
                 continue
-            m = node.match(key)
+            m = match(key)
             if m is not None:
-                idx = node.group_index[m.lastindex]
-                if rank[idx] < best_rank:
-                    best, best_rank = idx, rank[idx]
+                g = m.lastindex
+                if group_rank[g] < best_rank:
+                    best, best_rank = group_index[g], group_rank[g]
         return best
 
     def match(self, key: bytes) -> str | None:
