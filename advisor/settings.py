@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "django_celery_results",
     "advisor.accounts",
     "advisor.registry",
+    "advisor.audit",
+    "advisor.reviews",
     "advisor.scans",
 ]
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from advisor.accounts import views as accounts
 from advisor.api import api
@@ -33,6 +33,8 @@ urlpatterns = [
     path("designs/download/", registry.design_download, name="design_download"),
     path("account/tokens/", accounts.token_list, name="token_list"),
     path("account/tokens/<int:pk>/revoke/", accounts.token_revoke, name="token_revoke"),
+    path("", include("advisor.reviews.urls")),
+    path("", include("advisor.audit.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

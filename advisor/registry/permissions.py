@@ -34,3 +34,56 @@ def editable_teams(user):
 
 def can_import_designs(user) -> bool:
     return is_admin(user)
+
+
+# Design reviews --------------------------------------------------------------------------------
+
+REVIEWERS_GROUP = "reviewers"
+
+
+def is_reviewer(user) -> bool:
+    """Architects in the reviewers group (and superusers) comment, decide reviews and waivers."""
+    if not user.is_authenticated:
+        return False
+    return user.is_superuser or user.groups.filter(name=REVIEWERS_GROUP).exists()
+
+
+def is_team_member(user, team) -> bool:
+    return user.is_authenticated and team is not None and team.members.filter(pk=user.pk).exists()
+
+
+def can_submit(user, team) -> bool:
+    """Submitting a team's design for review is for the team's own members."""
+    return is_team_member(user, team)
+
+
+def can_review(user, review) -> bool:
+    """Approve or request changes: a reviewer, and never the person who submitted it."""
+    if not is_reviewer(user):
+        return False
+    return review.submitted_by_id is None or review.submitted_by_id != user.pk
+
+
+def can_comment(user, review) -> bool:
+    return is_reviewer(user) or is_team_member(user, review.team)
+
+
+def can_request_waiver(user, team) -> bool:
+    return is_team_member(user, team)
+
+
+def can_decide_waiver(user, waiver_request) -> bool:
+    """Reviewers approve or reject waiver requests, but not their own."""
+    if not is_reviewer(user):
+        return False
+    return waiver_request.requested_by_id is None or waiver_request.requested_by_id != user.pk
+
+
+def can_manage_waivers(user) -> bool:
+    """Creating and deleting registry waivers directly: administrators and reviewers."""
+    return is_admin(user) or is_reviewer(user)
+
+
+def can_manage_waivers(user) -> bool:
+    """Grant, renew and revoke waivers of findings."""
+    return is_admin(user)

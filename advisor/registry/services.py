@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from advisor.audit.services import audit_import, import_snapshot
 from advisor.core import design as core
 
 from .models import Instance, Namespace, Policy, Team, Waiver
@@ -140,6 +141,7 @@ def design_import(design: core.Design, *, user=None) -> ImportSummary:
     Things the file does not mention are left alone: a file can describe one team's part.
     """
     summary = ImportSummary()
+    audit_before = import_snapshot(design)
     teams = {
         t.name: _upsert(Team, summary, "teams", {"name": t.name}, {"contact": t.contact or ""})
         for t in design.teams
@@ -221,6 +223,7 @@ def design_import(design: core.Design, *, user=None) -> ImportSummary:
             {"rule": w.rule, "target": w.target},
             {"reason": w.reason, "expires": w.expires, "approved_by": w.approved_by, "created_by": user},
         )
+    audit_import(actor=user, design=design, before=audit_before)
     return summary
 
 

@@ -7,6 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from advisor.audit.services import audit_change, object_data
 from advisor.core.design import DesignError, load_design
 from advisor.scans.schedules import schedule_ensure
 
@@ -63,9 +64,11 @@ def instance_edit(request, name=None):
     if not permissions.can_edit_instances(request.user):
         raise PermissionDenied("Only administrators create or edit instances.")
     instance = get_object_or_404(Instance, name=name) if name else None
+    before = object_data(instance) if instance else None
     form = InstanceForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
         instance = form.save()
+        audit_change(actor=request.user, before=before, obj=instance)
         schedule_ensure(instance)
         messages.success(request, f"Instance {instance.name} saved.")
         return redirect(instance)
@@ -124,6 +127,7 @@ def namespace_edit(request, name=None):
         raise PermissionDenied("Only members of the owning team edit this namespace.")
     if ns is None and not permissions.editable_teams(request.user).exists():
         raise PermissionDenied("You are not a member of any team.")
+    before = object_data(ns) if ns else None
     initial = {}
     if ns is None and request.method == "GET":
         # "Register this namespace" from a scan report arrives with a prefilled draft.
@@ -141,6 +145,7 @@ def namespace_edit(request, name=None):
         if not permissions.can_edit_team(request.user, form.cleaned_data["team"]):
             raise PermissionDenied("You may only assign namespaces to your own teams.")
         saved = form.save()
+        audit_change(actor=request.user, before=before, obj=saved)
         messages.success(request, f"Namespace {saved.name} saved.")
         return redirect(saved)
     return render(request, "registry/namespace_form.html", {"form": form, "ns": ns})

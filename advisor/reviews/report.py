@@ -1,0 +1,144 @@
+"""What a review shows: one context for the review page, the printable report and the Markdown export."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from advisor.core.findings import SEVERITIES_HIGH_FIRST
+
+from .models import Review
+from .services import review_diff
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "[]"
+    return str(value)
+
+
+def review_context(review: Review) -> dict:
+    comments = list(review.comments.select_related("author"))
+    by_finding: dict[str, list] = {}
+    for c in comments:
+        if c.finding_key:
+            by_finding.setdefault(c.finding_key, []).append(c)
+    waiver_requests = list(review.waiver_requests.select_related("requested_by", "decided_by"))
+    requests_by_finding = {wr.finding_key: wr for wr in waiver_requests}
+    findings = [
+        {
+            **f,
+            "key": f"{f['rule']}|{f['target']}",
+            "comments": by_finding.get(f"{f['rule']}|{f['target']}", []),
+            "waiver_request": requests_by_finding.get(f"{f['rule']}|{f['target']}"),
+        }
+        for f in review.findings
+    ]
+    counts = Counter(f["severity"] for f in review.findings if not f["waived"])
+    return {
+        "review": review,
+        "diff": review_diff(review),
+        "base_label": f"approved revision {review.base.number}"
+        if review.base
+        else "an empty design (first review)",
+        "findings": findings,
+        "severity_counts": [(s.value, counts.get(s.value, 0)) for s in SEVERITIES_HIGH_FIRST],
+        "waived_count": sum(1 for f in review.findings if f["waived"]),
+        "sizing": review.sizing,
+        "review_comments": [c for c in comments if not c.finding_key],
+        "comment_count": len(comments),
+        "waiver_requests": waiver_requests,
+    }
+
+
+def _md_escape(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+def review_markdown(review: Review) -> str:
+    """The review as Markdown, for the architecture board's records."""
+    ctx = review_context(review)
+    diff = ctx["diff"]
+    who = lambda u: u.get_username() if u else "—"  # noqa: E731
+    lines = [
+        f"# Design review: {review.team.name}, revision {review.number}",
+        "",
+        f"- **State:** {review.get_state_display()}",
+        f"- **Content hash (SHA-256):** `{review.content_hash}`",
+        f"- **Submitted:** {who(review.submitted_by)}, {review.submitted_at:%Y-%m-%d %H:%M %Z}"
+        if review.submitted_at
+        else "- **Submitted:** —",
+        f"- **Decided:** {who(review.decided_by)}, {review.decided_at:%Y-%m-%d %H:%M %Z}"
+        if review.decided_at
+        else "- **Decided:** —",
+        f"- **Compared with:** revision {review.base.number} (`{review.base.short_hash}`)"
+        if review.base
+        else "- **Compared with:** nothing (first review of this team)",
+        f"- **Namespaces:** {', '.join(review.namespace_names()) or '—'}",
+        "",
+        "## Changes",
+        "",
+    ]
+    if diff.is_empty:
+        lines.append("No changes against the compared revision.")
+    for ns in diff.added:
+        lines.append(
+            f"- **Added** `{ns['name']}`: `{ns['pattern']}` ({ns['classification']}, on {ns['instance']})"
+        )
+    for ns in diff.removed:
+        lines.append(f"- **Removed** `{ns['name']}`: `{ns['pattern']}`")
+    for change in diff.changed:
+        lines += ["", f"### Changed `{change.name}`", "", "| Field | Before | After |", "|---|---|---|"]
+        lines += [f"| {f} | {_md_escape(_fmt(a))} | {_md_escape(_fmt(b))} |" for f, a, b in change.fields]
+    lines += ["", "## Findings", ""]
+    summary = ", ".join(f"{n} {sev}" for sev, n in ctx["severity_counts"] if n) or "none unwaived"
+    lines += [f"Unwaived: {summary}; waived: {ctx['waived_count']}.", ""]
+    if ctx["findings"]:
+        lines += ["| Severity | Rule | Target | Finding | Waiver |", "|---|---|---|---|---|"]
+        for f in ctx["findings"]:
+            wr = f["waiver_request"]
+            if f["waived"]:
+                waiver = f"waived until {f['waiver']['expires']} ({_md_escape(f['waiver']['reason'])})"
+            elif wr:
+                waiver = f"requested until {wr.expires}: {_md_escape(wr.reason)} — {wr.state}"
+            else:
+                waiver = "—"
+            lines.append(
+                f"| {f['severity']} | {f['rule']} | {f['target']} | {_md_escape(f['message'])} | {waiver} |"
+            )
+    sizing = ctx["sizing"] or {}
+    lines += ["", "## Sizing", ""]
+    if sizing.get("namespaces"):
+        lines += [f"Estimated memory of the team's namespaces: {_mib(sizing['total_bytes'])}.", ""]
+        lines += ["| Namespace | Instance | Keys | Bytes per key | Memory |", "|---|---|---:|---:|---:|"]
+        for ns in sizing["namespaces"]:
+            lines.append(
+                f"| {ns['name']} | {ns['instance']} | {ns['cardinality']:,} | {ns['per_key_bytes']:,} "
+                f"| {_mib(ns['memory_bytes'])} |"
+            )
+        lines += [
+            "",
+            "| Instance | Team's share | Instance total | Usable | Usage |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for inst in sizing["instances"]:
+            lines.append(
+                f"| {inst['instance']} | {_mib(inst['team_bytes'])} | {_mib(inst['total_bytes'])} "
+                f"| {_mib(inst['usable_bytes'])} | {inst['usage_ratio']:.0%} |"
+            )
+    else:
+        lines.append("No sizing recorded.")
+    lines += ["", "## Comments", ""]
+    comments = list(review.comments.select_related("author"))
+    if not comments:
+        lines.append("No comments.")
+    for c in comments:
+        on = f" on {c.finding_rule} {c.finding_target}" if c.finding_rule else ""
+        lines.append(f"- **{who(c.author)}**{on}, {c.created_at:%Y-%m-%d %H:%M}: {_md_escape(c.body)}")
+    lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,312 @@
+import datetime as dt
+import logging
+from collections import Counter
+
+from django.apps import apps
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from advisor.core.engine import lint_design
+from advisor.core.findings import SEVERITIES_HIGH_FIRST
+from advisor.registry import permissions
+from advisor.registry.models import Namespace, Team, Waiver
+from advisor.registry.services import registry_design
+
+from . import services
+from .forms import CommentForm, DecisionForm, SubmitForm
+from .models import OPEN_STATES, Review, ReviewState, WaiverRequest, WaiverRequestState
+from .report import review_context, review_markdown
+
+logger = logging.getLogger(__name__)
+
+
+# The team's review page --------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_review(request, team):
+    team = get_object_or_404(Team, name=team)
+    if request.method == "POST" and not permissions.can_submit(request.user, team):
+        raise PermissionDenied("Only members of the team submit its design for review.")
+    status = services.team_status(team)
+    design = registry_design()
+    findings = services.team_findings(team, design=design)
+    blocking = services.blocking_findings(findings)
+    form = SubmitForm(request.POST or None, blocking=blocking)
+    if request.method == "POST" and form.is_valid():
+        try:
+            review = services.review_submit(team=team, user=request.user, waivers=form.waiver_asks())
+        except services.ReviewError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"{review} submitted for review (hash {review.short_hash}).")
+            return redirect(review)
+    counts = Counter(f.severity.value for f in findings if not f.waived)
+    context = {
+        "team": team,
+        "status": status,
+        "diff": services.snapshot_diff(
+            status.approved.snapshot if status.approved else None, status.snapshot
+        ),
+        "findings": [f.model_dump(mode="json") for f in findings],
+        "blocking": blocking,
+        "severity_counts": [(s.value, counts.get(s.value, 0)) for s in SEVERITIES_HIGH_FIRST],
+        "sizing": services.team_sizing(team, design=design),
+        "form": form,
+        "can_submit": permissions.can_submit(request.user, team),
+        "history": team.reviews.select_related("submitted_by", "decided_by").order_by("-number"),
+    }
+    return render(request, "reviews/team_review.html", context)
+
+
+# Reviews -----------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def review_list(request):
+    qs = Review.objects.select_related("team", "submitted_by", "decided_by").order_by("-pk")
+    state, team = request.GET.get("state", ""), request.GET.get("team", "")
+    if state:
+        qs = qs.filter(state=state)
+    if team:
+        qs = qs.filter(team__name=team)
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    pending_waivers = WaiverRequest.objects.filter(
+        review=None, state=WaiverRequestState.PENDING
+    ).select_related("team", "requested_by")
+    return render(
+        request,
+        "reviews/review_list.html",
+        {
+            "page": page,
+            "filters": {"state": state, "team": team},
+            "states": ReviewState.choices,
+            "teams": Team.objects.order_by("name"),
+            "pending_waivers": pending_waivers,
+            "is_reviewer": permissions.is_reviewer(request.user),
+        },
+    )
+
+
+def _detail_context(request, review: Review, **extra) -> dict:
+    ctx = review_context(review)
+    ctx.update(
+        can_review=permissions.can_review(request.user, review) and review.state == ReviewState.IN_REVIEW,
+        is_submitter=review.submitted_by_id == request.user.pk,
+        can_comment=permissions.can_comment(request.user, review) and review.state != ReviewState.SUPERSEDED,
+        is_reviewer=permissions.is_reviewer(request.user),
+        status=services.team_status(review.team),
+        **extra,
+    )
+    return ctx
+
+
+def _review_body(request, review: Review, *, notice: str = "", error: str = "") -> HttpResponse:
+    """After an action: the htmx fragment, or a redirect back to the page for plain forms."""
+    if request.htmx:
+        review.refresh_from_db()
+        ctx = _detail_context(request, review, notice=notice, error=error)
+        return render(request, "reviews/review_detail.html#review-body", ctx)
+    if error:
+        messages.error(request, error)
+    elif notice:
+        messages.success(request, notice)
+    return redirect(review)
+
+
+@login_required
+@require_GET
+def review_detail(request, pk):
+    review = get_object_or_404(
+        Review.objects.select_related("team", "base", "submitted_by", "decided_by"), pk=pk
+    )
+    return render(request, "reviews/review_detail.html", _detail_context(request, review))
+
+
+@login_required
+@require_POST
+def review_comment(request, pk):
+    review = get_object_or_404(Review, pk=pk)
+    if not permissions.can_comment(request.user, review):
+        raise PermissionDenied("Only reviewers and the team's members comment on its review.")
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return _review_body(request, review, error="The comment is empty.")
+    try:
+        services.review_comment(
+            review=review,
+            user=request.user,
+            body=form.cleaned_data["body"],
+            finding_rule=form.cleaned_data["finding_rule"],
+            finding_target=form.cleaned_data["finding_target"],
+        )
+    except services.ReviewError as exc:
+        return _review_body(request, review, error=str(exc))
+    return _review_body(request, review, notice="Comment added.")
+
+
+def _decision(request, pk, action: str):
+    review = get_object_or_404(Review, pk=pk)
+    if not permissions.is_reviewer(request.user):
+        raise PermissionDenied("Only reviewers decide reviews.")
+    if not permissions.can_review(request.user, review):
+        raise PermissionDenied("Nobody approves or sends back their own submission.")
+    form = DecisionForm(request.POST, review=review)
+    if not form.is_valid():
+        return _review_body(request, review, error="The decision form was incomplete; reload the page.")
+    data = form.cleaned_data
+    try:
+        if action == "approve":
+            services.review_approve(
+                review=review,
+                user=request.user,
+                expected_hash=data["expected_hash"],
+                rejected_waivers=data["reject_waivers"],
+                comment=data["comment"],
+            )
+            notice = f"{review} approved."
+        else:
+            services.review_request_changes(
+                review=review,
+                user=request.user,
+                expected_hash=data["expected_hash"],
+                comment=data["comment"],
+                rejected_waivers=data["reject_waivers"],
+            )
+            notice = f"Changes requested on {review}."
+    except services.ReviewError as exc:
+        return _review_body(request, review, error=str(exc))
+    return _review_body(request, review, notice=notice)
+
+
+@login_required
+@require_POST
+def review_approve(request, pk):
+    return _decision(request, pk, "approve")
+
+
+@login_required
+@require_POST
+def review_request_changes(request, pk):
+    return _decision(request, pk, "request_changes")
+
+
+@login_required
+@require_GET
+def review_report(request, pk):
+    review = get_object_or_404(
+        Review.objects.select_related("team", "base", "submitted_by", "decided_by"), pk=pk
+    )
+    ctx = review_context(review)
+    ctx["generated_at"] = timezone.now()
+    return render(request, "reviews/review_report.html", ctx)
+
+
+@login_required
+@require_GET
+def review_report_markdown(request, pk):
+    review = get_object_or_404(
+        Review.objects.select_related("team", "base", "submitted_by", "decided_by"), pk=pk
+    )
+    response = HttpResponse(review_markdown(review), content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="review-{review.team.name}-r{review.number}.md"'
+    return response
+
+
+# Stand-alone waiver requests -------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def waiver_request_decide(request, pk):
+    wr = get_object_or_404(WaiverRequest, pk=pk)
+    if not permissions.can_decide_waiver(request.user, wr):
+        raise PermissionDenied("Only reviewers decide waiver requests, and not their own.")
+    try:
+        services.waiver_request_decide(
+            waiver_request=wr, user=request.user, approve=request.POST.get("decision") == "approve"
+        )
+    except services.ReviewError as exc:
+        messages.error(request, str(exc))
+    else:
+        wr.refresh_from_db()
+        messages.success(request, f"Waiver request for {wr.rule} on {wr.target} {wr.state}.")
+    return redirect("review_list")
+
+
+# Compliance --------------------------------------------------------------------------------------
+
+
+def _drift_by_team(ns_team: dict[str, str]) -> dict[str, int] | None:
+    """Unwaived drift findings of each instance's latest completed scan, counted per owning team.
+
+    None when there is no scanning app: it is built separately and optional for this page.
+    """
+    try:
+        scan_run = apps.get_model("scans", "ScanRun")
+    except LookupError:
+        return None
+    counts: Counter = Counter()
+    try:
+        latest = {}
+        for run in scan_run.objects.filter(status="completed").order_by("instance_id", "-finished_at", "-pk"):
+            latest.setdefault(run.instance_id, run)
+        for run in latest.values():
+            for f in (run.report or {}).get("findings", []):
+                if f.get("waived"):
+                    continue
+                named = {
+                    t.split(":", 1)[1]
+                    for t in [f.get("target", ""), *f.get("related", [])]
+                    if t.startswith("namespace:")
+                }
+                for team in {ns_team[n] for n in named if n in ns_team}:
+                    counts[team] += 1
+    except Exception:  # the scanning app's failure must not take the compliance page down
+        logger.exception("compliance: could not read the latest scans' drift findings")
+        return None
+    return counts
+
+
+@login_required
+@require_GET
+def compliance(request):
+    today = timezone.localdate()
+    horizon = today + dt.timedelta(days=30)
+    findings = lint_design(registry_design(), today=today).findings
+    ns_team = dict(Namespace.objects.values_list("name", "team__name"))
+    drift = _drift_by_team(ns_team)
+    expiring = list(Waiver.objects.filter(expires__gte=today, expires__lte=horizon).order_by("expires"))
+    rows = []
+    for team in Team.objects.order_by("name"):
+        names = {n for n, t in ns_team.items() if t == team.name}
+        targets = {f"namespace:{n}" for n in names}
+        counts = Counter(f.severity.value for f in findings if f.target in targets and not f.waived)
+        approved = team.reviews.filter(state=ReviewState.APPROVED).order_by("-number").first()
+        pending = team.reviews.filter(state__in=OPEN_STATES).first()
+        live_hash = services.content_hash(services.team_snapshot(team))
+        rows.append(
+            {
+                "team": team,
+                "namespace_count": len(names),
+                "approved": approved,
+                "pending": pending,
+                "current": approved is not None and approved.content_hash == live_hash,
+                "severity_counts": [(s.value, counts.get(s.value, 0)) for s in SEVERITIES_HIGH_FIRST],
+                "drift": drift.get(team.name, 0) if drift is not None else None,
+                "expiring": [w for w in expiring if w.target in targets],
+            }
+        )
+    return render(
+        request,
+        "reviews/compliance.html",
+        {"rows": rows, "today": today, "horizon": horizon, "drift_available": drift is not None},
+    )
