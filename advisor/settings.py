@@ -199,6 +199,12 @@ ADVISOR_SCAN_ALLOWED_HOSTS = _env_list(
 )
 ADVISOR_SCAN_RETENTION_DAYS = _env_int("ADVISOR_SCAN_RETENTION_DAYS", 90)
 ADVISOR_SCAN_DEFAULT_CRON = _env("ADVISOR_SCAN_DEFAULT_CRON", "0 2 * * *")
+# Commands per second a scan may send to a cache (the ops budget), and how a dead worker is noticed:
+# the per-instance scan lock lapses after LOCK_TTL without renewal, a run without heartbeat for
+# STALE_AFTER is marked failed.
+ADVISOR_SCAN_MAX_OPS = _env_int("ADVISOR_SCAN_MAX_OPS", 50_000)
+ADVISOR_SCAN_LOCK_TTL_S = _env_int("ADVISOR_SCAN_LOCK_TTL_S", 60)
+ADVISOR_SCAN_STALE_AFTER_S = _env_int("ADVISOR_SCAN_STALE_AFTER_S", 120)
 
 NINJA_PAGINATION_PER_PAGE = 50
 

@@ -10,6 +10,25 @@ DEMO_DESIGN = ROOT / "advisor" / "demo" / "demo_design.yaml"
 CLEAN_DESIGN = ROOT / "tests" / "data" / "clean_design.yaml"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_broker():
+    """A private Redis as Celery broker and lock store, so no test touches the shared 6379."""
+    from django.conf import settings
+
+    from advisor.lib.redisproc import RedisProcess
+
+    if not settings.configured:  # a Django-free run (-p no:django) of the domain core's tests
+        yield None
+        return
+    from advisor.celery import app
+
+    with RedisProcess() as server:
+        settings.REDIS_URL = server.url
+        settings.CELERY_BROKER_URL = server.url
+        app.conf.broker_url = server.url
+        yield server
+
+
 @pytest.fixture
 def demo_registry(db):
     """The demo design file imported into the registry."""

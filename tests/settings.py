@@ -13,3 +13,8 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 # Tests scan their own redis-server processes on loopback.
 ADVISOR_SCAN_ALLOWED_HOSTS = [*ADVISOR_SCAN_ALLOWED_HOSTS, "127.0.0.1", "localhost"]  # noqa: F405
+
+# A file, not memory, so that a real Celery worker in a subprocess sees the test database.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    # One per test process: several runs may share a checkout.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-advisor-{os.getpid()}.sqlite3")}  # noqa: F405

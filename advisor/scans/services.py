@@ -27,8 +27,6 @@ from .models import ScanRun
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_S = 2.0
-STALE_AFTER = dt.timedelta(minutes=2)
-LOCK_TTL_S = 60
 
 
 class ScanBusy(Exception):
@@ -48,10 +46,10 @@ class InstanceLock:
     )
     _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 
-    def __init__(self, instance_name: str, *, client: redis.Redis | None = None, ttl_s: int = LOCK_TTL_S):
+    def __init__(self, instance_name: str, *, client: redis.Redis | None = None, ttl_s: int | None = None):
         self.key = f"{settings.ADVISOR_REDIS_PREFIX}scan-lock:{instance_name}"
         self.token = secrets.token_hex(16)
-        self.ttl_ms = ttl_s * 1000
+        self.ttl_ms = (ttl_s or settings.ADVISOR_SCAN_LOCK_TTL_S) * 1000
         self.client = client or _redis()
 
     def acquire(self) -> bool:
@@ -93,7 +91,10 @@ def scan_run_cancel(*, run: ScanRun) -> None:
 
 
 def scan_options(**overrides) -> ScanOptions:
-    options = {"allowed_hosts": list(settings.ADVISOR_SCAN_ALLOWED_HOSTS)}
+    options = {
+        "allowed_hosts": list(settings.ADVISOR_SCAN_ALLOWED_HOSTS),
+        "max_ops": settings.ADVISOR_SCAN_MAX_OPS,
+    }
     options.update({k: v for k, v in overrides.items() if v is not None})
     return ScanOptions(**options)
 
@@ -206,11 +207,12 @@ def _execute(run, instance, lock, options, on_progress, today) -> ScanRun:
 def scan_runs_reap_stale(*, now: dt.datetime | None = None) -> int:
     """Mark runs whose worker stopped sending heartbeats as failed. Returns how many."""
     now = now or timezone.now()
-    stale = ScanRun.objects.filter(status=ScanRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    stale_after = dt.timedelta(seconds=settings.ADVISOR_SCAN_STALE_AFTER_S)
+    stale = ScanRun.objects.filter(status=ScanRun.Status.RUNNING, heartbeat_at__lt=now - stale_after)
     return stale.update(
         status=ScanRun.Status.FAILED,
         finished_at=now,
-        reason="the worker running this scan stopped (no heartbeat for over 2 minutes)",
+        reason=f"the worker running this scan stopped (no heartbeat for over {settings.ADVISOR_SCAN_STALE_AFTER_S} s)",
     )
 
 
