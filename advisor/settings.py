@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "advisor.accounts",
     "advisor.registry",
+    "advisor.findings",
     "advisor.audit",
     "advisor.reviews",
     "advisor.scans",
