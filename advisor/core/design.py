@@ -259,7 +259,7 @@ class Instance(_Model):
         elif tier is None:
             _fail(f"required for {product}: one of {', '.join(allowed)}")
         elif tier not in allowed:
-            _fail(f"'{tier}' is not a {product} tier; use one of {', '.join(allowed)}")
+            _fail(f"'{tier}' is not a tier of {product}; use one of {', '.join(allowed)}")
         return tier
 
     @field_validator("clustering")
@@ -376,7 +376,9 @@ class Namespace(_Model):
 class Policy(_Model):
     disable: list[RuleId] = Field(default_factory=list)
     severity: dict[RuleId, Severity] = Field(default_factory=dict)
-    thresholds: dict[ThresholdName, Annotated[float, Field(allow_inf_nan=False)]] = Field(default_factory=dict)
+    thresholds: dict[ThresholdName, Annotated[float, Field(allow_inf_nan=False)]] = Field(
+        default_factory=dict
+    )
 
 
 class Waiver(_Model):
@@ -462,12 +464,20 @@ def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
     return f"{message}; did you mean '{close[0]}'?" if close else message
 
 
+def _is_slug(value: Any) -> bool:
+    return isinstance(value, str) and _SLUG_RE.fullmatch(value) is not None
+
+
 def _reference_problems(data: Any) -> Iterator[tuple[_Path, str]]:
     """Duplicate names and dangling references, as (path, message), tolerant of malformed items."""
     if not isinstance(data, dict):
         return
+    # Names per kind; a kind whose list is missing or malformed is left out, so that one broken
+    # list is one error rather than one more per reference to it.
     names: dict[str, dict[str, int]] = {}
     for key, kind in (("teams", "team"), ("instances", "instance"), ("namespaces", "namespace")):
+        if not isinstance(data.get(key), list):
+            continue
         seen = names[kind] = {}
         for i, item in _items(data, key):
             name = item.get("name")
@@ -486,15 +496,15 @@ def _reference_problems(data: Any) -> Iterator[tuple[_Path, str]]:
     for i, ns in _items(data, "namespaces"):
         for field, kind in (("team", "team"), ("instance", "instance")):
             value = ns.get(field)
-            if isinstance(value, str) and value not in names[kind]:
+            if kind in names and _is_slug(value) and value not in names[kind]:
                 yield ("namespaces", i, field), _unknown(kind, value, names[kind])
         others = ns.get("multi_key_with")
         if not isinstance(others, list):
             continue
         listed: set[str] = set()
         for j, other in enumerate(others):
-            if not isinstance(other, str):
-                continue
+            if not _is_slug(other):
+                continue  # the field error says enough
             path = ("namespaces", i, "multi_key_with", j)
             if other == ns.get("name"):
                 yield path, "names the namespace itself"
@@ -507,9 +517,12 @@ def _reference_problems(data: Any) -> Iterator[tuple[_Path, str]]:
                 and isinstance(namespace_instance.get(other), str)
                 and namespace_instance[other] != ns["instance"]
             ):
-                yield path, (
-                    f"'{other}' is on instance '{namespace_instance[other]}', not '{ns['instance']}': "
-                    "multi-key commands need both namespaces on one instance"
+                yield (
+                    path,
+                    (
+                        f"'{other}' is on instance '{namespace_instance[other]}', not '{ns['instance']}': "
+                        "multi-key commands need both namespaces on one instance"
+                    ),
                 )
             listed.add(other)
 
@@ -519,7 +532,7 @@ def _reference_problems(data: Any) -> Iterator[tuple[_Path, str]]:
         if not isinstance(target, str):
             continue
         m = _TARGET_RE.fullmatch(target)
-        if m and _SLUG_RE.fullmatch(m.group(2)) and m.group(2) not in names[m.group(1)]:
+        if m and m.group(1) in names and _is_slug(m.group(2)) and m.group(2) not in names[m.group(1)]:
             yield ("waivers", i, "target"), _unknown(m.group(1), m.group(2), names[m.group(1)])
         rule = waiver.get("rule")
         if isinstance(rule, str):
@@ -680,7 +693,9 @@ def _parse(text: str, *, filename: str, issues: list[DesignIssue]) -> tuple[Any,
                 root = None
             for path, key in _json_duplicates(data, ()):
                 issues.append(
-                    DesignIssue(loc=_format_loc(path), message=f"duplicate key '{key}'", line=_line_of(root, path))
+                    DesignIssue(
+                        loc=_format_loc(path), message=f"duplicate key '{key}'", line=_line_of(root, path)
+                    )
                 )
             return data, root
 
@@ -688,7 +703,9 @@ def _parse(text: str, *, filename: str, issues: list[DesignIssue]) -> tuple[Any,
         root, loader = _compose(text)
     except yaml.YAMLError as e:
         if json_error is not None and (filename.lower().endswith(".json") or text.lstrip().startswith("[")):
-            issues.append(DesignIssue(loc="", message=f"invalid JSON: {json_error.msg}", line=json_error.lineno))
+            issues.append(
+                DesignIssue(loc="", message=f"invalid JSON: {json_error.msg}", line=json_error.lineno)
+            )
         else:
             issues.append(_yaml_syntax_issue(e))
         return _UNPARSABLE, None
@@ -820,9 +837,11 @@ def _pydantic_issue(err: dict) -> tuple[_Path, str]:
         shown = f", not {got!r}" if isinstance(got, (str, int, float, bool)) and len(repr(got)) <= 40 else ""
         return path, f"must be {ctx.get('expected', '')}{shown}"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
+        op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[
+            kind
+        ]
         bound = next(iter(ctx.values()))
-        return path, f"must be {op} {bound}"
+        return path, f"must be {op} {_number(bound) if isinstance(bound, float) else bound}"
     if kind in _MESSAGES:
         return path, _MESSAGES[kind]
     message = err["msg"]
@@ -846,7 +865,10 @@ def _model_at(path: _Path) -> type[BaseModel] | None:
     for step in path:
         if isinstance(step, int):
             continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)) or step not in current.model_fields:
+        if (
+            not (isinstance(current, type) and issubclass(current, BaseModel))
+            or step not in current.model_fields
+        ):
             return None
         current = _unwrap(current.model_fields[step].annotation)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
@@ -898,7 +920,9 @@ class _Dumper(yaml.SafeDumper):
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
     style = None
-    if isinstance(value, _Quoted):
+    if isinstance(value, _Quoted) or any(not c.isprintable() and c != "\n" for c in value):
+        # Double quotes escape everything. PyYAML would write NEL, LS and PS unquoted, and
+        # reading them back turns them into line breaks.
         style = '"'
     elif (
         "\n" in value
@@ -915,7 +939,9 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _represent_str)
 _Dumper.add_representer(_Quoted, _represent_str)
 _Dumper.add_representer(_Flow, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, flow_style=True))
-_Dumper.add_representer(_FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
+_Dumper.add_representer(
+    _FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True)
+)
 
 
 def _number(value: float) -> int | float:
