@@ -91,18 +91,19 @@ def apply_policy_and_waivers(findings: Iterable[Finding], design: Design, today:
         if f.rule in disabled:
             continue
         update: dict[str, Any] = {}
-        if f.rule in overrides:
+        if f.rule in overrides and overrides[f.rule] != f.severity:
             update["severity"] = overrides[f.rule]
-        waiver = _active_waiver(f, waivers, today)
+        waiver = _active_waiver(f, waivers, today) if waivers else None
         if waiver is not None:
             update["waived"] = True
             update["waiver"] = WaiverRef(
                 reason=waiver.reason, expires=waiver.expires, approved_by=waiver.approved_by
             )
-        else:
+        elif f.waived or f.waiver is not None:
             update["waived"] = False
             update["waiver"] = None
-        out.append(f.model_copy(update=update))
+        # Findings are treated as immutable, so an unchanged one is passed on as it is.
+        out.append(f.model_copy(update=update) if update else f)
     out.sort(key=Finding.sort_key)
     return out
 

@@ -272,22 +272,22 @@ class EVI005(Rule):
             restricted = [ns for ns in hosted if ns.data_classification == "restricted"]
             if not restricted:
                 continue
-            pairs = []
-            involved: dict[str, None] = {}
-            for r in restricted:
-                for other in hosted:
-                    if other.team != r.team and other.data_classification in ("public", "internal"):
-                        pairs.append(
-                            f"{r.name} (restricted, team {r.team}) with {other.name} "
-                            f"({other.data_classification}, team {other.team})"
-                        )
-                        involved[r.name] = involved[other.name] = None
-            if pairs:
-                yield self.finding(
-                    instance_target(inst.name),
-                    f"Instance {inst.name} mixes trust boundaries: {'; '.join(pairs)}.",
-                    related=[namespace_target(name) for name in involved],
-                )
+            # Listed per side rather than per pair: a shared instance can hold dozens of each.
+            exposed = [r for r in restricted if any(_exposes(r, other) for other in hosted)]
+            if not exposed:
+                continue
+            others = [o for o in hosted if any(_exposes(r, o) for r in exposed)]
+            yield self.finding(
+                instance_target(inst.name),
+                f"Instance {inst.name} mixes trust boundaries: restricted "
+                f"{', '.join(f'{r.name} (team {r.team})' for r in exposed)} beside other teams' "
+                f"{', '.join(f'{o.name} ({o.data_classification}, team {o.team})' for o in others)}.",
+                related=_targets([*exposed, *others]),
+            )
+
+
+def _exposes(restricted, other) -> bool:
+    return other.team != restricted.team and other.data_classification in ("public", "internal")
 
 
 class EVI006(Rule):

@@ -304,21 +304,50 @@ class KEY005(Rule):
 
 
 def _candidate_pairs(ctx: DesignContext, namespaces: list) -> Iterable[tuple]:
-    """Pairs whose literal prefixes are compatible, each pair ordered by namespace name.
+    """Pairs that survive two cheap, exact tests, each pair ordered by namespace name.
 
     Every key of a pattern starts with its literal prefix segments, so two patterns can only share
     a key when one prefix extends the other. Sorted by prefix, the namespaces a prefix is compatible
     with are the ones right after it that extend it, which keeps the search near-linear on real
-    designs instead of trying every pair.
+    designs instead of trying every pair. Then the segment shapes must agree (see `_shape`).
     """
-    by_prefix = sorted(namespaces, key=lambda ns: ctx.pattern(ns).literal_prefix)
+    prefixes = {ns.name: ctx.pattern(ns).literal_prefix for ns in namespaces}
+    shapes: dict[str, tuple | None] = {}  # most namespaces never meet a candidate: shape lazily
+
+    def shape(ns) -> tuple | None:
+        if ns.name not in shapes:
+            shapes[ns.name] = _shape(ctx.pattern(ns))
+        return shapes[ns.name]
+
+    by_prefix = sorted(namespaces, key=lambda ns: prefixes[ns.name])
     for i, a in enumerate(by_prefix):
-        prefix = ctx.pattern(a).literal_prefix
+        prefix = prefixes[a.name]
         n = len(prefix)
         for b in by_prefix[i + 1 :]:
-            if ctx.pattern(b).literal_prefix[:n] != prefix:
+            if prefixes[b.name][:n] != prefix:
                 break
-            yield (a, b) if a.name < b.name else (b, a)
+            if _shapes_compatible(shape(a), shape(b)):
+                yield (a, b) if a.name < b.name else (b, a)
+
+
+def _shape(pattern: Pattern) -> tuple[str | None, ...] | None:
+    """Each segment's literal text (None where a placeholder makes it vary).
+
+    Only `any` can span a `:`, so without it every key has exactly these segments; None when the
+    pattern has an `any` and so no fixed shape.
+    """
+    if any(p.kind == "any" for p in pattern.placeholders):
+        return None
+    return tuple(
+        None if any(isinstance(t, Placeholder) for t in seg) else "".join(t.text for t in seg)
+        for seg in pattern.segments
+    )
+
+
+def _shapes_compatible(a: tuple | None, b: tuple | None) -> bool:
+    if a is None or b is None:
+        return True
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b, strict=True))
 
 
 class KEY006(Rule):
