@@ -149,7 +149,7 @@ def _regex_source(p: Pattern, *, capture: bool) -> bytes:
 # Parsing
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=16384)
 def parse_pattern(text: str) -> Pattern:
     """Parse a key pattern; raises :class:`PatternError` with the offending position."""
     if not isinstance(text, str):
