@@ -1,8 +1,125 @@
-from ninja import NinjaAPI
+import logging
+from functools import wraps
+
+import pydantic
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError, DataError, IntegrityError, connection
+from django.http import Http404
+from ninja import NinjaAPI, Status, Swagger
+from ninja.errors import AuthenticationError
+
+from .auth import api_auth, token_user
+from .registry import router as registry_router
+from .schemas import Error, Health, pydantic_errors
+from .services import Conflict
+
+logger = logging.getLogger(__name__)
+
+
+def _docs_access(view):
+    """The docs and the OpenAPI document are for people who may use the API."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.user.is_authenticated or token_user(request):
+            return view(request, *args, **kwargs)
+        return redirect_to_login(request.get_full_path())
+
+    return wrapper
+
 
 api = NinjaAPI(
     title="Redis key advisor API",
     version="1",
-    description="Teams, instances, key namespaces, findings and scans of the Redis key design advisor.",
+    description=(
+        "Teams, instances, key namespaces, findings and scans of the Redis key design advisor.\n\n"
+        "Every resource is its entry of the design file (`design-file.md`). Authenticate with the "
+        "browser session (send the CSRF token on writes) or with a personal API token: "
+        '`Authorization: Bearer rka_...`. Errors are `{"detail": "..."}`, or for invalid input '
+        '(422) `{"detail": [{"loc": ["body", "payload", "ttl", "seconds"], "msg": "...", "type": "..."}]}`.'
+    ),
     urls_namespace="api",
+    auth=api_auth,
+    docs=Swagger(settings={"validatorUrl": None}),  # the validator badge would call swagger.io
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+    docs_decorator=_docs_access,
 )
+api.add_router("", registry_router)
+
+
+@api.get("/health", auth=None, response={200: Health, 503: Error}, tags=["health"])
+def health(request):
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        logger.exception("health check: database unavailable")
+        return Status(503, {"detail": "database unavailable"})
+    return {"status": "ok"}
+
+
+# Errors: every failure is JSON, and no input reaches a 500 -------------------------------------
+
+
+def _detail(request, status: int, detail, **headers):
+    response = api.create_response(request, {"detail": detail}, status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request, exc):
+    return _detail(
+        request,
+        401,
+        "Authentication required: log in, or send 'Authorization: Bearer <token>'.",
+        **{"WWW-Authenticate": 'Bearer realm="api"'},
+    )
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request, exc):
+    return _detail(request, 403, str(exc) or "Permission denied.")
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return _detail(request, 404, str(exc) or "Not found.")
+
+
+@api.exception_handler(Conflict)
+def _conflict(request, exc):
+    return _detail(request, 409, str(exc))
+
+
+@api.exception_handler(IntegrityError)
+def _integrity(request, exc):
+    # Only reached when the checks before saving lost a race, or a row protects itself
+    # (on_delete=PROTECT) in a way the services did not anticipate.
+    logger.warning("API write refused by the database: %s", exc)
+    return _detail(request, 409, "The change conflicts with other records.")
+
+
+@api.exception_handler(DataError)
+def _data(request, exc):
+    logger.warning("API write refused by the database: %s", exc)
+    return _detail(request, 422, "A value does not fit what the database can store.")
+
+
+@api.exception_handler(pydantic.ValidationError)
+def _pydantic_invalid(request, exc):
+    return _detail(request, 422, pydantic_errors(exc))
+
+
+@api.exception_handler(DjangoValidationError)
+def _django_invalid(request, exc):
+    return _detail(request, 422, [{"loc": [], "msg": m, "type": "invalid"} for m in exc.messages])
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request, exc):
+    return _detail(request, 413, "The request body is too large.")

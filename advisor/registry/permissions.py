@@ -22,6 +22,21 @@ def can_edit_namespace(user, namespace) -> bool:
     return can_edit_team(user, namespace.team)
 
 
+def can_save_namespace(user, namespace, team) -> bool:
+    """Saving `namespace` (None when creating it) with `team` as its owner.
+
+    Moving a namespace to another team hands it over, so it needs rights on both teams.
+    """
+    if namespace is not None and not can_edit_namespace(user, namespace):
+        return False
+    return can_edit_team(user, team)
+
+
+def can_manage_teams(user) -> bool:
+    """Creating, renaming and deleting teams themselves (not their namespaces)."""
+    return is_admin(user)
+
+
 def editable_teams(user):
     from .models import Team
 

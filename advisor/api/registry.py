@@ -1,0 +1,239 @@
+"""/api/teams, /api/instances, /api/namespaces: the registry as design-file entries.
+
+Reads need any authenticated user. Namespaces are written by members of the owning team and by
+administrators; teams and instances by administrators only (advisor.registry.permissions).
+PUT replaces the whole entry (omitted optional fields take their design-file defaults); PATCH is
+a JSON Merge Patch (RFC 7396) over the current entry. Renaming is a PUT or PATCH with a new name.
+"""
+
+import re
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404
+from ninja import Body, Query, Router, Status
+from ninja.pagination import paginate
+
+from advisor.core import design as core
+from advisor.registry import permissions
+from advisor.registry.models import Instance, Namespace, Team
+from advisor.registry.services import namespace_data
+
+from . import services
+from .schemas import (
+    Entries,
+    Error,
+    InstanceFilters,
+    InstanceOut,
+    NamespaceFilters,
+    NamespaceOut,
+    Pagination,
+    TeamOut,
+    ValidationErrors,
+    instance_data,
+    merge_patch,
+    team_data,
+    validate_entry,
+)
+
+router = Router()
+
+_READ_ERRORS = {401: Error, 404: Error}
+_WRITE_ERRORS = {400: Error, 401: Error, 403: Error, 404: Error, 409: Error, 422: ValidationErrors}
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
+_MERGE_PATCH = Body(
+    ...,
+    description="A JSON Merge Patch (RFC 7396) over the entry: only the keys to change; null removes a key.",
+)
+
+
+def _get(queryset_or_model, name: str):
+    queryset = getattr(queryset_or_model, "objects", queryset_or_model)
+    kind = queryset.model._meta.verbose_name
+    # Not a name we could have stored: no query (PostgreSQL refuses NUL characters, for one).
+    row = queryset.filter(name=name).first() if _NAME_RE.fullmatch(name) else None
+    if row is None:
+        raise Http404(f"no {kind} named '{name}'")
+    return row
+
+
+def _require(allowed: bool, message: str) -> None:
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+def _namespaces():
+    return Namespace.objects.select_related("team", "instance").prefetch_related("multi_key_with")
+
+
+# Teams ----------------------------------------------------------------------------------------
+
+_ADMINS_TEAMS = "Only administrators create, change or delete teams."
+
+
+@router.get("/teams", response=list[TeamOut], tags=["teams"])
+@paginate(Pagination)
+def team_list(request):
+    return Entries(Team.objects.order_by("name"), team_data)
+
+
+@router.get("/teams/{name}", response={200: TeamOut, **_READ_ERRORS}, tags=["teams"])
+def team_get(request, name: str):
+    return team_data(_get(Team, name))
+
+
+@router.post("/teams", response={201: TeamOut, **_WRITE_ERRORS}, tags=["teams"])
+def team_create(request, payload: core.Team):
+    _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
+    return Status(201, team_data(services.team_save(team=None, data=payload)))
+
+
+@router.put("/teams/{name}", response={200: TeamOut, **_WRITE_ERRORS}, tags=["teams"])
+def team_update(request, name: str, payload: core.Team):
+    team = _get(Team, name)
+    _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
+    return team_data(services.team_save(team=team, data=payload))
+
+
+@router.patch("/teams/{name}", response={200: TeamOut, **_WRITE_ERRORS}, tags=["teams"])
+def team_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
+    team = _get(Team, name)
+    _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
+    data = validate_entry(core.Team, merge_patch(team_data(team), payload))
+    return team_data(services.team_save(team=team, data=data))
+
+
+@router.delete("/teams/{name}", response={204: None, **_WRITE_ERRORS}, tags=["teams"])
+def team_delete(request, name: str):
+    team = _get(Team, name)
+    _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
+    services.team_delete(team=team)
+    return Status(204, None)
+
+
+# Instances ------------------------------------------------------------------------------------
+
+_ADMINS_INSTANCES = "Only administrators create, change or delete instances."
+
+
+@router.get("/instances", response=list[InstanceOut], tags=["instances"])
+@paginate(Pagination)
+def instance_list(request, filters: Query[InstanceFilters]):
+    instances = Instance.objects.order_by("name")
+    if filters.environment:
+        instances = instances.filter(environment=filters.environment)
+    if filters.product:
+        instances = instances.filter(product=filters.product)
+    return Entries(instances, instance_data)
+
+
+@router.get("/instances/{name}", response={200: InstanceOut, **_READ_ERRORS}, tags=["instances"])
+def instance_get(request, name: str):
+    return instance_data(_get(Instance, name))
+
+
+@router.post("/instances", response={201: InstanceOut, **_WRITE_ERRORS}, tags=["instances"])
+def instance_create(request, payload: core.Instance):
+    _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
+    return Status(201, instance_data(services.instance_save(instance=None, data=payload)))
+
+
+@router.put("/instances/{name}", response={200: InstanceOut, **_WRITE_ERRORS}, tags=["instances"])
+def instance_update(request, name: str, payload: core.Instance):
+    instance = _get(Instance, name)
+    _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
+    return instance_data(services.instance_save(instance=instance, data=payload))
+
+
+@router.patch("/instances/{name}", response={200: InstanceOut, **_WRITE_ERRORS}, tags=["instances"])
+def instance_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
+    instance = _get(Instance, name)
+    _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
+    data = validate_entry(core.Instance, merge_patch(instance_data(instance), payload))
+    return instance_data(services.instance_save(instance=instance, data=data))
+
+
+@router.delete("/instances/{name}", response={204: None, **_WRITE_ERRORS}, tags=["instances"])
+def instance_delete(request, name: str):
+    instance = _get(Instance, name)
+    _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
+    services.instance_delete(instance=instance)
+    return Status(204, None)
+
+
+# Namespaces -----------------------------------------------------------------------------------
+
+
+def _namespace_denied(namespace: Namespace | None, team: Team) -> str:
+    if namespace is None:
+        return f"Only members of team '{team.name}' and administrators add namespaces to it."
+    if namespace.team_id != team.pk:
+        return (
+            f"Moving namespace '{namespace.name}' from team '{namespace.team.name}' to '{team.name}' "
+            "needs membership of both teams."
+        )
+    return f"Only members of team '{team.name}' and administrators change namespace '{namespace.name}'."
+
+
+@router.get("/namespaces", response=list[NamespaceOut], tags=["namespaces"])
+@paginate(Pagination)
+def namespace_list(request, filters: Query[NamespaceFilters]):
+    namespaces = _namespaces().order_by("name")
+    if filters.team:
+        namespaces = namespaces.filter(team__name=filters.team)
+    if filters.instance:
+        namespaces = namespaces.filter(instance__name=filters.instance)
+    if filters.classification:
+        namespaces = namespaces.filter(classification=filters.classification)
+    if filters.q:
+        q = filters.q
+        namespaces = namespaces.filter(
+            Q(name__icontains=q) | Q(pattern__icontains=q) | Q(description__icontains=q)
+        )
+    return Entries(namespaces, namespace_data)
+
+
+@router.get("/namespaces/{name}", response={200: NamespaceOut, **_READ_ERRORS}, tags=["namespaces"])
+def namespace_get(request, name: str):
+    return namespace_data(_get(_namespaces(), name))
+
+
+@router.post("/namespaces", response={201: NamespaceOut, **_WRITE_ERRORS}, tags=["namespaces"])
+def namespace_create(request, payload: core.Namespace):
+    team = services.named(Team, payload.team, loc="team")
+    _require(permissions.can_save_namespace(request.auth, None, team), _namespace_denied(None, team))
+    namespace = services.namespace_save(namespace=None, data=payload, team=team)
+    return Status(201, namespace_data(namespace))
+
+
+@router.put("/namespaces/{name}", response={200: NamespaceOut, **_WRITE_ERRORS}, tags=["namespaces"])
+def namespace_update(request, name: str, payload: core.Namespace):
+    namespace = _get(_namespaces(), name)
+    team = services.named(Team, payload.team, loc="team")
+    _require(
+        permissions.can_save_namespace(request.auth, namespace, team), _namespace_denied(namespace, team)
+    )
+    return namespace_data(services.namespace_save(namespace=namespace, data=payload, team=team))
+
+
+@router.patch("/namespaces/{name}", response={200: NamespaceOut, **_WRITE_ERRORS}, tags=["namespaces"])
+def namespace_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
+    namespace = _get(_namespaces(), name)
+    data = validate_entry(core.Namespace, merge_patch(namespace_data(namespace), payload))
+    team = services.named(Team, data.team, loc="team")
+    _require(
+        permissions.can_save_namespace(request.auth, namespace, team), _namespace_denied(namespace, team)
+    )
+    return namespace_data(services.namespace_save(namespace=namespace, data=data, team=team))
+
+
+@router.delete("/namespaces/{name}", response={204: None, **_WRITE_ERRORS}, tags=["namespaces"])
+def namespace_delete(request, name: str):
+    namespace = _get(_namespaces(), name)
+    _require(
+        permissions.can_edit_namespace(request.auth, namespace),
+        f"Only members of team '{namespace.team.name}' and administrators delete its namespaces.",
+    )
+    services.namespace_delete(namespace=namespace)
+    return Status(204, None)

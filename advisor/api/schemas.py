@@ -1,0 +1,225 @@
+"""The API's JSON shapes.
+
+A team, instance or namespace is exactly its design-file entry (design-file.md, section 1): what
+GET returns can be PUT back unchanged, and an entry copied from a design file can be POSTed.
+Input is validated by the domain core's models (`advisor.core.design`), the one place validation
+lives; the output schemas below only describe the shape, and are loose on purpose so that a row
+the admin site let through still renders instead of failing with a 500.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pydantic
+from ninja import Field, Schema
+from ninja.errors import ValidationError
+from ninja.pagination import LimitOffsetPagination
+
+from advisor.core import design as core
+from advisor.registry.models import Instance, Team
+
+# Where ninja puts errors about the request body; our own body errors use the same prefix.
+BODY_LOC = ("body", "payload")
+
+
+# Output ---------------------------------------------------------------------------------------
+
+
+class TeamOut(Schema):
+    name: str
+    contact: str | None
+
+
+class ConnectionOut(Schema):
+    url: str
+    credential: str = Field(description="A reference (env:VAR, entra-id, ...), never the secret.")
+
+
+class InstanceOut(Schema):
+    name: str
+    environment: str
+    product: str
+    tier: str | None
+    memory_gb: int | float
+    shards: int
+    clustering: str
+    high_availability: bool
+    persistence: str
+    geo_replication: bool
+    eviction_policy: str
+    auth: str
+    tls: bool
+    public_network_access: bool
+    region: str | None
+    connection: ConnectionOut | None
+
+
+class TTLOut(Schema):
+    mode: str
+    seconds: int | None
+    jitter_seconds: int
+
+
+class ValueBytesOut(Schema):
+    typical: int
+    max: int
+
+
+class OpsOut(Schema):
+    reads: int | float
+    writes: int | float
+
+
+class NamespaceOut(Schema):
+    name: str
+    team: str
+    instance: str
+    pattern: str
+    classification: str
+    data_type: str
+    ttl: TTLOut
+    value_bytes: ValueBytesOut
+    cardinality: int
+    ops_per_sec: OpsOut
+    data_classification: str
+    contains: list[str]
+    negative_cache: bool
+    source_of_truth: str | None
+    multi_key_with: list[str]
+    description: str
+
+
+class Health(Schema):
+    status: str
+
+
+# Errors ---------------------------------------------------------------------------------------
+
+
+class Error(Schema):
+    detail: str
+
+
+class ErrorItem(Schema):
+    loc: list[str | int] = Field(
+        description='Where: ["body", "payload", "ttl", "seconds"], ["query", "limit"].'
+    )
+    msg: str
+    type: str
+
+
+class ValidationErrors(Schema):
+    detail: list[ErrorItem]
+
+
+def body_error(loc: tuple | list, msg: str, type: str) -> dict:
+    return {"type": type, "loc": [*BODY_LOC, *loc], "msg": msg}
+
+
+def pydantic_errors(exc: pydantic.ValidationError, prefix: tuple = ()) -> list[dict]:
+    # Never the input: a refused connection URL may carry the very password we refuse to store.
+    return [
+        {"type": e["type"], "loc": [*prefix, *e["loc"]], "msg": e["msg"]}
+        for e in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def validate_entry(model: type[pydantic.BaseModel], data: Any):
+    """`data` validated by a core model; its errors as a 422 located in the request body."""
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise ValidationError(pydantic_errors(exc, BODY_LOC)) from None
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """JSON Merge Patch (RFC 7396): objects merge key by key, null removes a key."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+# Rows as design-file entries ------------------------------------------------------------------
+
+
+def team_data(team: Team) -> dict:
+    return {"name": team.name, "contact": team.contact or None}
+
+
+def instance_data(inst: Instance) -> dict:
+    """The instance as a design-file mapping (what core.Instance validates)."""
+    connection = None
+    if inst.connection_url or inst.connection_credential:
+        connection = {"url": inst.connection_url, "credential": inst.connection_credential or "none"}
+    memory_gb = inst.memory_gb
+    return {
+        "name": inst.name,
+        "environment": inst.environment,
+        "product": inst.product,
+        "tier": inst.tier or None,
+        # 12, as the design file writes it, rather than 12.0.
+        "memory_gb": int(memory_gb) if float(memory_gb).is_integer() else memory_gb,
+        "shards": inst.shards,
+        "clustering": inst.clustering,
+        "high_availability": inst.high_availability,
+        "persistence": inst.persistence,
+        "geo_replication": inst.geo_replication,
+        "eviction_policy": inst.eviction_policy,
+        "auth": inst.auth,
+        "tls": inst.tls,
+        "public_network_access": inst.public_network_access,
+        "region": inst.region or None,
+        "connection": connection,
+    }
+
+
+class Entries(Sequence):
+    """A queryset whose slices come out as design-file entries, so pagination stays in SQL."""
+
+    def __init__(self, queryset, to_entry: Callable[[Any], dict]):
+        self._queryset = queryset
+        self._to_entry = to_entry
+
+    def __len__(self) -> int:
+        return self._queryset.count()
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._to_entry(row) for row in self._queryset[index]]
+        return self._to_entry(self._queryset[index])
+
+
+# Query parameters -----------------------------------------------------------------------------
+
+
+class Pagination(LimitOffsetPagination):
+    """`?limit=&offset=`, answering `{"items": [...], "count": total}`."""
+
+    class Input(Schema):
+        limit: int = Field(50, ge=1, le=500)
+        # Bounded so that no offset overflows the database's integer.
+        offset: int = Field(0, ge=0, le=2**31 - 1)
+
+
+# No NUL characters: PostgreSQL cannot compare text with them.
+_TEXT = r"^[^\x00]*$"
+
+
+class NamespaceFilters(Schema):
+    team: str | None = Field(None, max_length=63, pattern=_TEXT, description="Team name.")
+    instance: str | None = Field(None, max_length=63, pattern=_TEXT, description="Instance name.")
+    classification: core.Classification | None = None
+    q: str | None = Field(
+        None, max_length=200, pattern=_TEXT, description="Text in the name, pattern or description."
+    )
+
+
+class InstanceFilters(Schema):
+    environment: core.Environment | None = None
+    product: core.Product | None = None
