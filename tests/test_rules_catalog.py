@@ -130,3 +130,33 @@ def test_rules_reject_bad_metadata():
         class BadThreshold(Rule):
             id = "KEY099"
             thresholds = {"KEY001.x": 1}
+
+
+def test_the_registry_includes_the_drift_module_when_it_exists(monkeypatch):
+    import importlib
+    import importlib.machinery
+    import sys
+    import types
+
+    import advisor.core.rules as registry
+
+    class DRF099(DriftRule):
+        """A drift rule for this test only."""
+
+        id = "DRF099"
+        title = "Test drift rule"
+        default_severity = Severity.low
+
+    fake = types.ModuleType("advisor.core.rules.drift")
+    fake.__spec__ = importlib.machinery.ModuleSpec("advisor.core.rules.drift", None)
+    fake.RULES = [DRF099()]
+    monkeypatch.setitem(sys.modules, "advisor.core.rules.drift", fake)
+    try:
+        reloaded = importlib.reload(registry)
+        assert reloaded.DRIFT_RULES == fake.RULES
+        assert reloaded.ALL_RULES[-1] is fake.RULES[0]
+        assert reloaded.get_rule("DRF099") is fake.RULES[0]
+        assert list(fake.RULES[0].check(None)) == []  # drift rules say nothing about a design alone
+    finally:
+        monkeypatch.undo()
+        importlib.reload(registry)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from advisor.core.findings import SEVERITIES_HIGH_FIRST, Finding, Severity, WaiverRef
 from advisor.core.rules import DESIGN_RULES, DRIFT_RULES, Rule
@@ -27,6 +27,7 @@ class LintResult(BaseModel):
     def unwaived(self) -> list[Finding]:
         return [f for f in self.findings if not f.waived]
 
+    @computed_field
     @property
     def summary(self) -> dict[str, int]:
         """Unwaived findings per severity, plus how many findings a waiver covers."""
