@@ -1,0 +1,729 @@
+"""DRF: drift between a live instance, as one scan saw it, and its registered design.
+
+Every rule reads the scan report (`advisor.core.scan.report.ScanReport`, or its JSON as a dict)
+through `ScanContext.scan`. A scan that is not complete never yields a "nothing there"
+conclusion (DRF011), and a failed scan yields nothing at all: what it did not see proves nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from advisor.core.findings import Finding, Severity
+from advisor.core.rules.base import DriftRule, ScanContext, instance_target, namespace_target
+
+# design data_type -> the name the scan report gives the Redis TYPE reply
+_TYPE_OF = {
+    "string": "string",
+    "hash": "hash",
+    "list": "list",
+    "set": "set",
+    "zset": "zset",
+    "stream": "stream",
+    "json": "json",
+}
+_PII_LABELS = {
+    "email": "e-mail addresses",
+    "phone": "phone numbers",
+    "card": "card numbers",
+    "ipv4": "IPv4 addresses",
+}
+# DRF001 names this many inferred patterns one by one; the rest share one finding.
+MAX_PATTERN_FINDINGS = 50
+# DRF009 judges key distribution only above this many keys: a few keys are always "skewed".
+MIN_KEYS_FOR_SKEW = 1000
+
+
+def _v(x: Any) -> Any:
+    return getattr(x, "value", x)
+
+
+def report_of(ctx: ScanContext):
+    """The scan report as a ScanReport (stored reports come back as dicts)."""
+    scan = ctx.scan
+    if isinstance(scan, dict):
+        from advisor.core.scan.report import ScanReport
+
+        cached = getattr(ctx, "_scan_report", None)
+        if cached is None:
+            cached = ScanReport.model_validate(scan)
+            ctx._scan_report = cached
+        return cached
+    return scan
+
+
+def _usable(ctx: ScanContext) -> bool:
+    """A failed scan saw nothing; no rule may conclude anything from it."""
+    return report_of(ctx).status != "failed"
+
+
+def _instance_name(ctx: ScanContext) -> str:
+    return ctx.instance_name or report_of(ctx).instance
+
+
+def _scanned_namespaces(ctx: ScanContext) -> Iterable[tuple[Any, Any]]:
+    """(design namespace, its scan entry) for every namespace of the instance the scan reported."""
+    report = report_of(ctx)
+    by_name = {ns.name: ns for ns in report.namespaces}
+    for ns in ctx.namespaces_on(_instance_name(ctx)):
+        entry = by_name.get(ns.name)
+        if entry is not None:
+            yield ns, entry
+
+
+def _pct(part: float, whole: float) -> str:
+    if not whole:
+        return "0%"
+    share = 100 * part / whole
+    return f"{share:.1f}%" if share < 10 else f"{share:.0f}%"
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    if seconds >= 86400 * 2:
+        return f"{seconds / 86400:.1f} d"
+    if seconds >= 7200:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds} s"
+
+
+def _incomplete_note(ctx: ScanContext) -> str:
+    report = report_of(ctx)
+    return "" if report.complete else " (the scan was not complete: the real number can be higher)"
+
+
+class DRF001(DriftRule):
+    """Keys on the instance match no registered namespace.
+
+    The scan groups unmatched keys into inferred patterns (numbers, UUIDs, hex strings and
+    digests become placeholders; families differing in one segment merge) and reports one
+    finding per pattern, with its key count and a masked example. Beyond the 50 biggest
+    patterns, the rest share one finding.
+
+    **Why it matters.** Keys nobody registered have no owner, no agreed TTL and no review: they
+    are how a cache turns into an unmanaged data store, and they hide the leftovers of retired
+    features that still take memory.
+
+    **What to do instead.** Register a namespace for the family (the inferred pattern is a
+    starting point for the draft), or delete the keys if they are leftovers.
+
+    **Example.** `1,204 keys match no registered namespace; they look like
+    legacy:session:<id:int> (example: legacy:session:42).`
+    """
+
+    id = "DRF001"
+    title = "Unregistered key family"
+    default_severity = Severity.medium
+    remediation = (
+        "Register a namespace for this key family (the inferred pattern is a starting point), "
+        "or delete the keys if nothing uses them any more."
+    )
+
+    def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
+        if not _usable(ctx):
+            return
+        report = report_of(ctx)
+        target = instance_target(_instance_name(ctx))
+        patterns = report.unmatched.patterns
+        for p in patterns[:MAX_PATTERN_FINDINGS]:
+            example = f" (example: {p.example})" if p.example else ""
+            yield self.finding(
+                target,
+                f"{p.keys:,} keys ({_pct(p.keys, report.keys_scanned)} of those scanned) match no registered "
+                f"namespace; they look like {p.pattern}{example}.",
+            )
+        rest = sum(p.keys for p in patterns[MAX_PATTERN_FINDINGS:]) + report.unmatched.other_keys
+        if rest:
+            more = len(patterns[MAX_PATTERN_FINDINGS:])
+            yield self.finding(
+                target,
+                f"{rest:,} more keys match no registered namespace"
+                + (f", in {more} further patterns" if more else "")
+                + " and in families too small to list one by one.",
+            )
+
+
+class DRF002(DriftRule):
+    """Keys of a namespace whose design has a TTL carry none.
+
+    **Why it matters.** A key without a TTL stays until something deletes it. In a namespace
+    designed to expire, such keys are usually written by a code path that forgot the expiry
+    (a `SET` without `EX`, a `HSET` never followed by `EXPIRE`); they pile up as stale data and
+    cannot be evicted under `volatile-*` policies.
+
+    **What to do instead.** Find the writer that leaves out the TTL and set it on every write
+    (`SET … EX`, or `EXPIRE` in the same pipeline or transaction); expire or delete the keys
+    already there.
+
+    **Example.** `3,120 of 450,000 keys (0.7%) have no TTL; the design gives them 600 s (+90 s
+    jitter).`
+    """
+
+    id = "DRF002"
+    title = "Keys without the designed TTL"
+    default_severity = Severity.high
+    remediation = (
+        "Set the TTL on every write of this namespace (SET … EX, or EXPIRE in the same pipeline) and "
+        "expire or delete the keys that have none."
+    )
+
+    def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
+        if not _usable(ctx):
+            return
+        for ns, entry in _scanned_namespaces(ctx):
+            if ns.has_ttl and entry.without_ttl > 0:
+                jitter = f" (+{ns.ttl.jitter_seconds} s jitter)" if ns.ttl.jitter_seconds else ""
+                yield self.finding(
+                    namespace_target(ns.name),
+                    f"{entry.without_ttl:,} of {entry.keys:,} keys ({_pct(entry.without_ttl, entry.keys)}) have no TTL; "
+                    f"the design gives them {ns.ttl.seconds} s{jitter}{_incomplete_note(ctx)}.",
+                )
+
+
+class DRF003(DriftRule):
+    """Keys carry a remaining TTL longer than the design allows.
+
+    It fires when a key's remaining TTL is above the design's `seconds + jitter_seconds`, with
+    one second of tolerance.
+
+    **Why it matters.** A TTL longer than designed keeps data staler than the owners agreed to
+    and makes the namespace hold more keys (and memory) than sized for. It usually means a
+    writer uses another constant than the design, or a TTL in milliseconds passed as seconds.
+
+    **What to do instead.** Align the writers' TTL with the design, or change the design if the
+    longer lifetime is intended.
+
+    **Example.** `12,004 keys have a remaining TTL above the design's 600 s + 90 s jitter; the
+    longest is 86400 s.`
+    """
+
+    id = "DRF003"
+    title = "TTL above the design"
+    default_severity = Severity.medium
+    remediation = (
+        "Make the writers use the designed TTL, or update the design if the longer lifetime is intended."
+    )
+
+    def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
+        if not _usable(ctx):
+            return
+        for ns, entry in _scanned_namespaces(ctx):
+            if ns.has_ttl and entry.ttl_above_design > 0:
+                jitter = f" + {ns.ttl.jitter_seconds} s jitter" if ns.ttl.jitter_seconds else ""
+                yield self.finding(
+                    namespace_target(ns.name),
+                    f"{entry.ttl_above_design:,} of {entry.keys:,} keys have a remaining TTL above the design's "
+                    f"{ns.ttl.seconds} s{jitter}; the longest is {_duration(entry.ttl_seconds.max)}.",
+                )
+
+
+class DRF004(DriftRule):
+    """Keys of a namespace have another Redis type than the design's `data_type`.
+
+    **Why it matters.** Readers written for one type fail with `WRONGTYPE` on another; two
+    writers disagreeing on the type usually means two features share key names by accident.
+    Sizing and value rules were also reviewed for the designed type.
+
+    **What to do instead.** Find the writer that uses the other type; rename its keys into a
+    namespace of their own, or correct the design's `data_type`.
+
+    **Example.** `120 of 5,000 keys are not string: hash 120.`
+    """
+
+    id = "DRF004"
+    title = "Keys of the wrong type"
+    default_severity = Severity.medium
+    remediation = (
+        "Move the writer of the other type to a namespace of its own, or correct the design's data_type."
+    )
+
+    def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
+        if not _usable(ctx):
+            return
+        for ns, entry in _scanned_namespaces(ctx):
+            expected = _TYPE_OF.get(_v(ns.data_type))
+            if expected is None or not entry.keys:
+                continue
+            others = {t: c for t, c in entry.types.items() if t != expected and c}
+            wrong = sum(others.values())
+            if wrong:
+                seen = ", ".join(f"{t} {c:,}" for t, c in sorted(others.items(), key=lambda kv: -kv[1]))
+                yield self.finding(
+                    namespace_target(ns.name),
+                    f"{wrong:,} of {entry.keys:,} keys are not {expected}: {seen}.",
+                )
+
+
+class DRF005(DriftRule):
+    """Sampled keys use more memory than the design's largest value.
+
+    A key counts when its `MEMORY USAGE`, less its name, exceeds `value_bytes.max` plus a
+    quarter (allocator rounding) plus 160 bytes of per-key overhead. Only keys the scan measured
+    are judged (all of them with `--memory-sample 1`).
+
+    **Why it matters.** Values bigger than designed slow every read and write of them, block the
+    server while they are copied or freed, and break the memory sizing the instance was chosen by.
+
+    **What to do instead.** Find what makes these values grow (an unbounded list, a cached page
+    with everything in it) and cap it, split the value, or correct `value_bytes.max`.
+
+    **Example.** `3 measured keys are bigger than value_bytes.max (16.0 KiB) allows; the biggest:
+    cart:{42}:items (1.2 MiB).`
+    """
+
+    id = "DRF005"
+    title = "Values above the designed size"
+    default_severity = Severity.medium
+    remediation = (
+        "Cap or split the values that grew past the design (unbounded collections are the usual cause), "
+        "or raise value_bytes.max if they are meant to be that big."
+    )
+
+    def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
+        if not _usable(ctx):
+            return
+        for ns, entry in _scanned_namespaces(ctx):
+            if entry.oversized_keys <= 0:
+                continue
+            limit = entry.memory_limit_bytes
+            big = [k for k in entry.biggest_keys if limit is None or k.memory_bytes > limit][:3]
+            names = ", ".join(f"{k.key} ({_bytes(k.memory_bytes)})" for k in big)
+            sampled = f" of {entry.memory_sampled_keys:,} measured" if entry.memory_sampled_keys else ""
+            yield self.finding(
+                namespace_target(ns.name),
+                f"{entry.oversized_keys:,} keys{sampled} are bigger than value_bytes.max "
+                f"({_bytes(ns.value_bytes.max)}) allows" + (f"; the biggest: {names}." if names else "."),
+            )
+
+
+class DRF006(DriftRule):
+    """Key names contain what looks like personal data.
+
+    The scan looks in every key name for an e-mail address, a phone number in international
+    format, a Luhn-valid card number of 13 to 19 digits (starting 2 to 6, the card networks'
+    range) and an IPv4 address. Examples are shown masked.
+
+    **Why it matters.** Key names are not protected like values: they show up in `SCAN` and
+    `MONITOR` output, slow logs, keyspace notifications, metrics and support tickets, and they
+    cannot be encrypted. Personal data there leaks to everyone who operates the cache.
+
+    **What to do instead.** Key by an opaque id, or by a keyed hash (HMAC) of the identifier
+    (`users:by-email:<h:hash>`), and migrate the existing keys.
+
+    **Example.** `1,204 keys contain e-mail addresses (example: users:by-email:u***@example.com).`
+    """
+
+    id = "DRF006"
+    title = "Personal data in key names"
+    default_severity = Severity.high
+    remediation = (
+        "Key by an opaque id or a keyed hash (HMAC) of the identifier instead of the raw value, and "
+        "migrate the existing keys."
+    )
+
+    def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
+        if not _usable(ctx):
+            return
+        for ns, entry in _scanned_namespaces(ctx):
+            if entry.personal_data:
+                yield self.finding(
+                    namespace_target(ns.name), self._message(entry.personal_data, entry.personal_data_example)
+                )
+        unmatched = report_of(ctx).unmatched
+        if unmatched.personal_data:
+            yield self.finding(
+                instance_target(_instance_name(ctx)),
+                "Unregistered keys: "
+                + self._message(unmatched.personal_data, unmatched.personal_data_example),
+            )
+
+    @staticmethod
+    def _message(found: dict[str, int], example: str | None) -> str:
+        parts = [f"{n:,} keys contain {_PII_LABELS.get(kind, kind)}" for kind, n in sorted(found.items())]
+        text = "; ".join(parts)
+        return text + (f" (example: {example})." if example else ".")
+
+
+class DRF007(DriftRule):
+    """The server's `maxmemory-policy` differs from the registered `eviction_policy`.
+
+    The policy is read with `CONFIG GET maxmemory-policy`, or from `INFO memory` where CONFIG is
+    refused. When neither tells it, an `info` finding says the policy could not be checked.
+
+    **Why it matters.** The design's eviction rules (EVI001–EVI003) were reviewed against the
+    registered policy. If the server runs another one, sessions and locks may be evicted that the
+    review believed safe, or writes fail where the review expected eviction.
+
+    **What to do instead.** Set the instance's policy to the registered one, or update the design
+    (and have the eviction rules re-checked) if the server's policy is the intended one.
+
+    **Example.** `The server runs maxmemory-policy allkeys-lru; the design registers volatile-lru.`
+    """
+
+    id = "DRF007"
+    title = "Eviction policy differs from the design"
+    default_severity = Severity.high
+    remediation = "Set the server's maxmemory-policy to the registered eviction_policy, or update the design."
+
+    def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
+        if not _usable(ctx):
+            return
+        report = report_of(ctx)
+        name = _instance_name(ctx)
+        try:
+            registered = _v(ctx.instance(name).eviction_policy)
+        except KeyError:
+            return
+        actual = report.server.maxmemory_policy
+        if actual is None:
+            if report.server.redis_version is None:
+                return  # no server facts at all
+            why = report.server.maxmemory_policy_error or "the server did not say"
+            yield self.finding(
+                instance_target(name),
+                f"The eviction policy could not be checked ({why}); the design registers {registered}.",
+                "Allow the scanner's user CONFIG GET maxmemory-policy, or check the policy in the portal.",
+                severity=Severity.info,
+            )
+        elif actual != registered:
+            yield self.finding(
+                instance_target(name),
+                f"The server runs maxmemory-policy {actual}; the design registers {registered}.",
+            )
+
+
+class DRF008(DriftRule):
+    """A namespace holds far more keys than its declared cardinality.
+
+    It fires above `DRF008.max_ratio` (default 2) times the declared `cardinality`.
+
+    **Why it matters.** Memory sizing, TTL jitter rules and the instance's capacity plan all rest
+    on the declared cardinality. A namespace twice as big usually has an unbounded key component
+    or keys that outlive their purpose.
+
+    **What to do instead.** Find what makes the key count grow (a missing TTL, a free-text key
+    component) and bound it, or correct the cardinality and re-check the sizing.
+
+    **Example.** `1,250,000 keys, 2.5 times the declared cardinality of 500,000.`
+    """
+
+    id = "DRF008"
+    title = "More keys than the declared cardinality"
+    default_severity = Severity.medium
+    thresholds = {"DRF008.max_ratio": 2.0}
+    remediation = (
+        "Bound what makes the key count grow, or correct the declared cardinality and re-check the sizing."
+    )
+
+    def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
+        if not _usable(ctx):
+            return
+        ratio = ctx.threshold("DRF008.max_ratio")
+        for ns, entry in _scanned_namespaces(ctx):
+            if entry.keys > ratio * ns.cardinality:
+                times = (
+                    f"{entry.keys / ns.cardinality:.1f} times" if ns.cardinality else "while it declares 0"
+                )
+                yield self.finding(
+                    namespace_target(ns.name),
+                    f"{entry.keys:,} keys, {times} the declared cardinality of {ns.cardinality:,}.",
+                )
+
+
+class DRF009(DriftRule):
+    """Keys are unevenly spread over a cluster's shards or slots.
+
+    It fires on a cluster when one shard holds more than `DRF009.max_shard_ratio` (default 2)
+    times the mean share of keys, or one hash slot more than `DRF009.max_slot_share` (default
+    0.05, 5%) of all keys; only with at least 1,000 keys, and the slot check only on a complete
+    scan. A namespace whose constant hash tag maps to the fullest slot is named.
+
+    **Why it matters.** A shard with most of the keys takes most of the traffic and fills first:
+    the cluster is as big as its fullest shard. A full slot cannot be split at all; it is
+    usually a constant hash tag (`cart:{all}:…`).
+
+    **What to do instead.** Put a per-entity value into the hash tag (`cart:{<customer>}:…`) or
+    drop the tag; rebalance slots if a shard is simply too big.
+
+    **Example.** `Slot 6918 holds 41% of the keys (412,000 of 1,000,000).`
+    """
+
+    id = "DRF009"
+    title = "Shard or slot skew"
+    default_severity = Severity.medium
+    thresholds = {"DRF009.max_shard_ratio": 2.0, "DRF009.max_slot_share": 0.05}
+    remediation = (
+        "Spread the keys: use a per-entity value in the hash tag or none, and rebalance the slots if one "
+        "shard is simply too big."
+    )
+
+    def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
+        if not _usable(ctx):
+            return
+        report = report_of(ctx)
+        if not report.clustered or not report.shards:
+            return
+        name = _instance_name(ctx)
+        counts = [
+            s.keys_total if s.keys_total is not None else (s.keys if s.complete else None)
+            for s in report.shards
+        ]
+        if all(c is not None for c in counts) and len(counts) > 1:
+            total = sum(counts)
+            mean = total / len(counts)
+            ratio = ctx.threshold("DRF009.max_shard_ratio")
+            if total >= MIN_KEYS_FOR_SKEW:
+                for shard, c in zip(report.shards, counts, strict=True):
+                    if c > ratio * mean:
+                        yield self.finding(
+                            instance_target(name),
+                            f"Shard {shard.node} holds {c:,} of {total:,} keys ({_pct(c, total)}); the mean share "
+                            f"is {_pct(mean, total)}.",
+                        )
+        if report.complete and report.keys_scanned >= MIN_KEYS_FOR_SKEW and report.fullest_slots:
+            share = ctx.threshold("DRF009.max_slot_share")
+            for slot in report.fullest_slots:
+                if slot.keys > share * report.keys_scanned:
+                    related = [namespace_target(n) for n in self._namespaces_in_slot(ctx, slot.slot)]
+                    yield self.finding(
+                        instance_target(name),
+                        f"Slot {slot.slot} holds {_pct(slot.keys, report.keys_scanned)} of the keys "
+                        f"({slot.keys:,} of {report.keys_scanned:,}).",
+                        related=related,
+                    )
+
+    @staticmethod
+    def _namespaces_in_slot(ctx: ScanContext, slot: int) -> list[str]:
+        from advisor.core.patterns import Literal, key_hash_slot
+
+        out = []
+        for ns in ctx.namespaces_on(_instance_name(ctx)):
+            pattern = ctx.pattern(ns)
+            if pattern.has_constant_hash_tag:
+                tag = "".join(t.text for t in pattern.hash_tag if isinstance(t, Literal))
+                if key_hash_slot("{" + tag + "}") == slot:
+                    out.append(ns.name)
+        return out
+
+
+class DRF010(DriftRule):
+    """The server has evicted keys, and it hosts namespaces that must not be evicted.
+
+    It fires when `evicted_keys` (since the server started) is above 0 and the instance hosts a
+    `session`, `coordination` or `durable` namespace.
+
+    **Why it matters.** Eviction does not look at classifications: once memory is full, a session,
+    a lock or the only copy of a record can go as easily as a cache entry. Users are logged out,
+    two workers hold one lock, data is lost.
+
+    **What to do instead.** Give the instance enough memory for its peak, move non-disposable
+    namespaces to an instance with `noeviction` (or `volatile-*` with TTL only on cache keys),
+    and alert on `evicted_keys`.
+
+    **Example.** `The server has evicted 1,234 keys since it started; it hosts session namespace
+    user-sessions.`
+    """
+
+    id = "DRF010"
+    title = "Evictions on an instance with non-disposable data"
+    default_severity = Severity.high
+    remediation = (
+        "Give the instance memory for its peak, and move session, coordination and durable namespaces to "
+        "an instance that does not evict them."
+    )
+
+    def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
+        if not _usable(ctx):
+            return
+        evicted = report_of(ctx).server.evicted_keys
+        if not evicted:
+            return
+        name = _instance_name(ctx)
+        hosted = [
+            ns
+            for ns in ctx.namespaces_on(name)
+            if _v(ns.classification) in ("session", "coordination", "durable")
+        ]
+        if hosted:
+            listed = ", ".join(f"{_v(ns.classification)} namespace {ns.name}" for ns in hosted)
+            yield self.finding(
+                instance_target(name),
+                f"The server has evicted {evicted:,} keys since it started; it hosts {listed}.",
+                related=[namespace_target(ns.name) for ns in hosted],
+            )
+
+
+class DRF011(DriftRule):
+    """A registered namespace has no keys at all, in a complete scan.
+
+    Only a complete scan can say this: a scan cut short by `--max-keys`, an error or a
+    cancellation never produces this finding.
+
+    **Why it matters.** A registered namespace without keys is either retired (its registration,
+    reviews and waivers are now noise) or written under another name than registered (and then
+    its real keys show up as unregistered, DRF001).
+
+    **What to do instead.** Remove the namespace from the design if the feature is gone, or
+    correct its pattern to the keys actually written.
+
+    **Example.** `No key matches prod:catalog:product:v3:<id:int>.`
+    """
+
+    id = "DRF011"
+    title = "Registered namespace without keys"
+    default_severity = Severity.low
+    remediation = (
+        "Remove the namespace from the design if it is retired, or correct its pattern to the real keys."
+    )
+
+    def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
+        report = report_of(ctx)
+        if report.status != "completed" or not report.complete:
+            return
+        for ns, entry in _scanned_namespaces(ctx):
+            if entry.keys == 0:
+                yield self.finding(
+                    namespace_target(ns.name),
+                    f"No key matches {ns.pattern} among the {report.keys_scanned:,} keys of a complete scan.",
+                )
+
+
+class DRF012(DriftRule):
+    """The cache answers few lookups from memory.
+
+    It fires when `keyspace_hits / (hits + misses)` is below `DRF012.min_hit_ratio` (default
+    0.8) with at least `DRF012.min_lookups` (default 10,000) lookups since the server started.
+
+    **Why it matters.** A cache that misses often does the source's work twice: every miss is a
+    lookup, a read from the source and a write. Low hit ratios come from TTLs shorter than the
+    reuse interval, keys that differ per request, or memory too small for the working set.
+
+    **What to do instead.** Compare TTLs with how often entries are reused, remove per-request
+    parts from keys, check evictions; a low ratio can also be normal for negative caches.
+
+    **Example.** `Hit ratio 0.42 (420,000 hits, 580,000 misses).`
+    """
+
+    id = "DRF012"
+    title = "Low cache hit ratio"
+    default_severity = Severity.info
+    thresholds = {"DRF012.min_hit_ratio": 0.8, "DRF012.min_lookups": 10000}
+    remediation = "Check TTLs against reuse intervals, per-request key parts and evictions."
+
+    def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
+        if not _usable(ctx):
+            return
+        server = report_of(ctx).server
+        hits, misses = server.keyspace_hits, server.keyspace_misses
+        if hits is None or misses is None:
+            return
+        lookups = hits + misses
+        if lookups >= ctx.threshold("DRF012.min_lookups") and hits / lookups < ctx.threshold(
+            "DRF012.min_hit_ratio"
+        ):
+            yield self.finding(
+                instance_target(_instance_name(ctx)),
+                f"Hit ratio {hits / lookups:.2f} ({hits:,} hits, {misses:,} misses since the server started).",
+            )
+
+
+class DRF013(DriftRule):
+    """Memory is badly fragmented.
+
+    It fires when `mem_fragmentation_ratio` is above `DRF013.max_ratio` (default 1.5) while used
+    memory is at least `DRF013.min_used_bytes` (default 100 MB; below that the ratio means little).
+
+    **Why it matters.** The server holds much more memory from the system than its data needs;
+    on a managed instance that memory counts against the size you pay for, and evictions or OOM
+    errors start earlier than the data size suggests.
+
+    **What to do instead.** Enable active defragmentation where the service allows it, avoid
+    churn between very different value sizes, or schedule a failover/restart to compact memory.
+
+    **Example.** `mem_fragmentation_ratio 2.10 with 1.2 GiB used.`
+    """
+
+    id = "DRF013"
+    title = "High memory fragmentation"
+    default_severity = Severity.medium
+    thresholds = {"DRF013.max_ratio": 1.5, "DRF013.min_used_bytes": 100_000_000}
+    remediation = (
+        "Enable active defragmentation where the service allows it, or compact memory by a failover."
+    )
+
+    def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
+        if not _usable(ctx):
+            return
+        server = report_of(ctx).server
+        ratio, used = server.mem_fragmentation_ratio, server.used_memory
+        if ratio is None or used is None:
+            return
+        if ratio > ctx.threshold("DRF013.max_ratio") and used >= ctx.threshold("DRF013.min_used_bytes"):
+            yield self.finding(
+                instance_target(_instance_name(ctx)),
+                f"mem_fragmentation_ratio {ratio:.2f} with {_bytes(used)} used.",
+            )
+
+
+class DRF014(DriftRule):
+    """Too many client connections, or connections refused.
+
+    It fires with more than `DRF014.max_clients` (default 1,000) connected clients on a node, or
+    any `rejected_connections` since the server started.
+
+    **Why it matters.** Thousands of connections mean clients open one per request or per thread
+    instead of reusing a pool; each costs server memory and CPU, and at `maxclients` new
+    connections are refused, which applications see as an outage.
+
+    **What to do instead.** Use one shared, bounded connection pool (or one multiplexed
+    connection) per process, and close what you open.
+
+    **Example.** `4,210 connected clients; 37 connections rejected since the server started.`
+    """
+
+    id = "DRF014"
+    title = "Too many connections"
+    default_severity = Severity.medium
+    thresholds = {"DRF014.max_clients": 1000}
+    remediation = "Reuse connections: one bounded pool (or one multiplexed connection) per process."
+
+    def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
+        if not _usable(ctx):
+            return
+        server = report_of(ctx).server
+        clients, rejected = server.connected_clients, server.rejected_connections
+        parts = []
+        if clients is not None and clients > ctx.threshold("DRF014.max_clients"):
+            parts.append(f"{clients:,} connected clients")
+        if rejected:
+            parts.append(f"{rejected:,} connections rejected since the server started")
+        if parts:
+            yield self.finding(instance_target(_instance_name(ctx)), "; ".join(parts) + ".")
+
+
+RULES: list[DriftRule] = [
+    DRF001(),
+    DRF002(),
+    DRF003(),
+    DRF004(),
+    DRF005(),
+    DRF006(),
+    DRF007(),
+    DRF008(),
+    DRF009(),
+    DRF010(),
+    DRF011(),
+    DRF012(),
+    DRF013(),
+    DRF014(),
+]

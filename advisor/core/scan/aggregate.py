@@ -1,0 +1,306 @@
+"""Per-namespace statistics of a scan in bounded memory.
+
+Nothing is kept per key: counters, a fixed TTL histogram (quantiles), exact TTL min and max,
+a small heap of the biggest keys and a few masked examples per namespace, a 16384-slot counter
+on clusters, and the bounded pattern table of `infer.py` for keys that match no namespace.
+
+A batch (about SCAN COUNT keys) is folded in with C-level passes (map, zip, Counter, sorted)
+rather than a Python loop per key: the batch is grouped by namespace with one sort, and each
+namespace's slice is counted with Counter.update, map and min/max. Only the sampled MEMORY USAGE
+replies get a loop of their own.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from binascii import crc_hqx
+from bisect import bisect_right
+from collections import Counter
+from itertools import repeat
+from operator import and_, itemgetter
+
+from advisor.core.patterns import Matcher, key_hash_slot
+from advisor.core.scan.infer import PatternInferrer
+from advisor.core.scan.masking import find_in_batch, mask_key
+from advisor.core.scan.spec import NamespaceSpec
+
+# TTL histogram over PTTL in ms, for bisect_right: bucket 0 is PTTL -2 (gone), 1 is -1 (no TTL),
+# 2 is [0, 1 s), then buckets a quarter-octave wide up to 2^29 s (17 years), then the rest.
+TTL_BOUNDS_MS: list[int] = [-1, 0, *sorted({round(1000 * 2 ** (k / 4)) for k in range(0, 4 * 29 + 1)})]
+NO_TTL_BUCKET = 1
+FIRST_TTL_BUCKET = 2
+N_BUCKETS = len(TTL_BOUNDS_MS) + 1
+SLOTS = 16384
+MIN_MEMORY_SAMPLES = 3
+
+TYPE_NAMES = {
+    b"+string": "string",
+    b"+hash": "hash",
+    b"+list": "list",
+    b"+set": "set",
+    b"+zset": "zset",
+    b"+stream": "stream",
+    b"+ReJSON-RL": "json",
+}
+
+
+def type_name(reply: bytes) -> str:
+    name = TYPE_NAMES.get(reply)
+    if name is None:
+        name = reply[1:].decode("utf-8", "replace") if reply[:1] == b"+" else "unknown"
+    return name
+
+
+class NamespaceStats:
+    """The running totals of one namespace (or of the unmatched keys)."""
+
+    __slots__ = (
+        "keys",
+        "types",
+        "hist",
+        "ttl_min_ms",
+        "ttl_max_ms",
+        "above_ttl",
+        "mem_sum",
+        "mem_n",
+        "oversized",
+        "top",
+        "top_floor",
+        "examples",
+        "pii",
+        "pii_example",
+        "mem_limit",
+        "_seq",
+    )
+
+    def __init__(self, mem_limit: int | None):
+        self.keys = 0
+        self.types: Counter[bytes] = Counter()
+        self.hist: Counter[int] = Counter()  # TTL bucket -> keys
+        self.ttl_min_ms: int | None = None
+        self.ttl_max_ms: int | None = None
+        self.above_ttl = 0
+        self.mem_sum = 0
+        self.mem_n = 0
+        self.oversized = 0
+        self.top: list[tuple[int, int, bytes, bytes]] = []  # min-heap of (memory, seq, key, type)
+        self.top_floor = -1
+        self.examples: list[str] = []
+        self.pii: Counter[str] = Counter()
+        self.pii_example: str | None = None
+        self.mem_limit = math.inf if mem_limit is None else mem_limit
+        self._seq = 0
+
+    def offer(self, memory: int, key: bytes, type_reply: bytes, top_n: int) -> None:
+        self._seq += 1
+        item = (memory, self._seq, key, type_reply)
+        if len(self.top) < top_n:
+            heapq.heappush(self.top, item)
+        else:
+            heapq.heappushpop(self.top, item)
+        if len(self.top) >= top_n:
+            self.top_floor = self.top[0][0]
+
+    @property
+    def without_ttl(self) -> int:
+        return self.hist[NO_TTL_BUCKET]
+
+    @property
+    def with_ttl(self) -> int:
+        return sum(c for b, c in self.hist.items() if b >= FIRST_TTL_BUCKET)
+
+    def ttl_quantile_ms(self, q: float) -> float | None:
+        """The q-quantile of the remaining TTLs (keys with a TTL only), interpolated in its bucket."""
+        total = self.with_ttl
+        if not total:
+            return None
+        rank = q * total
+        seen = 0
+        for b in sorted(self.hist):
+            c = self.hist[b]
+            if b < FIRST_TTL_BUCKET or not c:
+                continue
+            if seen + c >= rank:
+                lo = TTL_BOUNDS_MS[b - 1]
+                hi = TTL_BOUNDS_MS[b] if b < len(TTL_BOUNDS_MS) else self.ttl_max_ms
+                value = lo + (hi - lo) * max(0.0, rank - seen) / c
+                return min(max(value, self.ttl_min_ms), self.ttl_max_ms)
+            seen += c
+        return self.ttl_max_ms
+
+    def biggest(self) -> list[tuple[int, bytes, bytes]]:
+        return [(m, k, t) for m, _, k, t in sorted(self.top, reverse=True)]
+
+
+class Aggregator:
+    """Folds scanned batches into per-namespace statistics. Index -1 (the last) is 'unmatched'."""
+
+    def __init__(
+        self,
+        specs: list[NamespaceSpec],
+        *,
+        top_n: int = 5,
+        examples: int = 3,
+        max_patterns: int = 200,
+        cluster: bool = False,
+    ):
+        self.specs = list(specs)
+        self.matcher = Matcher([(s.name, s.pattern) for s in self.specs])
+        self.stats = [NamespaceStats(s.memory_limit_bytes) for s in self.specs] + [NamespaceStats(None)]
+        self.unmatched = self.stats[-1]
+        self._ttl_limits: list[int | None] = [s.ttl_limit_ms for s in self.specs] + [None]
+        self.top_n = top_n
+        self.n_examples = examples
+        self.inferrer = PatternInferrer(max_patterns=max_patterns)
+        self.slot_counts = [0] * SLOTS if cluster else None
+        self._forced = [0] * len(self.stats)
+        self.keys = 0
+        self.vanished = 0
+        self.mem_sampled = 0
+
+    def match(self, keys: list[bytes]) -> list[int]:
+        """The namespace index of each key; -1 (the last stats entry) for unmatched."""
+        return list(map(self.matcher.match_index, keys))
+
+    def memory_positions(self, ix: list[int], stride_positions: list[int]) -> list[int]:
+        """The sampled positions plus the first key of any namespace measured fewer than
+        MIN_MEMORY_SAMPLES times, so that small namespaces get a memory figure too."""
+        stats = self.stats
+        forced = self._forced
+        extra = []
+        for i in set(ix):
+            if forced[i] < MIN_MEMORY_SAMPLES and stats[i].mem_n < MIN_MEMORY_SAMPLES:
+                forced[i] += 1
+                extra.append(ix.index(i))
+        if not extra:
+            return stride_positions
+        return sorted(set(stride_positions).union(extra))
+
+    def add_batch(
+        self,
+        keys: list[bytes],
+        ix: list[int],
+        types: list[bytes],
+        pttls: list[int],
+        mem_pos: list[int] = (),
+        mems: list[int | None] = (),
+    ) -> int:
+        """Fold one batch in; returns how many of its keys still existed.
+
+        Lists are parallel by key (`ix` from `match`); `mem_pos` are positions of the keys whose
+        MEMORY USAGE replies are `mems`.
+        """
+        total = len(keys)
+        if -2 in pttls or b"+none" in types:
+            keys, ix, types, pttls, mem_pos, mems = _drop_vanished(keys, ix, types, pttls, mem_pos, mems)
+        n = len(keys)
+        self.vanished += total - n
+        if not n:
+            return 0
+        self.keys += n
+        stats = self.stats
+        n_examples = self.n_examples
+        limits = self._ttl_limits
+        bounds = TTL_BOUNDS_MS
+
+        # Group the batch by namespace once (a stable sort of positions), then do each
+        # namespace's counting on its own slice with C-level calls.
+        per_ns = Counter(ix)
+        order = sorted(range(n), key=ix.__getitem__) if len(per_ns) > 1 else range(n)
+        start = 0
+        unmatched_keys: list[bytes] = []
+        for i in sorted(per_ns):
+            c = per_ns[i]
+            run = order[start : start + c]
+            start += c
+            if c == 1:
+                r = run[0]
+                t_run, p_run = (types[r],), (pttls[r],)
+            else:
+                get = itemgetter(*run)
+                t_run, p_run = get(types), get(pttls)
+            s = stats[i]
+            s.keys += c
+            s.types.update(t_run)
+            no_ttl = p_run.count(-1)
+            if no_ttl == c:
+                s.hist[NO_TTL_BUCKET] += c
+            else:
+                s.hist.update(map(bisect_right, repeat(bounds), p_run))
+                mx = max(p_run)
+                if s.ttl_max_ms is None or mx > s.ttl_max_ms:
+                    s.ttl_max_ms = mx
+                mn = min(filter((-1).__lt__, p_run))
+                if s.ttl_min_ms is None or mn < s.ttl_min_ms:
+                    s.ttl_min_ms = mn
+                limit = limits[i]
+                if limit is not None:
+                    s.above_ttl += sum(map(limit.__lt__, p_run))
+            if len(s.examples) < n_examples:
+                example = mask_key(keys[run[0]], max_chars=120)
+                if example not in s.examples:
+                    s.examples.append(example)
+            if i == -1:
+                unmatched_keys = [keys[r] for r in run]
+
+        if mems:
+            self._memory(keys, types, ix, mem_pos, mems)
+
+        for pos, kind in find_in_batch(keys):
+            s = stats[ix[pos]]
+            s.pii[kind] += 1
+            if s.pii_example is None:
+                s.pii_example = mask_key(keys[pos], max_chars=120)
+
+        if unmatched_keys:
+            self.inferrer.add(unmatched_keys)
+
+        if self.slot_counts is not None:
+            if b"{" in b"".join(keys):
+                slots = map(key_hash_slot, keys)
+            else:
+                slots = map(and_, map(crc_hqx, keys, repeat(0)), repeat(SLOTS - 1))
+            counts = self.slot_counts
+            for slot, c in Counter(slots).items():
+                counts[slot] += c
+        return n
+
+    def _memory(self, keys, types, ix, mem_pos, mems) -> None:
+        stats = self.stats
+        top_n = self.top_n
+        sampled = 0
+        for pos, m in zip(mem_pos, mems, strict=True):
+            if m is None:
+                continue  # gone between TYPE and MEMORY USAGE
+            sampled += 1
+            s = stats[ix[pos]]
+            s.mem_sum += m
+            s.mem_n += 1
+            if m > s.top_floor:
+                s.offer(m, keys[pos], types[pos], top_n)
+            if m - len(keys[pos]) > s.mem_limit:
+                s.oversized += 1
+        self.mem_sampled += sampled
+
+    def fullest_slots(self, n: int) -> list[tuple[int, int]]:
+        if self.slot_counts is None:
+            return []
+        counts = self.slot_counts
+        best = heapq.nlargest(n, range(SLOTS), key=counts.__getitem__)
+        return [(slot, counts[slot]) for slot in best if counts[slot]]
+
+
+def _drop_vanished(keys, ix, types, pttls, mem_pos, mems):
+    """Keys deleted between SCAN and TYPE/PTTL (TYPE none, PTTL -2): counted apart, not as keys."""
+    keep = [i for i, (t, p) in enumerate(zip(types, pttls, strict=True)) if p != -2 and t != b"+none"]
+    new_index = {old: new for new, old in enumerate(keep)}
+    kept_mem = [(new_index[p], m) for p, m in zip(mem_pos, mems, strict=True) if p in new_index]
+    return (
+        [keys[i] for i in keep],
+        [ix[i] for i in keep],
+        [types[i] for i in keep],
+        [pttls[i] for i in keep],
+        [p for p, _ in kept_mem],
+        [m for _, m in kept_mem],
+    )

@@ -1,0 +1,542 @@
+"""Reaching a Redis instance: URL, credential, TLS, timeouts, the host allowlist, cluster discovery.
+
+The hot read loop talks RESP over the socket itself (see `reader.py`), so connections here are
+plain sockets with a hiredis reader, not redis-py clients; redis-py and redis-entraid are used
+only to obtain Entra ID tokens.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import hiredis
+
+from advisor.core.scan.errors import ScanError
+
+# The public endpoints of Azure Cache for Redis and Azure Managed Redis, in all clouds we know of.
+AZURE_HOST_SUFFIXES = (
+    ".redis.cache.windows.net",
+    ".redis.azure.net",
+    ".redisenterprise.cache.azure.net",
+    ".redis.cache.chinacloudapi.cn",
+    ".redis.cache.usgovcloudapi.net",
+)
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+ALLOWED_HOSTS_ENV = "ADVISOR_SCAN_ALLOWED_HOSTS"
+
+ENTRA_SCOPE = "https://redis.azure.com/.default"
+ENTRA_RESOURCE = "https://redis.azure.com/"
+# Tokens live about an hour and are refreshed five minutes before they expire; re-sending AUTH
+# this often keeps a long scan's connections authenticated with a live token.
+ENTRA_REAUTH_INTERVAL_S = 240.0
+
+CLIENT_NAME = "redis-key-advisor-scan"
+
+
+# --------------------------------------------------------------------------------------------
+# Allowlist
+
+
+def default_allowed_hosts(*, debug: bool = False, environ: Mapping[str, str] | None = None) -> list[str]:
+    """`ADVISOR_SCAN_ALLOWED_HOSTS` (comma-separated) if set, else the Azure suffixes (+ localhost when debugging)."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(ALLOWED_HOSTS_ENV, "")
+    if raw.strip():
+        return [h.strip() for h in raw.split(",") if h.strip()]
+    return [*AZURE_HOST_SUFFIXES, *(LOCAL_HOSTS if debug else ())]
+
+
+def _normal_host(host: str) -> str:
+    return host.strip().strip("[]").rstrip(".").lower()
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def host_allowed(host: str, allowed: Sequence[str]) -> bool:
+    """Whether `host` is on the allowlist.
+
+    Entries: `.suffix` or `*.suffix` (any name below it), a CIDR block (`10.1.0.0/24`, IP literals
+    only), or an exact host name or address. Names are compared as written: nothing is resolved,
+    so an allowed suffix cannot be reached through a numeric or aliased spelling of another host.
+    """
+    h = _normal_host(host)
+    if not h:
+        return False
+    h_ip = _ip(h)
+    for entry in allowed:
+        e = _normal_host(entry)
+        if not e:
+            continue
+        if "/" in e:
+            try:
+                net = ipaddress.ip_network(e, strict=False)
+            except ValueError:
+                continue
+            if h_ip is not None and h_ip.version == net.version and h_ip in net:
+                return True
+        elif e.startswith("*.") or e.startswith("."):
+            suffix = e[1:] if e.startswith("*") else e
+            if h.endswith(suffix) and len(h) > len(suffix):
+                return True
+        elif h == e:
+            return True
+        elif h_ip is not None and _ip(e) == h_ip:
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# URL and endpoints
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    tls: bool = False
+    # Name the TLS certificate must carry; differs from `host` when a cluster announces its nodes
+    # by address but their certificates name the instance.
+    server_hostname: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ParsedUrl:
+    endpoint: Endpoint
+    username: str | None
+    password: str | None
+    db: int
+
+
+def parse_url(url: str) -> ParsedUrl:
+    """A `redis://` or `rediss://` URL; raises ScanError(protocol) on anything else."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise ScanError("protocol", f"invalid connection URL: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("redis", "rediss"):
+        raise ScanError(
+            "protocol", f"unsupported URL scheme {scheme or '(none)'!r}: use redis:// or rediss://"
+        )
+    host = parts.hostname
+    if not host:
+        raise ScanError("protocol", "the connection URL has no host")
+    db_text = parts.path.strip("/") or "0"
+    if not db_text.isdigit():
+        raise ScanError("protocol", f"invalid database number {db_text!r} in the connection URL")
+    tls = scheme == "rediss"
+    return ParsedUrl(
+        endpoint=Endpoint(host=host, port=port or 6379, tls=tls, server_hostname=host if tls else None),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        db=int(db_text),
+    )
+
+
+def check_host_allowed(url: str, allowed: Sequence[str]) -> str:
+    """The URL's host, or ScanError(refused_host) when the allowlist does not name it."""
+    host = parse_url(url).endpoint.host
+    _require_allowed(host, allowed)
+    return host
+
+
+def _require_allowed(host: str, allowed: Sequence[str], *, what: str | None = None) -> None:
+    if not host_allowed(host, allowed):
+        raise ScanError(
+            "refused_host",
+            f"{what or 'host ' + host} is not on the scan allowlist ({ALLOWED_HOSTS_ENV}); "
+            "the scanner only connects to allowed Redis hosts",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Credentials
+
+
+class Credentials:
+    """What to send in AUTH, resolved from a credential reference; never printed or stored."""
+
+    def __init__(self, username: str | None = None, password: str | None = None, *, provider=None):
+        self._username = username
+        self._password = password
+        self._provider = provider
+        self.reauth_interval_s = ENTRA_REAUTH_INTERVAL_S if provider is not None else None
+
+    @property
+    def present(self) -> bool:
+        return self._password is not None or self._provider is not None
+
+    def auth_args(self) -> tuple[str, ...] | None:
+        if self._provider is not None:
+            user, token = _entra_token(self._provider)
+            return ("AUTH", user, token)
+        if self._password is None:
+            return None
+        if self._username:
+            return ("AUTH", self._username, self._password)
+        return ("AUTH", self._password)
+
+    def __repr__(self) -> str:
+        kind = "entra-id" if self._provider is not None else ("password" if self._password else "none")
+        return f"<Credentials {kind}>"
+
+
+_ENTRA_PROVIDERS: dict[str | None, object] = {}
+_ENTRA_LOCK = threading.Lock()
+
+
+def entra_credential_provider(client_id: str | None):
+    """The redis-entraid provider for DefaultAzureCredential (None) or a user-assigned managed identity.
+
+    One per identity per process: a provider keeps a background refresh thread once it has
+    handed out a token, so building a new one for every scan would leak threads in a worker.
+    """
+    with _ENTRA_LOCK:
+        provider = _ENTRA_PROVIDERS.get(client_id)
+        if provider is None:
+            from redis_entraid import cred_provider
+
+            if client_id is None:
+                provider = cred_provider.create_from_default_azure_credential(scopes=(ENTRA_SCOPE,))
+            else:
+                from redis_entraid.identity_provider import ManagedIdentityIdType, ManagedIdentityType
+
+                provider = cred_provider.create_from_managed_identity(
+                    identity_type=ManagedIdentityType.USER_ASSIGNED,
+                    resource=ENTRA_RESOURCE,
+                    id_type=ManagedIdentityIdType.CLIENT_ID,
+                    id_value=client_id,
+                )
+            _ENTRA_PROVIDERS[client_id] = provider
+        return provider
+
+
+def _entra_token(provider) -> tuple[str, str]:
+    try:
+        user, token = provider.get_credentials()
+    except Exception as exc:  # azure-identity raises many kinds; all mean "no token"
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ScanError("auth", f"could not get an Entra ID token: {detail[:300]}") from None
+    if not user or not token:
+        raise ScanError("auth", "the Entra ID token has no object id (oid) to authenticate as")
+    return str(user), str(token)
+
+
+def resolve_credentials(
+    reference: str | None,
+    *,
+    url_username: str | None = None,
+    url_password: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Credentials:
+    """Credentials for a reference: `env:VAR`, `entra-id`, `entra-id:<client-id>`, `none` or empty."""
+    environ = os.environ if environ is None else environ
+    ref = (reference or "").strip()
+    if ref in ("", "none"):
+        return Credentials(url_username, url_password)
+    if ref.startswith("env:"):
+        var = ref[4:]
+        if not var:
+            raise ScanError("auth", "credential reference 'env:' names no environment variable")
+        value = environ.get(var)
+        if value is None:
+            raise ScanError("auth", f"environment variable {var} (the instance's credential) is not set")
+        return Credentials(url_username, value)
+    if ref == "entra-id" or ref.startswith("entra-id:"):
+        client_id = ref.partition(":")[2].strip() or None
+        try:
+            provider = entra_credential_provider(client_id)
+        except Exception as exc:
+            raise ScanError("auth", f"could not set up the Entra ID credential: {exc}") from None
+        return Credentials(provider=provider)
+    raise ScanError(
+        "auth", f"unknown credential reference {ref.split(':', 1)[0]!r}: use env:VAR, entra-id or none"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Connections
+
+
+class ServerReply(Exception):
+    """An error reply from the server to a set-up command (not a failure of the scan by itself)."""
+
+
+def encode_command(*args: str | bytes | int) -> bytes:
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        elif isinstance(a, int):
+            a = b"%d" % a
+        out.append(b"$%d\r\n%b\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0][:300]
+
+
+class NodeConnection:
+    """One socket to one Redis server, with timeouts; errors come out as ScanError."""
+
+    def __init__(self, endpoint: Endpoint, *, connect_timeout: float, read_timeout: float, ssl_context=None):
+        self.endpoint = endpoint
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._ssl_context = ssl_context
+        self.sock: socket.socket | None = None
+        self.reader = hiredis.Reader()
+        self.last_auth = 0.0
+
+    # -- opening
+
+    def open(self) -> NodeConnection:
+        ep = self.endpoint
+        try:
+            sock = socket.create_connection((ep.host, ep.port), timeout=self.connect_timeout)
+        except socket.gaierror as exc:
+            raise ScanError("unreachable", f"cannot resolve {ep.host}: {exc.strerror or exc}") from None
+        except TimeoutError:
+            raise ScanError(
+                "timeout", f"no answer from {ep.label} within {self.connect_timeout:g}s"
+            ) from None
+        except ConnectionRefusedError:
+            raise ScanError(
+                "unreachable", f"connection to {ep.label} refused: nothing listens there"
+            ) from None
+        except OSError as exc:
+            raise ScanError("unreachable", f"cannot connect to {ep.label}: {exc.strerror or exc}") from None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if ep.tls:
+            sock = self._tls_handshake(sock)
+        sock.settimeout(self.read_timeout)
+        self.sock = sock
+        return self
+
+    def _tls_handshake(self, sock: socket.socket) -> socket.socket:
+        ep = self.endpoint
+        ctx = self._ssl_context or ssl.create_default_context()
+        try:
+            # The handshake gets the connect timeout: a plain-text port never answers a ClientHello.
+            sock.settimeout(self.connect_timeout)
+            return ctx.wrap_socket(sock, server_hostname=ep.server_hostname or ep.host)
+        except ssl.SSLCertVerificationError as exc:
+            sock.close()
+            raise ScanError(
+                "tls", f"TLS certificate of {ep.label} not accepted: {exc.verify_message}"
+            ) from None
+        except TimeoutError:
+            sock.close()
+            raise ScanError(
+                "tls",
+                f"TLS handshake with {ep.label} got no answer within {self.connect_timeout:g}s: "
+                "is it a plain-text port? use redis:// for it",
+            ) from None
+        except (ssl.SSLError, OSError) as exc:
+            sock.close()
+            raise ScanError(
+                "tls", f"TLS handshake with {ep.label} failed ({_first_line(str(exc))}): is it a TLS port?"
+            ) from None
+
+    def setup(self, credentials: Credentials, *, db: int = 0, client_name: str = CLIENT_NAME) -> None:
+        """AUTH, CLIENT SETNAME and (only when db != 0) SELECT; then PING to prove the session works."""
+        self.authenticate(credentials)
+        try:
+            self.call("CLIENT", "SETNAME", client_name)
+        except ServerReply:
+            pass  # only a label in CLIENT LIST; an ACL that refuses it must not stop the scan
+        if db:
+            try:
+                self.call("SELECT", db)
+            except ServerReply as exc:
+                raise ScanError(
+                    "protocol", f"cannot select database {db} on {self.endpoint.label}: {exc}"
+                ) from None
+        try:
+            self.call("PING")
+        except ServerReply as exc:
+            text = str(exc)
+            if text.startswith("NOAUTH"):
+                raise ScanError(
+                    "auth", f"{self.endpoint.label} requires a password and none was given"
+                ) from None
+            raise ScanError("protocol", f"{self.endpoint.label} refused PING: {text}") from None
+
+    def authenticate(self, credentials: Credentials) -> None:
+        args = credentials.auth_args()
+        if args is None:
+            return
+        try:
+            self.call(*args)
+        except ServerReply as exc:
+            text = str(exc)
+            if "without any password configured" in text:
+                # A server without a password accepts anyone: not a reason to fail the scan.
+                self.last_auth = time.monotonic()
+                return
+            # The reply names no secret; it is safe to pass on (WRONGPASS ..., NOPERM ...).
+            raise ScanError("auth", f"authentication to {self.endpoint.label} failed: {text}") from None
+        self.last_auth = time.monotonic()
+
+    # -- talking
+
+    def sendall(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except TimeoutError:
+            raise ScanError("timeout", f"{self.endpoint.label} stopped accepting data") from None
+        except OSError as exc:
+            raise ScanError(
+                "unreachable", f"connection to {self.endpoint.label} lost: {exc.strerror or exc}"
+            ) from None
+
+    def recv(self, size: int = 1 << 18) -> bytes:
+        try:
+            data = self.sock.recv(size)
+        except TimeoutError:
+            raise ScanError(
+                "timeout", f"{self.endpoint.label} stopped answering (no reply within {self.read_timeout:g}s)"
+            ) from None
+        except ssl.SSLError as exc:
+            raise ScanError("tls", f"TLS error from {self.endpoint.label}: {_first_line(str(exc))}") from None
+        except OSError as exc:
+            raise ScanError(
+                "unreachable", f"connection to {self.endpoint.label} lost: {exc.strerror or exc}"
+            ) from None
+        if not data:
+            raise ScanError("unreachable", f"{self.endpoint.label} closed the connection")
+        return data
+
+    def read_reply(self):
+        reader = self.reader
+        reply = reader.gets()
+        while reply is False:
+            reader.feed(self.recv())
+            try:
+                reply = reader.gets()
+            except hiredis.ProtocolError as exc:
+                raise ScanError("protocol", f"{self.endpoint.label} does not speak RESP: {exc}") from None
+        return reply
+
+    def call(self, *args: str | bytes | int):
+        """Send one command and return its reply; an error reply raises ServerReply."""
+        self.sendall(encode_command(*args))
+        reply = self.read_reply()
+        if isinstance(reply, hiredis.ReplyError):
+            raise ServerReply(_first_line(str(reply)))
+        return reply
+
+    def close(self) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
+
+    def __enter__(self) -> NodeConnection:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def make_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """Verification on, always; `ca_file` adds a private CA (tests, self-hosted Redis)."""
+    ctx = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+    ctx.check_hostname = True
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def open_node(
+    endpoint: Endpoint,
+    credentials: Credentials,
+    *,
+    connect_timeout: float,
+    read_timeout: float,
+    ssl_context: ssl.SSLContext | None = None,
+    db: int = 0,
+) -> NodeConnection:
+    conn = NodeConnection(
+        endpoint, connect_timeout=connect_timeout, read_timeout=read_timeout, ssl_context=ssl_context
+    )
+    conn.open()
+    try:
+        conn.setup(credentials, db=db)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+# --------------------------------------------------------------------------------------------
+# Cluster discovery
+
+
+@dataclass(frozen=True)
+class Primary:
+    endpoint: Endpoint
+    node_id: str
+    slots: int  # how many of the 16384 slots it serves
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def discover_primaries(conn: NodeConnection, allowed: Sequence[str]) -> list[Primary]:
+    """The primaries of an OSS cluster from CLUSTER SLOTS, each checked against the allowlist.
+
+    A node announced with an unknown address (`?` or empty) is the seed host itself. Nodes named
+    by address keep the seed's TLS name, as managed clusters announce addresses but certify names.
+    """
+    seed = conn.endpoint
+    try:
+        ranges = conn.call("CLUSTER", "SLOTS")
+    except ServerReply as exc:
+        raise ScanError(
+            "protocol", f"{seed.label} did not describe its cluster (CLUSTER SLOTS: {exc}); is it clustered?"
+        ) from None
+    primaries: dict[tuple[str, int], list] = {}
+    for entry in ranges or ():
+        start, end, node = int(entry[0]), int(entry[1]), entry[2]
+        host = _text(node[0]) if node[0] else ""
+        if host in ("", "?"):
+            host = seed.host
+        port = int(node[1])
+        node_id = _text(node[2]) if len(node) > 2 else ""
+        key = (host, port)
+        if key not in primaries:
+            primaries[key] = [node_id, 0]
+        primaries[key][1] += end - start + 1
+    out = []
+    for (host, port), (node_id, slots) in primaries.items():
+        _require_allowed(host, allowed, what=f"cluster node {host}:{port} announced by {seed.label}")
+        server_hostname = None
+        if seed.tls:
+            server_hostname = seed.server_hostname if _ip(host) is not None else host
+        out.append(Primary(Endpoint(host, port, seed.tls, server_hostname), node_id, slots))
+    if not out:
+        raise ScanError("protocol", f"{seed.label} reports a cluster without any slot assigned")
+    out.sort(key=lambda p: (p.endpoint.host, p.endpoint.port))
+    return out

@@ -1,0 +1,447 @@
+"""`run_scan`: connect, discover, read every primary, and turn the totals into a ScanReport."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from advisor.core.scan.aggregate import FIRST_TTL_BUCKET, TTL_BOUNDS_MS, Aggregator, NamespaceStats, type_name
+from advisor.core.scan.connect import (
+    Endpoint,
+    NodeConnection,
+    Primary,
+    _require_allowed,
+    default_allowed_hosts,
+    discover_primaries,
+    make_ssl_context,
+    open_node,
+    parse_url,
+    resolve_credentials,
+)
+from advisor.core.scan.errors import ScanError
+from advisor.core.scan.facts import NodeFacts, keyspace_keys, node_facts
+from advisor.core.scan.masking import mask_key
+from advisor.core.scan.reader import Budget, KeyLimit, NodeOutcome, NodeReader, Sampler
+from advisor.core.scan.report import (
+    BiggestKey,
+    InferredPattern,
+    NamespaceReport,
+    ScanReport,
+    ServerFacts,
+    ShardReport,
+    SlotCount,
+    SlowlogCommand,
+    SlowlogSummary,
+    TtlBucket,
+    TtlSeconds,
+    UnmatchedReport,
+)
+from advisor.core.scan.spec import NamespaceSpec, ScanOptions, ScanProgress, ScanTarget
+
+ProgressCallback = Callable[[ScanProgress], None]
+CancelCheck = Callable[[], bool]
+
+# A cancel check may be a database query: ask it this often at most.
+CANCEL_CHECK_INTERVAL_S = 0.25
+
+
+def _specs(namespaces: Iterable[Any]) -> list[NamespaceSpec]:
+    return [ns if isinstance(ns, NamespaceSpec) else NamespaceSpec.from_namespace(ns) for ns in namespaces]
+
+
+class _StopCheck:
+    def __init__(self, cancel: CancelCheck | None):
+        self._cancel = cancel
+        self._next = 0.0
+        self.cancelled = False
+
+    def __call__(self) -> bool:
+        if self.cancelled:
+            return True
+        if self._cancel is None:
+            return False
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + CANCEL_CHECK_INTERVAL_S
+            self.cancelled = bool(self._cancel())
+        return self.cancelled
+
+
+def run_scan(
+    target: ScanTarget,
+    namespaces: Iterable[NamespaceSpec | Any],
+    options: ScanOptions | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCheck | None = None,
+) -> ScanReport:
+    """Scan one instance read-only and report what its keys look like against its namespaces.
+
+    Raises ScanError when the scan cannot start (host not allowed, unreachable, TLS, auth, a
+    server that refuses INFO). Once reading has begun, failures end the scan early instead: the
+    report comes back with `complete: false` and `error` saying why. `findings` is left empty:
+    `evaluate_drift` fills it from the report and the design.
+    """
+    options = options or ScanOptions()
+    started_at = dt.datetime.now(dt.UTC)
+    t0 = time.monotonic()
+    specs = _specs(namespaces)
+    allowed = options.allowed_hosts if options.allowed_hosts is not None else default_allowed_hosts()
+
+    parsed = parse_url(target.url)
+    _require_allowed(parsed.endpoint.host, allowed)
+    credentials = resolve_credentials(
+        target.credential, url_username=parsed.username, url_password=parsed.password, environ=options.environ
+    )
+    ssl_context = make_ssl_context(options.tls_ca_file) if parsed.endpoint.tls else None
+    clustered = target.clustering == "oss"
+
+    def connect(endpoint: Endpoint) -> NodeConnection:
+        return open_node(
+            endpoint,
+            credentials,
+            connect_timeout=options.connect_timeout,
+            read_timeout=options.read_timeout,
+            ssl_context=ssl_context,
+            db=0 if clustered else parsed.db,
+        )
+
+    seed = connect(parsed.endpoint)
+    open_conns = [seed]
+    try:
+        notes: list[str] = []
+        if clustered:
+            primaries = discover_primaries(seed, allowed)
+        else:
+            primaries = [Primary(parsed.endpoint, "", 0)]
+        agg = Aggregator(
+            specs,
+            top_n=options.top_n,
+            examples=options.examples,
+            max_patterns=options.max_patterns,
+            cluster=clustered,
+        )
+        stop = _StopCheck(cancel)
+        budget = Budget(options.max_ops)
+        key_limit = KeyLimit(options.max_keys)
+        sampler = Sampler(options.memory_sample)
+        count = (
+            options.count if options.max_ops is None else max(1, min(options.count, options.max_ops // 10))
+        )
+
+        shards: list[ShardReport] = []
+        node_facts_list: list[NodeFacts] = []
+        errors: list[ScanError] = []
+        outcomes: list[NodeOutcome] = []
+        reporter = _Progress(progress, options.progress_interval, t0, len(primaries))
+
+        for number, primary in enumerate(primaries):
+            shard = ShardReport(
+                node=primary.endpoint.label, node_id=primary.node_id or None, slots=primary.slots or None
+            )
+            shards.append(shard)
+            if stop():
+                shard.error = "cancelled"
+                continue
+            try:
+                conn = seed if _same(seed.endpoint, primary.endpoint) else None
+                if conn is None:
+                    conn = connect(primary.endpoint)
+                    open_conns.append(conn)
+                facts = node_facts(conn, slowlog_entries=options.slowlog_entries)
+            except ScanError as exc:
+                if number == 0 and not clustered:
+                    raise
+                shard.error = exc.reason
+                errors.append(exc)
+                continue
+            node_facts_list.append(facts)
+            shard.keys_total = keyspace_keys(facts.info, 0 if clustered else parsed.db)
+            shard.used_memory = _int(facts.info.get("used_memory"))
+            reporter.add_estimate(shard.keys_total)
+            reader = NodeReader(
+                conn,
+                agg,
+                count=count,
+                sampler=sampler,
+                budget=budget,
+                key_limit=key_limit,
+                should_stop=stop,
+                on_batch=lambda outcome, _label=primary.endpoint.label: reporter.batch(agg.keys, _label),
+                credentials=credentials,
+            )
+            outcome = reader.run()
+            outcomes.append(outcome)
+            shard.keys = outcome.keys
+            shard.complete = outcome.complete
+            if outcome.error is not None:
+                shard.error = outcome.error.reason
+                errors.append(outcome.error)
+            elif outcome.stopped:
+                shard.error = "cancelled"
+            reporter.node_done(agg.keys, primary.endpoint.label)
+            if outcome.key_errors:
+                notes.append(
+                    f"{primary.endpoint.label}: {outcome.key_errors} keys answered TYPE with an error"
+                )
+
+        if seed.endpoint.host != primaries[0].endpoint.host and clustered:
+            notes.append(f"cluster nodes announce themselves as {primaries[0].endpoint.host}")
+        if not clustered and node_facts_list and node_facts_list[0].info.get("cluster_enabled") == "1":
+            notes.append(
+                "the server runs in cluster mode but the instance is not registered with OSS clustering: "
+                "only this node's keys were scanned"
+            )
+        cancelled = stop.cancelled
+        complete = (
+            not cancelled
+            and not errors
+            and len(outcomes) == len(primaries)
+            and all(o.complete for o in outcomes)
+        )
+        finished_at = dt.datetime.now(dt.UTC)
+        first_error = errors[0] if errors else None
+        if first_error is None and not complete and not cancelled and key_limit.exhausted:
+            error_text, error_kind = f"stopped after max_keys={options.max_keys} keys", None
+        elif first_error is not None:
+            error_text = first_error.reason if len(errors) == 1 else "; ".join(e.reason for e in errors[:3])
+            error_kind = first_error.kind
+        elif cancelled:
+            error_text, error_kind = "cancelled", None
+        else:
+            error_text, error_kind = None, None
+        report = ScanReport(
+            instance=target.instance,
+            status="cancelled" if cancelled else "completed",
+            started_at=started_at,
+            finished_at=finished_at,
+            duration_s=round(time.monotonic() - t0, 3),
+            keys_scanned=agg.keys,
+            complete=complete,
+            namespaces=[_namespace_report(spec, agg.stats[i]) for i, spec in enumerate(specs)],
+            unmatched=_unmatched_report(agg),
+            server=_server_facts(node_facts_list, clustered),
+            error=error_text,
+            error_kind=error_kind,
+            memory_sampled=options.memory_sample < 1.0,
+            memory_sample_rate=options.memory_sample,
+            memory_sampled_keys=agg.mem_sampled,
+            keys_vanished=agg.vanished,
+            keys_total=reporter.estimate,
+            clustered=clustered,
+            shards=shards if clustered else [],
+            fullest_slots=[SlotCount(slot=s, keys=c) for s, c in agg.fullest_slots(options.fullest_slots)],
+            slowlog=_slowlog(node_facts_list),
+            ops_sent=budget.ops,
+            paused_s=round(budget.paused_s, 3),
+            notes=notes,
+        )
+        reporter.final(report)
+        return report
+    finally:
+        for conn in open_conns:
+            conn.close()
+
+
+def _same(a: Endpoint, b: Endpoint) -> bool:
+    return a.host.lower() == b.host.lower() and a.port == b.port
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class _Progress:
+    def __init__(self, callback: ProgressCallback | None, interval: float, t0: float, nodes: int):
+        self.callback = callback
+        self.interval = interval
+        self.t0 = t0
+        self.nodes_total = nodes
+        self.nodes_done = 0
+        self.estimate: int | None = None
+        self._next = t0 + interval
+
+    def add_estimate(self, keys: int | None) -> None:
+        if keys is not None:
+            self.estimate = (self.estimate or 0) + keys
+
+    def _emit(self, keys: int, node: str | None) -> None:
+        elapsed = time.monotonic() - self.t0
+        self.callback(
+            ScanProgress(
+                keys_scanned=keys,
+                keys_total=self.estimate,
+                nodes_done=self.nodes_done,
+                nodes_total=self.nodes_total,
+                node=node,
+                elapsed_s=round(elapsed, 3),
+                keys_per_s=round(keys / elapsed, 1) if elapsed > 0 else 0.0,
+            )
+        )
+
+    def batch(self, keys: int, node: str) -> None:
+        if self.callback is not None and time.monotonic() >= self._next:
+            self._next = time.monotonic() + self.interval
+            self._emit(keys, node)
+
+    def node_done(self, keys: int, node: str) -> None:
+        self.nodes_done += 1
+
+    def final(self, report: ScanReport) -> None:
+        if self.callback is not None:
+            self._emit(report.keys_scanned, None)
+
+
+def _seconds(ms: float | None) -> int | None:
+    return None if ms is None else round(ms / 1000)
+
+
+def _ttl_histogram(stats: NamespaceStats) -> list[TtlBucket]:
+    out = []
+    for b in sorted(stats.hist):
+        c = stats.hist[b]
+        if c and b >= FIRST_TTL_BUCKET:
+            le = TTL_BOUNDS_MS[b] / 1000 if b < len(TTL_BOUNDS_MS) else None
+            out.append(TtlBucket(le_seconds=le, keys=c))
+    return out
+
+
+def _types(stats: NamespaceStats) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for reply, c in stats.types.items():
+        name = type_name(reply)
+        out[name] = out.get(name, 0) + c
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _memory(stats: NamespaceStats) -> tuple[int, bool]:
+    if stats.mem_n >= stats.keys:
+        return stats.mem_sum, False
+    if not stats.mem_n:
+        return 0, True
+    return round(stats.mem_sum / stats.mem_n * stats.keys), True
+
+
+def _biggest(stats: NamespaceStats) -> list[BiggestKey]:
+    return [
+        BiggestKey(key=mask_key(k, max_chars=120), memory_bytes=m, type=type_name(t))
+        for m, k, t in stats.biggest()
+    ]
+
+
+def _namespace_report(spec: NamespaceSpec, stats: NamespaceStats) -> NamespaceReport:
+    memory, estimated = _memory(stats)
+    return NamespaceReport(
+        name=spec.name,
+        keys=stats.keys,
+        without_ttl=stats.without_ttl,
+        types=_types(stats),
+        memory_bytes=memory,
+        memory_estimated=estimated,
+        ttl_seconds=TtlSeconds(
+            min=_seconds(stats.ttl_min_ms),
+            p50=_seconds(stats.ttl_quantile_ms(0.5)),
+            max=_seconds(stats.ttl_max_ms),
+            p90=_seconds(stats.ttl_quantile_ms(0.9)),
+            p99=_seconds(stats.ttl_quantile_ms(0.99)),
+        ),
+        memory_sampled_keys=stats.mem_n,
+        ttl_above_design=stats.above_ttl,
+        ttl_limit_seconds=None if spec.ttl_limit_ms is None else spec.ttl_limit_ms / 1000,
+        oversized_keys=stats.oversized,
+        memory_limit_bytes=spec.memory_limit_bytes,
+        biggest_keys=_biggest(stats),
+        examples=list(stats.examples),
+        personal_data=dict(sorted(stats.pii.items())),
+        personal_data_example=stats.pii_example,
+        ttl_histogram=_ttl_histogram(stats),
+    )
+
+
+def _unmatched_report(agg: Aggregator) -> UnmatchedReport:
+    stats = agg.unmatched
+    patterns, other = agg.inferrer.result()
+    memory, estimated = _memory(stats)
+    return UnmatchedReport(
+        keys=stats.keys,
+        patterns=[InferredPattern(**p) for p in patterns],
+        other_keys=other,
+        without_ttl=stats.without_ttl,
+        types=_types(stats),
+        memory_bytes=memory,
+        memory_estimated=estimated,
+        personal_data=dict(sorted(stats.pii.items())),
+        personal_data_example=stats.pii_example,
+        biggest_keys=_biggest(stats),
+    )
+
+
+def _sum(values: list[int | None]) -> int | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def _server_facts(facts: list[NodeFacts], clustered: bool) -> ServerFacts:
+    if not facts:
+        return ServerFacts(cluster_enabled=clustered, nodes=0)
+    infos = [f.info for f in facts]
+
+    def ints(name: str) -> list[int | None]:
+        return [_int(i.get(name)) for i in infos]
+
+    hits, misses = _sum(ints("keyspace_hits")), _sum(ints("keyspace_misses"))
+    hit_ratio = None
+    if hits is not None and misses is not None and hits + misses > 0:
+        hit_ratio = round(hits / (hits + misses), 4)
+    used = _sum(ints("used_memory"))
+    if len(infos) == 1:
+        try:
+            frag = float(infos[0]["mem_fragmentation_ratio"])
+        except (KeyError, ValueError):
+            frag = None
+    else:
+        rss = _sum(ints("used_memory_rss"))
+        frag = round(rss / used, 2) if rss is not None and used else None
+    policies = [f.maxmemory_policy for f in facts]
+    first = facts[0]
+    clients = [c for c in ints("connected_clients") if c is not None]
+    return ServerFacts(
+        redis_version=infos[0].get("redis_version"),
+        maxmemory_policy=policies[0],
+        used_memory=used,
+        evicted_keys=_sum(ints("evicted_keys")),
+        hit_ratio=hit_ratio,
+        maxmemory_policy_source=first.policy_source,
+        maxmemory_policy_error=first.config_error,
+        maxmemory=_sum(ints("maxmemory")),
+        mem_fragmentation_ratio=frag,
+        expired_keys=_sum(ints("expired_keys")),
+        keyspace_hits=hits,
+        keyspace_misses=misses,
+        connected_clients=max(clients) if clients else None,
+        rejected_connections=_sum(ints("rejected_connections")),
+        cluster_enabled=clustered or infos[0].get("cluster_enabled") == "1",
+        nodes=len(facts),
+    )
+
+
+def _slowlog(facts: list[NodeFacts]) -> SlowlogSummary:
+    durations: dict[str, list[int]] = {}
+    entries = 0
+    error = None
+    for f in facts:
+        entries += f.slowlog_entries
+        error = error or f.slowlog_error
+        for name, values in f.durations.items():
+            durations.setdefault(name, []).extend(values)
+    commands = [
+        SlowlogCommand(command=name, count=len(v), total_us=sum(v), max_us=max(v))
+        for name, v in durations.items()
+    ]
+    commands.sort(key=lambda c: (-c.total_us, c.command))
+    return SlowlogSummary(entries=entries, commands=commands, error=error)
