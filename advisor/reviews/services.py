@@ -74,6 +74,9 @@ def _target_state(action: str, review: Review) -> str:
         return TRANSITIONS[action][review.state]
     except KeyError:
         label = ReviewState(review.state).label
+        if review.decided_by_id and review.state in (S.APPROVED, S.CHANGES_REQUESTED):
+            who = review.decided_by.get_username()
+            raise TransitionNotAllowed(f"{review} was already decided by {who}: it is {label} now.") from None
         raise TransitionNotAllowed(f"{review} is {label}: it cannot be {_VERB[action]} now.") from None
 
 

@@ -39,7 +39,7 @@ def team_review(request, team):
     design = registry_design()
     findings = services.team_findings(team, design=design)
     blocking = services.blocking_findings(findings)
-    form = SubmitForm(request.POST or None, blocking=blocking)
+    form = SubmitForm(request.POST if request.method == "POST" else None, blocking=blocking)
     if request.method == "POST" and form.is_valid():
         try:
             review = services.review_submit(team=team, user=request.user, waivers=form.waiver_asks())
