@@ -48,6 +48,7 @@ api = NinjaAPI(
     docs_decorator=_docs_access,
 )
 api.add_router("", registry_router)
+api.add_router("", "advisor.api.reviews.router")
 
 
 @api.get("/health", auth=None, response={200: Health, 503: Error}, tags=["health"])
