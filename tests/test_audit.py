@@ -207,3 +207,35 @@ def test_the_audit_page_lists_and_filters(client, viewer, member, reviewer):
     assert client.get("/audit/", {"since": tomorrow}).context["page"].paginator.count == 0
     fragment = client.get("/audit/", {"obj_name": "catalog"}, HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in fragment and "catalog revision 1" in fragment
+
+
+def test_api_writes_are_recorded(client, member, admin_user):
+    from advisor.accounts.models import ApiToken
+
+    def auth(user):
+        return {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(user=user, name='t')[1]}"}
+
+    r = client.patch(
+        "/api/namespaces/product-cache", {"cardinality": 42}, content_type="application/json", **auth(member)
+    )
+    assert r.status_code == 200
+    (event,) = _events(obj_type="namespace", action="update")
+    assert event.actor == member and event.changes == [("cardinality", 500000, 42)]
+    r = client.post(
+        "/api/teams",
+        {"name": "payments", "contact": "pay@contoso.example"},
+        content_type="application/json",
+        **auth(admin_user),
+    )
+    assert r.status_code == 201
+    assert _events(obj_type="team", action="create")[0].after == {
+        "name": "payments",
+        "contact": "pay@contoso.example",
+        "members": [],
+    }
+    assert client.delete("/api/teams/payments", **auth(admin_user)).status_code == 204
+    (deleted,) = _events(obj_type="team", action="delete")
+    assert deleted.actor == admin_user and deleted.before["name"] == "payments" and deleted.after is None
+    # A refused delete (the team still owns namespaces) records nothing.
+    assert client.delete("/api/teams/catalog", **auth(admin_user)).status_code == 409
+    assert len(_events(obj_type="team", action="delete")) == 1

@@ -15,6 +15,7 @@ from django.http import Http404
 from ninja import Body, Query, Router, Status
 from ninja.pagination import paginate
 
+from advisor.audit.services import audit_change, audit_delete, object_data
 from advisor.core import design as core
 from advisor.registry import permissions
 from advisor.registry.models import Instance, Namespace, Team
@@ -86,14 +87,19 @@ def team_get(request, name: str):
 @router.post("/teams", response={201: TeamOut, **_WRITE_ERRORS}, tags=["teams"])
 def team_create(request, payload: core.Team):
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
-    return Status(201, team_data(services.team_save(team=None, data=payload)))
+    team = services.team_save(team=None, data=payload)
+    audit_change(actor=request.auth, before=None, obj=team)
+    return Status(201, team_data(team))
 
 
 @router.put("/teams/{name}", response={200: TeamOut, **_WRITE_ERRORS}, tags=["teams"])
 def team_update(request, name: str, payload: core.Team):
     team = _get(Team, name)
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
-    return team_data(services.team_save(team=team, data=payload))
+    before = object_data(team)
+    team = services.team_save(team=team, data=payload)
+    audit_change(actor=request.auth, before=before, obj=team)
+    return team_data(team)
 
 
 @router.patch("/teams/{name}", response={200: TeamOut, **_WRITE_ERRORS}, tags=["teams"])
@@ -101,14 +107,19 @@ def team_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     team = _get(Team, name)
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
     data = validate_entry(core.Team, merge_patch(team_data(team), payload))
-    return team_data(services.team_save(team=team, data=data))
+    before = object_data(team)
+    team = services.team_save(team=team, data=data)
+    audit_change(actor=request.auth, before=before, obj=team)
+    return team_data(team)
 
 
 @router.delete("/teams/{name}", response={204: None, **_WRITE_ERRORS}, tags=["teams"])
 def team_delete(request, name: str):
     team = _get(Team, name)
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
+    before = object_data(team)
     services.team_delete(team=team)
+    audit_delete(actor=request.auth, obj=team, before=before)
     return Status(204, None)
 
 
@@ -136,14 +147,19 @@ def instance_get(request, name: str):
 @router.post("/instances", response={201: InstanceOut, **_WRITE_ERRORS}, tags=["instances"])
 def instance_create(request, payload: core.Instance):
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
-    return Status(201, instance_data(services.instance_save(instance=None, data=payload)))
+    instance = services.instance_save(instance=None, data=payload)
+    audit_change(actor=request.auth, before=None, obj=instance)
+    return Status(201, instance_data(instance))
 
 
 @router.put("/instances/{name}", response={200: InstanceOut, **_WRITE_ERRORS}, tags=["instances"])
 def instance_update(request, name: str, payload: core.Instance):
     instance = _get(Instance, name)
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
-    return instance_data(services.instance_save(instance=instance, data=payload))
+    before = object_data(instance)
+    instance = services.instance_save(instance=instance, data=payload)
+    audit_change(actor=request.auth, before=before, obj=instance)
+    return instance_data(instance)
 
 
 @router.patch("/instances/{name}", response={200: InstanceOut, **_WRITE_ERRORS}, tags=["instances"])
@@ -151,14 +167,19 @@ def instance_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     instance = _get(Instance, name)
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
     data = validate_entry(core.Instance, merge_patch(instance_data(instance), payload))
-    return instance_data(services.instance_save(instance=instance, data=data))
+    before = object_data(instance)
+    instance = services.instance_save(instance=instance, data=data)
+    audit_change(actor=request.auth, before=before, obj=instance)
+    return instance_data(instance)
 
 
 @router.delete("/instances/{name}", response={204: None, **_WRITE_ERRORS}, tags=["instances"])
 def instance_delete(request, name: str):
     instance = _get(Instance, name)
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
+    before = object_data(instance)
     services.instance_delete(instance=instance)
+    audit_delete(actor=request.auth, obj=instance, before=before)
     return Status(204, None)
 
 
@@ -204,6 +225,7 @@ def namespace_create(request, payload: core.Namespace):
     team = services.named(Team, payload.team, loc="team")
     _require(permissions.can_save_namespace(request.auth, None, team), _namespace_denied(None, team))
     namespace = services.namespace_save(namespace=None, data=payload, team=team)
+    audit_change(actor=request.auth, before=None, obj=namespace)
     return Status(201, namespace_data(namespace))
 
 
@@ -214,7 +236,10 @@ def namespace_update(request, name: str, payload: core.Namespace):
     _require(
         permissions.can_save_namespace(request.auth, namespace, team), _namespace_denied(namespace, team)
     )
-    return namespace_data(services.namespace_save(namespace=namespace, data=payload, team=team))
+    before = object_data(namespace)
+    namespace = services.namespace_save(namespace=namespace, data=payload, team=team)
+    audit_change(actor=request.auth, before=before, obj=namespace)
+    return namespace_data(namespace)
 
 
 @router.patch("/namespaces/{name}", response={200: NamespaceOut, **_WRITE_ERRORS}, tags=["namespaces"])
@@ -225,7 +250,10 @@ def namespace_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     _require(
         permissions.can_save_namespace(request.auth, namespace, team), _namespace_denied(namespace, team)
     )
-    return namespace_data(services.namespace_save(namespace=namespace, data=data, team=team))
+    before = object_data(namespace)
+    namespace = services.namespace_save(namespace=namespace, data=data, team=team)
+    audit_change(actor=request.auth, before=before, obj=namespace)
+    return namespace_data(namespace)
 
 
 @router.delete("/namespaces/{name}", response={204: None, **_WRITE_ERRORS}, tags=["namespaces"])
@@ -235,5 +263,7 @@ def namespace_delete(request, name: str):
         permissions.can_edit_namespace(request.auth, namespace),
         f"Only members of team '{namespace.team.name}' and administrators delete its namespaces.",
     )
+    before = object_data(namespace)
     services.namespace_delete(namespace=namespace)
+    audit_delete(actor=request.auth, obj=namespace, before=before)
     return Status(204, None)

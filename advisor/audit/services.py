@@ -121,13 +121,14 @@ def audit_change(*, actor, before: dict | None, obj, action: str | None = None) 
     )
 
 
-def audit_delete(*, actor, obj) -> AuditEvent:
+def audit_delete(*, actor, obj, before: dict | None = None) -> AuditEvent:
+    """Record a deletion; pass `before` when the row is already gone (its relations with it)."""
     return audit_record(
         actor=actor,
         action="delete",
         obj_type=object_type(obj),
         obj_name=object_name(obj),
-        before=object_data(obj),
+        before=before if before is not None else object_data(obj),
         after=None,
     )
 
