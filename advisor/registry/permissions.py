@@ -95,10 +95,5 @@ def can_decide_waiver(user, waiver_request) -> bool:
 
 
 def can_manage_waivers(user) -> bool:
-    """Creating and deleting registry waivers directly: administrators and reviewers."""
+    """Grant, renew and revoke waivers of findings: administrators and reviewers."""
     return is_admin(user) or is_reviewer(user)
-
-
-def can_manage_waivers(user) -> bool:
-    """Grant, renew and revoke waivers of findings."""
-    return is_admin(user)
