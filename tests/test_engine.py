@@ -131,10 +131,60 @@ def test_apply_policy_and_waivers_serves_drift_findings_too():
     ]
 
 
-def test_lint_scan_runs_no_design_rule():
-    assert all(
-        f.rule.startswith("DRF") for f in lint_scan(build(_no_ttl_and_big_values()), object(), today=TODAY)
-    )
+def _scan(status: str = "completed") -> dict:
+    """A scan of prod-cache whose product-cache keys carry no TTL although the design has one."""
+    return {
+        "instance": "prod-cache",
+        "status": status,
+        "started_at": "2026-11-26T08:00:00Z",
+        "finished_at": "2026-11-26T08:00:10Z",
+        "duration_s": 10.0,
+        "keys_scanned": 1000,
+        "complete": True,
+        "namespaces": [
+            {
+                "name": "product-cache",
+                "keys": 1000,
+                "without_ttl": 1000,
+                "types": {"string": 1000},
+                "memory_bytes": 2_000_000,
+                "memory_estimated": True,
+                "ttl_seconds": {},
+            }
+        ],
+        "server": {"maxmemory_policy": "allkeys-lru", "maxmemory_policy_source": "config"},
+    }
+
+
+def test_lint_scan_runs_the_drift_rules_through_policy_and_waivers():
+    pytest.importorskip("advisor.core.rules.drift")
+    d = base()
+    findings = lint_scan(build(d), _scan(), today=TODAY)
+    assert ("DRF002", "namespace:product-cache", Severity.high) in [
+        (f.rule, f.target, f.severity) for f in findings
+    ]
+    assert all(f.rule.startswith("DRF") for f in findings)
+
+    d["policy"] = {"severity": {"DRF002": "critical"}}
+    d["waivers"] = [
+        {
+            "rule": "DRF002",
+            "target": "namespace:product-cache",
+            "reason": "backfill without TTL until Friday",
+            "expires": TODAY.isoformat(),
+            "approved_by": "platform-architects",
+        }
+    ]
+    drf002 = next(f for f in lint_scan(build(d), _scan(), today=TODAY) if f.rule == "DRF002")
+    assert (drf002.severity, drf002.waived) == (Severity.critical, True)
+
+    d["policy"] = {"disable": ["DRF002"]}
+    assert "DRF002" not in [f.rule for f in lint_scan(build(d), _scan(), today=TODAY)]
+
+
+def test_lint_scan_concludes_nothing_from_a_failed_scan():
+    pytest.importorskip("advisor.core.rules.drift")
+    assert lint_scan(build(base()), _scan("failed"), today=TODAY) == []
 
 
 def test_order_is_stable_whatever_the_input_order():
@@ -256,4 +306,4 @@ def test_a_larger_design_lints_quickly():
     design = build(d)
     start = time.perf_counter()
     lint_design(design, today=TODAY)
-    assert time.perf_counter() - start < 3
+    assert time.perf_counter() - start < 10  # all pairs on one instance would take minutes
