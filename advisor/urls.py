@@ -35,6 +35,7 @@ urlpatterns = [
     path("account/tokens/<int:pk>/revoke/", accounts.token_revoke, name="token_revoke"),
     path("", include("advisor.reviews.urls")),
     path("", include("advisor.audit.urls")),
+    path("", include("advisor.findings.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

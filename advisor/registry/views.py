@@ -9,6 +9,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from advisor.audit.services import audit_change, object_data
 from advisor.core.design import DesignError, load_design
+from advisor.findings.services import findings_refresh
+from advisor.findings.views import instance_findings_context, namespace_findings_context
 from advisor.scans.schedules import schedule_ensure
 
 from . import permissions, services
@@ -54,6 +56,7 @@ def instance_detail(request, name):
             "instance": instance,
             "namespaces": namespaces,
             "can_edit": permissions.can_edit_instances(request.user),
+            **instance_findings_context(instance, request.user),
         },
     )
 
@@ -68,6 +71,7 @@ def instance_edit(request, name=None):
     form = InstanceForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
         instance = form.save()
+        findings_refresh()
         audit_change(actor=request.user, before=before, obj=instance)
         schedule_ensure(instance)
         messages.success(request, f"Instance {instance.name} saved.")
@@ -112,7 +116,11 @@ def namespace_detail(request, name):
     return render(
         request,
         "registry/namespace_detail.html",
-        {"ns": ns, "can_edit": permissions.can_edit_namespace(request.user, ns)},
+        {
+            "ns": ns,
+            "can_edit": permissions.can_edit_namespace(request.user, ns),
+            **namespace_findings_context(ns, request.user),
+        },
     )
 
 
@@ -145,6 +153,7 @@ def namespace_edit(request, name=None):
         if not permissions.can_edit_team(request.user, form.cleaned_data["team"]):
             raise PermissionDenied("You may only assign namespaces to your own teams.")
         saved = form.save()
+        findings_refresh()
         audit_change(actor=request.user, before=before, obj=saved)
         messages.success(request, f"Namespace {saved.name} saved.")
         return redirect(saved)
@@ -194,6 +203,7 @@ def design_transfer(request):
                 errors = exc.errors
             else:
                 summary = services.design_import(design, user=request.user)
+                findings_refresh()
                 messages.success(request, f"Imported {upload.name}: {summary}.")
                 return redirect("design_transfer")
     return render(

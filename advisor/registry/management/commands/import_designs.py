@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from advisor.core.design import DesignError, load_design
+from advisor.findings.services import findings_refresh
 from advisor.registry.services import design_import
 
 
@@ -29,4 +30,5 @@ class Command(BaseCommand):
             self.stderr.write(str(e))
             raise SystemExit(2) from None
         summary = design_import(design)
+        findings_refresh()
         self.stdout.write(f"Imported {name}: {summary}")

@@ -1,0 +1,82 @@
+import re
+
+from django import template
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
+
+from advisor.findings import services
+from advisor.findings.models import DesignFinding
+
+register = template.Library()
+
+_DETAIL_URL = {"namespace": "namespace_detail", "instance": "instance_detail"}
+_ICONS = {
+    "critical": "bi-x-octagon-fill",
+    "high": "bi-exclamation-triangle-fill",
+    "medium": "bi-exclamation-circle",
+    "low": "bi-info-circle",
+    "info": "bi-chat-left-text",
+}
+
+
+@register.filter
+def target_url(target: str) -> str:
+    """`namespace:cart` → the namespace's page; empty when the target has no page."""
+    kind, _, name = str(target).partition(":")
+    try:
+        return reverse(_DETAIL_URL[kind], args=[name])
+    except (KeyError, NoReverseMatch):
+        return ""
+
+
+@register.filter
+def target_name(target: str) -> str:
+    return str(target).partition(":")[2] or str(target)
+
+
+@register.filter
+def target_kind(target: str) -> str:
+    return str(target).partition(":")[0]
+
+
+@register.filter
+def sev_icon(severity: str) -> str:
+    return _ICONS.get(str(severity), "bi-dot")
+
+
+@register.filter
+def percent(value, digits: int = 0) -> str:
+    try:
+        return f"{float(value) * 100:.{int(digits)}f}%"
+    except (TypeError, ValueError):
+        return ""
+
+
+@register.filter
+def gib(value, digits: int = 2) -> str:
+    try:
+        return f"{float(value) / 2**30:,.{int(digits)}f} GiB"
+    except (TypeError, ValueError):
+        return ""
+
+
+@register.inclusion_tag("findings/_home_summary.html")
+def findings_summary():
+    # The home page belongs to the registry; this card brings its own data so that page stays as is.
+    services.findings_ensure_fresh()
+    qs = DesignFinding.objects.all()
+    return {
+        "counts": services.severity_counts(qs),
+        "top_rules": services.top_rules(qs),
+        "waived": qs.filter(waived=True).count(),
+    }
+
+
+_TICKS = re.compile(r"`([^`]+)`")
+
+
+@register.filter
+def ticks(text) -> str:
+    """Text with `code` spans, as the rule engine writes messages, rendered with <code>."""
+    return mark_safe(_TICKS.sub(r"<code>\1</code>", conditional_escape(str(text))))  # noqa: S308
