@@ -13,6 +13,13 @@ _MAX_TOKEN_LENGTH = 200
 
 
 class TokenAuth(HttpBearer):
+    def __call__(self, request):
+        # HttpBearer logs a header with another scheme verbatim under DEBUG; it may hold a secret.
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return self.authenticate(request, token)
+
     def authenticate(self, request, token):
         if not (token.isascii() and token.isprintable()) or len(token) > _MAX_TOKEN_LENGTH:
             return None
