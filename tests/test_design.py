@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from advisor.core.design import (
     TIERS_BY_PRODUCT,
+    Connection,
     Design,
     DesignError,
     DesignIssue,
@@ -444,6 +445,17 @@ def test_it_never_echoes_a_secret(path, value):
         load_design(_yaml(data))
     assert "hunter2" not in str(info.value)
     assert "hunter2" not in repr(info.value.errors)
+
+
+def test_it_never_echoes_a_secret_when_built_in_code():
+    with pytest.raises(ValidationError) as info:
+        Connection(url="redis://:hunter2@host:6379/0", credential="none")
+    assert "hunter2" not in str(info.value)
+    data = _base()
+    data["instances"][0]["connection"]["url"] = "redis://:hunter2@host:6379/0"
+    with pytest.raises(ValidationError) as info:
+        Design.model_validate(data)
+    assert "hunter2" not in str(info.value)
 
 
 def test_it_accepts_every_credential_form():

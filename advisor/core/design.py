@@ -16,6 +16,7 @@ import difflib
 import json
 import math
 import re
+import types
 import typing
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -173,7 +174,8 @@ Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Inputs stay out of error texts: a rejected connection URL may carry a password.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -688,7 +690,8 @@ def _parse(text: str, *, filename: str, issues: list[DesignIssue]) -> tuple[Any,
             json_error = e
         else:
             try:
-                root = _compose(text)[0]
+                root, loader = _compose(text)
+                loader.dispose()
             except yaml.YAMLError:
                 root = None
             for path, key in _json_duplicates(data, ()):
@@ -875,16 +878,16 @@ def _model_at(path: _Path) -> type[BaseModel] | None:
 
 
 def _unwrap(annotation: Any) -> Any:
+    """The model inside `Model`, `list[Model]` or `Model | None`; None for anything else."""
     while True:
-        args = [a for a in get_args(annotation) if a is not type(None)]
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             return annotation
-        if typing.get_origin(annotation) in (list, typing.Union) or type(annotation).__name__ == "UnionType":
-            if not args:
-                return None
-            annotation = args[0]
-            continue
-        return None
+        if typing.get_origin(annotation) not in (list, typing.Union, types.UnionType):
+            return None
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if not args:
+            return None
+        annotation = args[0]
 
 
 def _ordered(issues: list[DesignIssue]) -> list[DesignIssue]:
