@@ -91,9 +91,9 @@ def _duration(seconds: float | None) -> str:
         return "?"
     seconds = int(seconds)
     if seconds >= 86400 * 2:
-        return f"{seconds / 86400:.1f} d"
+        return f"{seconds} s ({seconds / 86400:.1f} d)"
     if seconds >= 7200:
-        return f"{seconds / 3600:.1f} h"
+        return f"{seconds} s ({seconds / 3600:.1f} h)"
     return f"{seconds} s"
 
 

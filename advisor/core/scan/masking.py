@@ -22,7 +22,11 @@ KIND_LABELS = {EMAIL: "e-mail address", PHONE: "phone number", CARD: "card numbe
 
 _OCTET = rb"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _RX = {
-    EMAIL: re.compile(rb"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
+    # Bounded and anchored at the start of a run: an unbounded local part would make a long
+    # key name cost quadratic time.
+    EMAIL: re.compile(
+        rb"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}"
+    ),
     PHONE: re.compile(rb"(?<![0-9A-Za-z_+])\+[1-9](?:[ .\-]?[0-9]){7,14}(?![0-9])"),
     CARD: re.compile(rb"(?<![0-9])[2-6][0-9]{12,18}(?![0-9])"),
     IPV4: re.compile(rb"(?<![0-9A-Za-z.])" + _OCTET + rb"(?:\." + _OCTET + rb"){3}(?![0-9.])"),

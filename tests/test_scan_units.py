@@ -1,0 +1,377 @@
+"""The scanner's pure parts: masking, pattern inference, the allowlist, URLs, credentials, sampling."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from advisor.core.scan import ScanError, ScanOptions, check_host_allowed, default_allowed_hosts, host_allowed
+from advisor.core.scan import connect as connect_mod
+from advisor.core.scan.aggregate import Aggregator
+from advisor.core.scan.connect import AZURE_HOST_SUFFIXES, parse_url, resolve_credentials
+from advisor.core.scan.infer import PatternInferrer, pattern_text
+from advisor.core.scan.masking import find_in_batch, luhn_ok, mask_key, personal_data_kinds
+from advisor.core.scan.reader import Budget, KeyLimit, Sampler
+from advisor.core.scan.spec import NamespaceSpec, ScanTarget
+
+# --------------------------------------------------------------------------------------------
+# Masking and personal data
+
+
+@pytest.mark.parametrize(
+    "key, kinds, masked",
+    [
+        (b"prod:users:by-email:user@example.com", ["email"], "prod:users:by-email:u***@example.com"),
+        (b"otp:+4915112345678", ["phone"], "otp:+49***78"),
+        (b"pay:4111111111111111:hold", ["card"], "pay:************1111:hold"),
+        (b"rl:ip:192.168.10.20", ["ipv4"], "rl:ip:192.x.x.x"),
+        (b"a:b@c.io:+12025550123", ["email", "phone"], "a:b***@c.io:+12***23"),
+    ],
+)
+def test_it_finds_and_masks_personal_data(key, kinds, masked):
+    assert personal_data_kinds(key) == kinds
+    assert mask_key(key) == masked
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        b"ts:1732600000000",  # a millisecond timestamp, not a card
+        b"pay:4111111111111112",  # fails the Luhn check
+        b"app:v1.2.3.4:config",  # a version, not an address
+        b"counter:+1",  # too short for a phone number
+        b"prod:catalog:product:v3:12345",
+        b"\xff\xfe:binary",
+    ],
+)
+def test_it_leaves_ordinary_keys_alone(key):
+    assert personal_data_kinds(key) == []
+    assert mask_key(key) == key.decode("utf-8", "backslashreplace")
+
+
+def test_luhn():
+    assert luhn_ok(b"4111111111111111") and luhn_ok(b"5555555555554444") and not luhn_ok(b"1234567812345678")
+
+
+def test_it_finds_personal_data_in_a_batch_by_position():
+    keys = [b"a:1", b"u:bob@example.org", b"multi\nline:1.2.3.4", b"b:2", b"c:10.0.0.1"]
+    assert find_in_batch(keys) == [(1, "email"), (2, "ipv4"), (4, "ipv4")]
+    assert find_in_batch([b"a:1", b"b:2"]) == []
+
+
+def test_masked_examples_are_short_and_never_raw():
+    key = b"x:" + b"a" * 100_000 + b":bob@example.com"
+    shown = mask_key(key, max_chars=80)
+    assert len(shown) < 120 and "100018 bytes" in shown
+    assert "bob@" not in mask_key(b"k:bob@example.com:" + b"z" * 500)
+
+
+# --------------------------------------------------------------------------------------------
+# Inferred patterns
+
+
+def _infer(keys, **kwargs):
+    inf = PatternInferrer(**kwargs)
+    for start in range(0, len(keys), 100):
+        inf.add(keys[start : start + 100])
+    return inf.result()
+
+
+def test_it_infers_placeholders_for_variable_segments():
+    keys = (
+        [b"legacy:session:%d" % i for i in range(250)]
+        + [b"tmp:%s" % str(uuid.UUID(int=i, version=4)).encode() for i in range(1, 80)]
+        + [b"blob:%016x" % (i * 7919 + 0xABCDEF000) for i in range(30)]
+        + [b"tok:AbCdEf%010dXyZ" % i for i in range(20)]
+        + [b"order-%06d:lines" % i for i in range(10)]
+    )
+    patterns, other = _infer(keys)
+    assert other == 0
+    assert [(p["pattern"], p["keys"]) for p in patterns] == [
+        ("legacy:session:<id:int>", 250),
+        ("tmp:<id:uuid>", 79),
+        ("blob:<id:hex>", 30),
+        ("tok:<digest:hash>", 20),
+        ("order-<id:int>:lines", 10),
+    ]
+    assert patterns[0]["example"].startswith("legacy:session:")
+
+
+def test_it_merges_families_that_differ_in_one_segment():
+    names = [b"alice", b"bob", b"carol", b"dave", b"erin"]
+    keys = [b"cache:user:%s:prefs" % n for n in names] + [b"cfg:db", b"cfg:cache"]
+    patterns, _ = _infer(keys)
+    assert ("cache:user:*:prefs", 5) in [(p["pattern"], p["keys"]) for p in patterns]
+    # two variants are not yet a family: they stay literal
+    assert {"cfg:db", "cfg:cache"} <= {p["pattern"] for p in patterns}
+
+
+def test_personal_data_never_becomes_pattern_text():
+    patterns, _ = _infer(
+        [b"users:by-email:u%d@example.com" % i for i in range(3)] + [b"ip:10.0.0.%d" % i for i in range(3)]
+    )
+    texts = {p["pattern"] for p in patterns}
+    assert texts == {"users:by-email:*", "ip:*"}
+    assert all("@example.com" not in p["example"] or "***@" in p["example"] for p in patterns)
+
+
+def test_odd_keys_still_give_valid_patterns():
+    from advisor.core.patterns import parse_pattern
+
+    keys = [
+        b"\xff\xfe:1",
+        b"a\nb:2",
+        b"<weird>:3",
+        b"x" * 5000,
+        b"{}:4",
+        b"a:" + b":".join(b"s%d" % i for i in range(40)),
+    ]
+    patterns, _ = _infer(keys)
+    for p in patterns:
+        parse_pattern(p["pattern"])  # raises on an invalid pattern
+
+
+def test_the_pattern_table_stays_bounded():
+    # 50,000 distinct literal families: far more than the table keeps
+    keys = [b"fam%d:x%d:y" % (i, i % 7) for i in range(50_000)]
+    inf = PatternInferrer(max_patterns=200, working_limit=1000)
+    for start in range(0, len(keys), 1000):
+        inf.add(keys[start : start + 1000])
+        assert len(inf._table) <= 1000
+    patterns, other = inf.result()
+    assert len(patterns) <= 200
+    assert sum(p["keys"] for p in patterns) + other == 50_000
+
+
+def test_pattern_text_numbers_repeated_placeholders():
+    assert pattern_text(b"a:\x00I:b:\x00I") == "a:<id:int>:b:<id2:int>"
+
+
+# --------------------------------------------------------------------------------------------
+# Allowlist and URLs
+
+
+@pytest.mark.parametrize(
+    "host, allowed",
+    [
+        ("cache-1.redis.cache.windows.net", True),
+        ("CACHE-1.Redis.Cache.Windows.Net.", True),
+        ("prod.westeurope.redis.azure.net", True),
+        ("redis.cache.windows.net", False),  # the suffix alone is no host of a customer
+        ("evil.redis.cache.windows.net.attacker.example", False),
+        ("redis.cache.windows.net.example", False),
+        ("127.0.0.1", False),
+        ("localhost", False),
+        ("10.0.0.5", False),
+        ("2130706433", False),  # 127.0.0.1 spelled as a number
+        ("169.254.169.254", False),
+    ],
+)
+def test_the_default_allowlist_takes_azure_hosts_only(host, allowed, monkeypatch):
+    monkeypatch.delenv("ADVISOR_SCAN_ALLOWED_HOSTS", raising=False)
+    assert host_allowed(host, default_allowed_hosts()) is allowed
+
+
+def test_debugging_adds_localhost(monkeypatch):
+    monkeypatch.delenv("ADVISOR_SCAN_ALLOWED_HOSTS", raising=False)
+    hosts = default_allowed_hosts(debug=True)
+    assert (
+        host_allowed("localhost", hosts) and host_allowed("127.0.0.1", hosts) and host_allowed("::1", hosts)
+    )
+    assert set(AZURE_HOST_SUFFIXES) <= set(hosts)
+
+
+def test_the_environment_replaces_the_allowlist():
+    hosts = default_allowed_hosts(
+        environ={"ADVISOR_SCAN_ALLOWED_HOSTS": "redis.internal, .corp.example,10.1.0.0/24"}
+    )
+    assert hosts == ["redis.internal", ".corp.example", "10.1.0.0/24"]
+    assert host_allowed("redis.internal", hosts)
+    assert host_allowed("a.corp.example", hosts)
+    assert host_allowed("10.1.0.7", hosts)
+    assert not host_allowed("10.1.1.7", hosts)
+    assert not host_allowed("redis.internal.evil", hosts)
+    assert not host_allowed("cache.redis.cache.windows.net", hosts)
+
+
+def test_check_host_allowed_refuses_with_a_clear_reason():
+    assert (
+        check_host_allowed("rediss://c.redis.azure.net:10000/0", [".redis.azure.net"]) == "c.redis.azure.net"
+    )
+    with pytest.raises(ScanError) as e:
+        check_host_allowed("redis://10.0.0.5:6379/0", [".redis.azure.net"])
+    assert e.value.kind == "refused_host"
+    assert "10.0.0.5" in e.value.reason and "ADVISOR_SCAN_ALLOWED_HOSTS" in e.value.reason
+
+
+def test_urls():
+    p = parse_url("rediss://scanner@c.redis.azure.net:10000/0")
+    assert (p.endpoint.host, p.endpoint.port, p.endpoint.tls, p.username, p.db) == (
+        "c.redis.azure.net",
+        10000,
+        True,
+        "scanner",
+        0,
+    )
+    assert p.endpoint.server_hostname == "c.redis.azure.net"
+    assert parse_url("redis://localhost").endpoint.port == 6379
+    for bad in ("http://x", "redis://", "redis://h:99999", "redis://h/x"):
+        with pytest.raises(ScanError) as e:
+            parse_url(bad)
+        assert e.value.kind == "protocol"
+
+
+# --------------------------------------------------------------------------------------------
+# Credentials
+
+
+def test_env_credentials():
+    creds = resolve_credentials("env:CACHE_PW", environ={"CACHE_PW": "s3cret"})
+    assert creds.auth_args() == ("AUTH", "s3cret")
+    assert "s3cret" not in repr(creds)
+    creds = resolve_credentials("env:CACHE_PW", url_username="scanner", environ={"CACHE_PW": "s3cret"})
+    assert creds.auth_args() == ("AUTH", "scanner", "s3cret")
+    assert resolve_credentials("none").auth_args() is None
+    with pytest.raises(ScanError) as e:
+        resolve_credentials("env:MISSING_VAR", environ={})
+    assert e.value.kind == "auth" and "MISSING_VAR" in e.value.reason
+    with pytest.raises(ScanError):
+        resolve_credentials("vault:x")
+
+
+@pytest.fixture
+def fresh_entra(monkeypatch):
+    monkeypatch.setattr(connect_mod, "_ENTRA_PROVIDERS", {})
+
+
+def test_entra_id_uses_default_azure_credential(fresh_entra, monkeypatch):
+    from redis_entraid import cred_provider
+
+    calls = []
+    monkeypatch.setattr(
+        cred_provider, "create_from_default_azure_credential", lambda **kw: calls.append(kw) or "provider"
+    )
+    creds = resolve_credentials("entra-id")
+    assert calls == [{"scopes": ("https://redis.azure.com/.default",)}]
+    assert creds._provider == "provider" and creds.reauth_interval_s
+    resolve_credentials("entra-id")
+    assert len(calls) == 1  # one provider per identity per process
+
+
+def test_entra_id_with_a_client_id_uses_that_managed_identity(fresh_entra, monkeypatch):
+    from redis_entraid import cred_provider
+    from redis_entraid.identity_provider import ManagedIdentityIdType, ManagedIdentityType
+
+    calls = []
+    monkeypatch.setattr(cred_provider, "create_from_managed_identity", lambda **kw: calls.append(kw) or "mi")
+    client_id = "5f2c1a8e-1111-2222-3333-444455556666"
+    resolve_credentials(f"entra-id:{client_id}")
+    assert calls == [
+        {
+            "identity_type": ManagedIdentityType.USER_ASSIGNED,
+            "resource": "https://redis.azure.com/",
+            "id_type": ManagedIdentityIdType.CLIENT_ID,
+            "id_value": client_id,
+        }
+    ]
+
+
+def test_the_real_managed_identity_provider_is_built_without_network(fresh_entra):
+    client_id = "5f2c1a8e-1111-2222-3333-444455556666"
+    creds = resolve_credentials(f"entra-id:{client_id}")
+    app = creds._provider._idp._app  # msal's ManagedIdentityClient, nothing requested yet
+    assert type(app).__name__ == "ManagedIdentityClient"
+
+
+def test_a_token_failure_is_a_clear_auth_error(fresh_entra, monkeypatch):
+    from redis.auth.err import RequestTokenErr
+    from redis_entraid import cred_provider
+
+    class NoToken:
+        def request_token(self, force_refresh=False):
+            raise RequestTokenErr("DefaultAzureCredential failed to retrieve a token\nmore detail")
+
+    monkeypatch.setattr(
+        cred_provider, "_create_provider_from_default_azure_credential", lambda config: NoToken()
+    )
+    creds = resolve_credentials("entra-id")
+    with pytest.raises(ScanError) as e:
+        creds.auth_args()
+    assert e.value.kind == "auth"
+    assert (
+        e.value.reason == "could not get an Entra ID token: DefaultAzureCredential failed to retrieve a token"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Sampling, budget, limits, options, specs
+
+
+def test_the_sampler_takes_the_rate_evenly_and_exactly():
+    s = Sampler(0.1)
+    taken = [s.positions(n) for n in (1000, 7, 993, 3)]
+    assert sum(len(t) for t in taken) == 200
+    assert taken[0] == list(range(9, 1000, 10))
+    assert all(0 <= p < n for t, n in zip(taken, (1000, 7, 993, 3), strict=True) for p in t)
+    assert Sampler(0.0).positions(10) == [] and Sampler(1.0).positions(3) == [0, 1, 2]
+    third = Sampler(1 / 3)
+    assert sum(len(third.positions(100)) for _ in range(30)) == 1000
+
+
+def test_small_namespaces_get_measured_too():
+    agg = Aggregator(
+        [NamespaceSpec(name="a", pattern="a:<id:int>"), NamespaceSpec(name="b", pattern="b:<id:int>")]
+    )
+    keys = [b"a:%d" % i for i in range(100)] + [b"b:1"]
+    positions = agg.memory_positions(agg.match(keys), [9, 19])
+    assert 100 in positions and 0 in positions  # the first key of a, the only key of b
+
+
+def test_the_budget_paces_batches():
+    import time
+
+    b = Budget(1000)
+    start = time.monotonic()
+    for _ in range(4):
+        assert b.wait(100, lambda: False)
+    assert time.monotonic() - start >= 0.29  # the 4th batch may start after 300 ops at 1000/s
+    stopped = Budget(1)
+    stopped.wait(5, lambda: False)
+    assert stopped.wait(5, lambda: True) is False
+
+
+def test_key_limit():
+    k = KeyLimit(250)
+    assert [k.take(100), k.take(100), k.take(100), k.take(100)] == [100, 100, 50, 0]
+    assert k.exhausted
+    assert KeyLimit(None).take(10**9) == 10**9
+
+
+def test_options_are_checked():
+    with pytest.raises(ValueError):
+        ScanOptions(memory_sample=1.5)
+    with pytest.raises(ValueError):
+        ScanOptions(count=0)
+    with pytest.raises(ValueError):
+        ScanOptions(max_ops=0)
+
+
+def test_specs_and_targets_come_from_the_design():
+    from scan_fixtures import drift_design
+
+    from advisor.core.scan import namespace_specs
+
+    design = drift_design("redis://127.0.0.1:6390/0")
+    specs = {s.name: s for s in namespace_specs(design, "lab-cache")}
+    assert specs["product-cache"].ttl_limit_ms == 661_000
+    assert specs["product-cache"].memory_limit_bytes == 1250 + 160
+    assert specs["product-cache"].data_type == "string"
+    assert specs["user-by-email"].classification == "session"
+    target = ScanTarget.from_instance(design.instance("lab-cache"))
+    assert (target.instance, target.url, target.credential, target.clustering) == (
+        "lab-cache",
+        "redis://127.0.0.1:6390/0",
+        "none",
+        "none",
+    )
