@@ -46,7 +46,8 @@ def review_context(review: Review) -> dict:
         "severity_counts": [(s.value, counts.get(s.value, 0)) for s in SEVERITIES_HIGH_FIRST],
         "waived_count": sum(1 for f in review.findings if f["waived"]),
         "sizing": review.sizing,
-        "review_comments": [c for c in comments if not c.finding_key],
+        # A comment on a finding the revision no longer has (it was fixed) stays with the review.
+        "review_comments": [c for c in comments if c.finding_key not in {f["key"] for f in findings}],
         "comment_count": len(comments),
         "waiver_requests": waiver_requests,
     }

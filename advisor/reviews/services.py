@@ -527,6 +527,15 @@ def review_approve(
         raise ReviewError(
             "A rejected waiver leaves a high finding open: request changes instead of approving."
         )
+    # The decision first, then what follows from it, so the trail reads in cause-and-effect order.
+    audit_record(
+        actor=user,
+        action="approve",
+        obj_type="review",
+        obj_name=str(review),
+        before=before,
+        after=_review_audit(review),
+    )
     now = timezone.now()
     for wr in pending:
         _decide_waiver_request(wr, user=user, approve=wr.pk not in rejected, now=now)
@@ -545,14 +554,6 @@ def review_approve(
             )
     if comment.strip():
         _add_comment(review=review, user=user, body=comment)
-    audit_record(
-        actor=user,
-        action="approve",
-        obj_type="review",
-        obj_name=str(review),
-        before=before,
-        after=_review_audit(review),
-    )
     _notify(
         subject=f"[Redis key advisor] Approved: {review}",
         body=f"{user.get_username()} approved {review} (hash {review.short_hash}).\n\n{comment.strip()}\n\n"
@@ -574,10 +575,6 @@ def review_request_changes(
         raise ReviewError("Say what needs to change: the comment is required.")
     before = _review_audit(review)
     review = _decide(review=review, user=user, action="request_changes", expected_hash=expected_hash)
-    now = timezone.now()
-    for wr in review.waiver_requests.filter(state=WaiverRequestState.PENDING, pk__in=list(rejected_waivers)):
-        _decide_waiver_request(wr, user=user, approve=False, now=now)
-    _add_comment(review=review, user=user, body=comment)
     audit_record(
         actor=user,
         action="request_changes",
@@ -586,6 +583,10 @@ def review_request_changes(
         before=before,
         after=_review_audit(review),
     )
+    now = timezone.now()
+    for wr in review.waiver_requests.filter(state=WaiverRequestState.PENDING, pk__in=list(rejected_waivers)):
+        _decide_waiver_request(wr, user=user, approve=False, now=now)
+    _add_comment(review=review, user=user, body=comment)
     _notify(
         subject=f"[Redis key advisor] Changes requested: {review}",
         body=f"{user.get_username()} asked for changes to {review}:\n\n{comment.strip()}\n\n{_link(review)}\n",
