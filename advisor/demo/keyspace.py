@@ -1,9 +1,9 @@
 """The demo keyspace: a private Redis filled with keys of the demo design's namespaces, plus drift.
 
 Keys are generated from each namespace's pattern, with its data type, a value size near its
-typical size (capped, so that a few hundred thousand keys stay around 100 MB) and a TTL as
+typical size (capped, so that a few hundred thousand keys stay near 150 MB) and a TTL as
 designed. On top of that, the drift a scan should find: keys without TTL in a TTL'd namespace,
-TTLs far above the design, keys of the wrong type, one oversized value, and unregistered key
+TTLs far above the design, keys of the wrong type, oversized values, and unregistered key
 families (a legacy prefix, forgotten exports, e-mail addresses in key names).
 
 Everything is deterministic for a seed. :class:`Refresher` then plays the applications'
@@ -38,7 +38,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 SHARED_REDIS_PORT = 6379
 
 CHUNK = 10_000  # commands per pipeline round trip
-VALUE_CAP = 512  # bytes; keeps 300k keys around 100 MB unless a value is meant to be oversized
+VALUE_CAP = 512  # bytes; keeps 300k keys near 150 MB unless a value is meant to be oversized
 BIG_VALUE_BYTES = 2 * 1024 * 1024
 FLOOR = 50  # keys at least, per namespace, so that small namespaces still show up in a scan
 
@@ -206,6 +206,7 @@ class Spec:
     ttl_mode: str = "none"
     ttl_seconds: int = 0
     ttl_jitter: int = 0
+    exact_size: bool = False
 
     def ttl(self, rng: random.Random, *, fresh: bool) -> int | None:
         """Seconds to live; a fresh key has its full TTL, a loaded one was written some time ago."""
@@ -373,14 +374,18 @@ class DemoKeyspace:
                 spec.ttl_seconds,
                 spec.ttl_jitter,
             )
-        if plan.get("oversized") is family and index == 3:
+        if plan.get("oversized") is family and (index == 3 or index % 100 == 4):
+            # One 2 MiB value, and 1% at three times the designed maximum: scans sample MEMORY
+            # USAGE, and would find a single big key only now and then.
+            size = BIG_VALUE_BYTES if index == 3 else 3 * spec.size_max
             return "oversized", Spec(
                 spec.data_type,
-                BIG_VALUE_BYTES,
-                BIG_VALUE_BYTES,
+                size,
+                size,
                 spec.ttl_mode,
                 spec.ttl_seconds,
                 spec.ttl_jitter,
+                exact_size=True,
             )
         return None
 
@@ -393,7 +398,7 @@ class DemoKeyspace:
         return self._blob[start : start + size]
 
     def _size(self, rng: random.Random, spec: Spec) -> int:
-        if spec.size >= BIG_VALUE_BYTES:
+        if spec.exact_size:
             return spec.size
         return max(1, min(spec.size_max, int(spec.size * (0.3 + 0.7 * rng.random()))))
 
