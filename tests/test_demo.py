@@ -329,6 +329,27 @@ def _group_gone(pgid: int) -> bool:
     return False
 
 
+def test_run_says_so_when_the_port_is_taken(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = dict(os.environ, ADVISOR_PORT=str(port), ADVISOR_VAR_DIR=str(tmp_path))
+        result = subprocess.run(
+            [sys.executable, "-m", "advisor.demo.run"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stdout
+    assert "redis-server" not in result.stdout and not (tmp_path / "demo").exists()
+
+
 @needs_redis
 @pytest.mark.slow
 def test_run_serves_the_demo_and_stops_everything_on_sigint(tmp_path):
