@@ -48,6 +48,7 @@ api = NinjaAPI(
     docs_decorator=_docs_access,
 )
 api.add_router("", registry_router)
+api.add_router("", "advisor.api.findings.router")
 api.add_router("", "advisor.api.reviews.router")
 
 

@@ -22,6 +22,7 @@ from advisor.registry.models import Instance, Namespace, Team
 from advisor.registry.services import namespace_data
 
 from . import services
+from .findings import refreshes_findings
 from .schemas import (
     Entries,
     Error,
@@ -85,6 +86,7 @@ def team_get(request, name: str):
 
 
 @router.post("/teams", response={201: TeamOut, **_WRITE_ERRORS}, tags=["teams"])
+@refreshes_findings
 def team_create(request, payload: core.Team):
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
     team = services.team_save(team=None, data=payload)
@@ -93,6 +95,7 @@ def team_create(request, payload: core.Team):
 
 
 @router.put("/teams/{name}", response={200: TeamOut, **_WRITE_ERRORS}, tags=["teams"])
+@refreshes_findings
 def team_update(request, name: str, payload: core.Team):
     team = _get(Team, name)
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
@@ -103,6 +106,7 @@ def team_update(request, name: str, payload: core.Team):
 
 
 @router.patch("/teams/{name}", response={200: TeamOut, **_WRITE_ERRORS}, tags=["teams"])
+@refreshes_findings
 def team_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     team = _get(Team, name)
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
@@ -114,6 +118,7 @@ def team_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
 
 
 @router.delete("/teams/{name}", response={204: None, **_WRITE_ERRORS}, tags=["teams"])
+@refreshes_findings
 def team_delete(request, name: str):
     team = _get(Team, name)
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
@@ -145,6 +150,7 @@ def instance_get(request, name: str):
 
 
 @router.post("/instances", response={201: InstanceOut, **_WRITE_ERRORS}, tags=["instances"])
+@refreshes_findings
 def instance_create(request, payload: core.Instance):
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
     instance = services.instance_save(instance=None, data=payload)
@@ -153,6 +159,7 @@ def instance_create(request, payload: core.Instance):
 
 
 @router.put("/instances/{name}", response={200: InstanceOut, **_WRITE_ERRORS}, tags=["instances"])
+@refreshes_findings
 def instance_update(request, name: str, payload: core.Instance):
     instance = _get(Instance, name)
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
@@ -163,6 +170,7 @@ def instance_update(request, name: str, payload: core.Instance):
 
 
 @router.patch("/instances/{name}", response={200: InstanceOut, **_WRITE_ERRORS}, tags=["instances"])
+@refreshes_findings
 def instance_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     instance = _get(Instance, name)
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
@@ -174,6 +182,7 @@ def instance_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
 
 
 @router.delete("/instances/{name}", response={204: None, **_WRITE_ERRORS}, tags=["instances"])
+@refreshes_findings
 def instance_delete(request, name: str):
     instance = _get(Instance, name)
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
@@ -221,6 +230,7 @@ def namespace_get(request, name: str):
 
 
 @router.post("/namespaces", response={201: NamespaceOut, **_WRITE_ERRORS}, tags=["namespaces"])
+@refreshes_findings
 def namespace_create(request, payload: core.Namespace):
     team = services.named(Team, payload.team, loc="team")
     _require(permissions.can_save_namespace(request.auth, None, team), _namespace_denied(None, team))
@@ -230,6 +240,7 @@ def namespace_create(request, payload: core.Namespace):
 
 
 @router.put("/namespaces/{name}", response={200: NamespaceOut, **_WRITE_ERRORS}, tags=["namespaces"])
+@refreshes_findings
 def namespace_update(request, name: str, payload: core.Namespace):
     namespace = _get(_namespaces(), name)
     team = services.named(Team, payload.team, loc="team")
@@ -243,6 +254,7 @@ def namespace_update(request, name: str, payload: core.Namespace):
 
 
 @router.patch("/namespaces/{name}", response={200: NamespaceOut, **_WRITE_ERRORS}, tags=["namespaces"])
+@refreshes_findings
 def namespace_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     namespace = _get(_namespaces(), name)
     data = validate_entry(core.Namespace, merge_patch(namespace_data(namespace), payload))
@@ -257,6 +269,7 @@ def namespace_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
 
 
 @router.delete("/namespaces/{name}", response={204: None, **_WRITE_ERRORS}, tags=["namespaces"])
+@refreshes_findings
 def namespace_delete(request, name: str):
     namespace = _get(_namespaces(), name)
     _require(

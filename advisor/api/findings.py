@@ -1,0 +1,192 @@
+"""/api/rules, /api/findings and /api/lint: the rule catalog, the registry's findings, and linting
+a design file sent in the request body (the `lint_designs` command as a service).
+
+Findings have the one shape of design-file.md section 4; `POST /api/lint` answers exactly the
+lint JSON of section 5, the same document `lint_designs --format json` prints.
+"""
+
+import datetime as dt
+from functools import wraps
+
+from django.http import Http404
+from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import paginate
+
+from advisor.core.design import DesignError, DesignIssue, load_design
+from advisor.core.engine import lint_design
+from advisor.core.findings import Severity
+from advisor.core.rules.docs import rule_catalog, rule_doc
+from advisor.findings import clock, services
+from advisor.findings.models import DesignFinding
+
+from .schemas import Entries, Error, Pagination
+
+router = Router(tags=["findings"])
+
+# What a design file may be sent as; anything else is most likely a form post by mistake.
+_DESIGN_CONTENT_TYPES = {
+    "application/yaml",
+    "application/x-yaml",
+    "text/yaml",
+    "text/x-yaml",
+    "text/plain",
+    "application/json",
+}
+_TEXT = r"^[^\x00]*$"
+
+
+def refreshes_findings(view):
+    """For write endpoints: once the change succeeded, the stored findings follow it."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        services.findings_refresh()
+        return response
+
+    return wrapper
+
+
+class RuleOut(Schema):
+    id: str
+    title: str
+    group: str
+    group_title: str
+    kind: str = Field(description="design: checked on designs; drift: checked on scans of live instances")
+    default_severity: Severity
+    thresholds: dict[str, float]
+    summary: str
+    documentation: str = Field(description="Markdown")
+
+
+class WaiverOut(Schema):
+    reason: str
+    expires: dt.date
+    approved_by: str | None = None
+
+
+class FindingOut(Schema):
+    rule: str
+    severity: Severity
+    title: str
+    target: str = Field(description="namespace:NAME or instance:NAME")
+    related: list[str]
+    message: str
+    remediation: str
+    waived: bool
+    waiver: WaiverOut | None = None
+
+
+class LintSummary(Schema):
+    critical: int
+    high: int
+    medium: int
+    low: int
+    info: int
+    waived: int
+
+
+class LintOut(Schema):
+    version: int
+    today: dt.date
+    summary: LintSummary
+    findings: list[FindingOut]
+
+
+class DesignIssueOut(Schema):
+    loc: str = Field(
+        description="Where in the file, e.g. namespaces[3].ttl.seconds; empty for the whole file"
+    )
+    message: str
+    line: int | None = Field(None, description="1-based line in the file, when known")
+
+
+class InvalidDesign(Schema):
+    detail: str
+    errors: list[DesignIssueOut]
+
+
+class FindingFilters(Schema):
+    severity: Severity | None = None
+    rule: str | None = Field(None, max_length=16, pattern=_TEXT, description="Rule id, e.g. TTL001.")
+    team: str | None = Field(None, max_length=63, pattern=_TEXT, description="Team name.")
+    instance: str | None = Field(None, max_length=63, pattern=_TEXT, description="Instance name.")
+    waived: bool | None = Field(None, description="Only waived (true) or only unwaived (false) findings.")
+
+
+@router.get("/rules", response=list[RuleOut])
+def rule_list(request):
+    return rule_catalog()
+
+
+@router.get("/rules/{rule_id}", response={200: RuleOut, 401: Error, 404: Error})
+def rule_get(request, rule_id: str):
+    try:
+        return rule_doc(rule_id.upper())
+    except KeyError:
+        raise Http404(f"no rule '{rule_id}'") from None
+
+
+@router.get("/findings", response=list[FindingOut])
+@paginate(Pagination)
+def finding_list(request, filters: Query[FindingFilters]):
+    services.findings_ensure_fresh()
+    findings = DesignFinding.objects.all()
+    if filters.severity:
+        findings = findings.filter(severity=filters.severity.value)
+    if filters.rule:
+        findings = findings.filter(rule=filters.rule.upper())
+    if filters.team:
+        findings = findings.filter(team__name=filters.team)
+    if filters.instance:
+        findings = findings.filter(instance__name=filters.instance)
+    if filters.waived is not None:
+        findings = findings.filter(waived=filters.waived)
+    return Entries(findings.order_by("-severity_rank", "rule", "target", "id"), DesignFinding.as_finding)
+
+
+@router.post(
+    "/lint",
+    response={200: LintOut, 401: Error, 415: Error, 422: InvalidDesign},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "A design file (design-file.md, section 1), as YAML or JSON text.",
+            "content": {
+                "application/yaml": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+def lint(request, today: dt.date | None = Query(None, description="Lint as of this day (YYYY-MM-DD).")):
+    """Lint a design file without storing anything; 422 lists every error with its location."""
+    body = request.body
+    if body and request.content_type not in _DESIGN_CONTENT_TYPES:
+        return Status(
+            415,
+            {
+                "detail": "Send the design file as the request body with Content-Type application/yaml, "
+                "application/json or text/plain."
+            },
+        )
+    try:
+        design = load_design(body, filename="<request body>")
+    except DesignError as exc:
+        return _invalid(exc.errors)
+    except RecursionError:
+        # The parsers recurse once per nesting level: a hostile body gets an answer, not a 500.
+        return _invalid([DesignIssue(loc="", message="nested too deeply to be a design file")])
+    return lint_design(design, today=today or clock.today()).to_dict()
+
+
+def _invalid(issues: list[DesignIssue]):
+    count = len(issues)
+    return Status(
+        422,
+        {
+            "detail": f"The design file is invalid: {count} error{'s' if count != 1 else ''}.",
+            "errors": [issue.model_dump() for issue in issues],
+        },
+    )
