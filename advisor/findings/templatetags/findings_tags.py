@@ -61,6 +61,32 @@ def gib(value, digits: int = 2) -> str:
         return ""
 
 
+@register.filter
+def bytes_h(value) -> str:
+    """Bytes in the largest binary unit that keeps the number above one: 734 KiB, 1.2 GiB."""
+    try:
+        size = float(value)
+    except (TypeError, ValueError):
+        return ""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024:
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{size:,.1f} TiB"
+
+
+_PRODUCTS = {
+    "azure-managed-redis": "Azure Managed Redis",
+    "azure-cache-for-redis": "Azure Cache for Redis",
+    "redis-oss": "Redis (self-hosted)",
+}
+
+
+@register.filter
+def product_label(product: str) -> str:
+    return _PRODUCTS.get(str(product), str(product))
+
+
 @register.inclusion_tag("findings/_home_summary.html")
 def findings_summary():
     # The home page belongs to the registry; this card brings its own data so that page stays as is.
