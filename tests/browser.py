@@ -25,7 +25,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: each test module imports its own copy of this fixture, and a second
+# Playwright cannot start while another one's event loop is still running in this thread.
+@pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
         message = "Chromium not installed: apt-get install -y chromium"
