@@ -29,6 +29,7 @@ from advisor.core.design import (
     load_design_file,
 )
 from advisor.core.findings import Severity
+from advisor.core.rules import ALL_RULES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "advisor" / "demo" / "demo_design.yaml"
@@ -797,7 +798,7 @@ def test_it_refuses_an_unknown_dump_format():
 _slugs = st.from_regex(r"[a-z0-9][a-z0-9-]{0,15}", fullmatch=True)
 _text = st.text(max_size=40)
 _non_blank = st.text(min_size=1, max_size=30).filter(str.strip)
-_rule_ids = st.from_regex(r"[A-Z]{3}[0-9]{3}", fullmatch=True)
+_rule_ids = st.sampled_from(sorted(r.id for r in ALL_RULES))
 _PATTERNS = [
     "prod:catalog:product:v3:<id:int>",
     "staging:identity:session:v1:<sid:hash>",
@@ -904,7 +905,7 @@ def designs(draw) -> Design:
         "severity": draw(st.dictionaries(_rule_ids, st.sampled_from([s.value for s in Severity]), max_size=3)),
         "thresholds": draw(
             st.dictionaries(
-                st.from_regex(r"[A-Z]{3}[0-9]{3}\.[a-z][a-z0-9_]{0,10}", fullmatch=True),
+                st.sampled_from(sorted({t for r in ALL_RULES for t in r.thresholds})),
                 st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**12), 10**12),
                 max_size=3,
             )

@@ -169,8 +169,11 @@ RuleId = Annotated[str, AfterValidator(_check_rule_id)]
 ThresholdName = Annotated[str, AfterValidator(_check_threshold_name)]
 Target = Annotated[str, AfterValidator(_check_target)]
 Text = Annotated[str, AfterValidator(_check_not_blank)]
-Count = Annotated[int, Field(ge=0)]
-Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# Upper bounds keep every value storable in the registry's columns (64-bit, TTLs 32-bit).
+MAX_COUNT = 2**63 - 1
+MAX_SECONDS = 2**31 - 1  # 68 years: longer is no expiry at all
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Rate = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
 
 
 class _Model(BaseModel):
@@ -236,7 +239,7 @@ class Instance(_Model):
     product: Product
     tier: Tier | None = Field(default=None, validate_default=True)
     memory_gb: float = Field(gt=0, allow_inf_nan=False)
-    shards: int = Field(default=1, ge=1)
+    shards: int = Field(default=1, ge=1, le=16384)
     clustering: Clustering
     high_availability: bool
     persistence: Persistence
@@ -285,8 +288,8 @@ class Instance(_Model):
 
 class TTL(_Model):
     mode: TTLMode
-    seconds: int | None = Field(default=None, validate_default=True)
-    jitter_seconds: int = Field(default=0, ge=0)
+    seconds: int | None = Field(default=None, validate_default=True, le=MAX_SECONDS)
+    jitter_seconds: int = Field(default=0, ge=0, le=MAX_SECONDS)
 
     @field_validator("seconds")
     @classmethod
@@ -528,6 +531,8 @@ def _reference_problems(data: Any) -> Iterator[tuple[_Path, str]]:
                 )
             listed.add(other)
 
+    yield from _catalog_problems(data)
+
     waived: dict[tuple[str, str], int] = {}
     for i, waiver in _items(data, "waivers"):
         target = waiver.get("target")
@@ -545,6 +550,32 @@ def _reference_problems(data: Any) -> Iterator[tuple[_Path, str]]:
                 )
             else:
                 waived[rule, target] = i
+
+
+def _catalog_problems(data: dict) -> Iterator[tuple[_Path, str]]:
+    """Rule ids and threshold names must exist: a typo would otherwise silently change nothing."""
+    from advisor.core.rules import ALL_RULES  # the catalog imports this module
+
+    rules = {r.id: r for r in ALL_RULES}
+    thresholds = {name for r in ALL_RULES for name in r.thresholds}
+    policy = data.get("policy")
+    if isinstance(policy, dict):
+        for key in ("disable", "severity"):
+            value = policy.get(key)
+            ids = value if isinstance(value, list) else list(value) if isinstance(value, dict) else []
+            for j, rule in enumerate(ids):
+                if isinstance(rule, str) and _RULE_ID_RE.fullmatch(rule) and rule not in rules:
+                    where = ("policy", key, j) if key == "disable" else ("policy", key, rule)
+                    yield where, _unknown("rule", rule, rules)
+        value = policy.get("thresholds")
+        if isinstance(value, dict):
+            for name in value:
+                if isinstance(name, str) and _THRESHOLD_RE.fullmatch(name) and name not in thresholds:
+                    yield ("policy", "thresholds", name), _unknown("threshold", name, thresholds)
+    for i, waiver in _items(data, "waivers"):
+        rule = waiver.get("rule")
+        if isinstance(rule, str) and _RULE_ID_RE.fullmatch(rule) and rule not in rules:
+            yield ("waivers", i, "rule"), _unknown("rule", rule, rules)
 
 
 # --------------------------------------------------------------------------------------------

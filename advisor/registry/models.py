@@ -94,8 +94,9 @@ class Namespace(models.Model):
     value_bytes_typical = models.PositiveBigIntegerField()
     value_bytes_max = models.PositiveBigIntegerField()
     cardinality = models.PositiveBigIntegerField()
-    ops_reads = models.PositiveIntegerField(default=0)
-    ops_writes = models.PositiveIntegerField(default=0)
+    # Rates, not counts: a design may say 0.5 writes per second.
+    ops_reads = models.FloatField(default=0, validators=[MinValueValidator(0)])
+    ops_writes = models.FloatField(default=0, validators=[MinValueValidator(0)])
     data_classification = models.CharField(
         max_length=16, choices=choices(core.Namespace, "data_classification")
     )
