@@ -1,6 +1,7 @@
 """Shared fixtures: personas (admin, team member, member of another team, reviewer, viewer)
 and the demo design loaded into the registry."""
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -29,13 +30,20 @@ def private_broker():
         yield server
 
 
+@functools.cache
+def demo_design():
+    """The demo design, parsed once per session (designs are immutable pydantic models)."""
+    from advisor.core.design import load_design
+
+    return load_design(DEMO_DESIGN.read_bytes(), filename=str(DEMO_DESIGN))
+
+
 @pytest.fixture
 def demo_registry(db):
     """The demo design file imported into the registry."""
-    from advisor.core.design import load_design
     from advisor.registry.services import design_import
 
-    design_import(load_design(DEMO_DESIGN.read_bytes(), filename=str(DEMO_DESIGN)))
+    design_import(demo_design())
 
 
 def _user(django_user_model, username, **extra):
