@@ -209,3 +209,33 @@ def test_no_raw_personal_data_reaches_the_dashboard(cache, shop, viewer, client)
         assert "jane.doe@example.com" not in body
     finally:
         client_redis.delete("prod:shop:user:by-email:jane.doe@example.com")
+
+
+def test_the_api_lists_gets_starts_and_cancels_scans(client, shop, admin_user, viewer):
+    run = _run(shop)
+    client.force_login(viewer)
+    listing = client.get("/api/scans", {"instance": shop.name}).json()
+    assert listing["count"] == 1 and listing["items"][0]["status"] == "completed"
+    one = client.get(f"/api/scans/{run.pk}").json()
+    assert one["instance"] == shop.name and one["keys_scanned"] == 721
+    report = client.get(f"/api/scans/{run.pk}/report").json()
+    assert report["instance"] == shop.name and "findings" in report
+    assert client.get("/api/scans/999999").status_code == 404
+    assert client.post(f"/api/instances/{shop.name}/scans").status_code in (401, 403)  # CSRF or permission
+    from django.test import Client
+
+    api_client = Client()
+    from advisor.accounts.models import ApiToken
+
+    _, token = ApiToken.issue(user=viewer, name="t")
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    assert api_client.post(f"/api/instances/{shop.name}/scans", **headers).status_code == 403
+    _, token = ApiToken.issue(user=admin_user, name="t")
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    started = api_client.post(f"/api/instances/{shop.name}/scans", **headers)
+    assert started.status_code == 202 and started.json()["status"] == "queued"
+    again = api_client.post(f"/api/instances/{shop.name}/scans", **headers)
+    assert again.status_code == 409 and "already" in again.json()["detail"]
+    cancelled = api_client.post(f"/api/scans/{started.json()['id']}/cancel", **headers)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert api_client.get(f"/api/scans/{started.json()['id']}/report", **headers).status_code == 409

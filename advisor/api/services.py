@@ -14,6 +14,7 @@ from ninja.errors import ValidationError
 
 from advisor.core import design as core
 from advisor.registry.models import Instance, Namespace, Team, Waiver
+from advisor.scans.schedules import schedule_ensure
 
 from .schemas import body_error
 
@@ -87,6 +88,7 @@ def instance_save(*, instance: Instance | None, data: core.Instance) -> Instance
     _ensure_name_free(instance)
     instance.save()
     _follow_rename(instance, "instance", old_name)
+    schedule_ensure(instance)
     return instance
 
 

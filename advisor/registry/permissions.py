@@ -47,6 +47,17 @@ def editable_teams(user):
     return Team.objects.filter(members=user)
 
 
+def can_scan(user, instance) -> bool:
+    """Admins, and members of a team with a namespace on the instance, start and cancel scans."""
+    if is_admin(user):
+        return True
+    return user.is_authenticated and instance.namespaces.filter(team__members=user).exists()
+
+
+def can_schedule_scans(user) -> bool:
+    return is_admin(user)
+
+
 def can_import_designs(user) -> bool:
     return is_admin(user)
 

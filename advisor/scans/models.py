@@ -22,6 +22,7 @@ class ScanRun(models.Model):
         API = "api"
 
     FINISHED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="scan_runs")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)

@@ -77,6 +77,19 @@ def scan_run_create(
     return run
 
 
+class ScanRefused(Exception):
+    """A scan cannot be queued now (no connection configured, or one is already active)."""
+
+
+def scan_run_request(*, instance: Instance, user=None, trigger: str = ScanRun.Trigger.MANUAL) -> ScanRun:
+    """Queue a scan unless the instance cannot be scanned or a scan of it is already queued or running."""
+    if not instance.connection_url:
+        raise ScanRefused(f"{instance.name} has no connection URL to scan.")
+    if ScanRun.objects.filter(instance=instance, status__in=ScanRun.ACTIVE).exists():
+        raise ScanRefused(f"A scan of {instance.name} is already queued or running.")
+    return scan_run_create(instance=instance, trigger=trigger, user=user)
+
+
 def scan_run_cancel(*, run: ScanRun) -> None:
     """Ask a queued or running scan to stop. A queued one is cancelled at once."""
     updated = ScanRun.objects.filter(pk=run.pk, status=ScanRun.Status.QUEUED).update(

@@ -43,16 +43,14 @@ def scan_instance_task(self, run_id: int) -> dict:
 
 @shared_task(acks_late=True)
 def scan_scheduled_task(instance_id: int) -> dict:
-    """Fired by beat for an instance's schedule: queue a run and execute it here."""
+    """Fired by beat for an instance's schedule: queue a scan unless one is already active."""
     instance = Instance.objects.filter(pk=instance_id).first()
     if instance is None:
         return {"instance": instance_id, "status": "missing"}
-    if ScanRun.objects.filter(
-        instance=instance, status__in=[ScanRun.Status.QUEUED, ScanRun.Status.RUNNING]
-    ).exists():
-        return {"instance": instance.name, "status": "skipped: a scan is already queued or running"}
-    run = services.scan_run_create(instance=instance, trigger=ScanRun.Trigger.SCHEDULE, enqueue=False)
-    scan_instance_task.delay(run.pk)
+    try:
+        run = services.scan_run_request(instance=instance, trigger=ScanRun.Trigger.SCHEDULE)
+    except services.ScanRefused as e:
+        return {"instance": instance.name, "status": f"skipped: {e}"}
     return {"instance": instance.name, "run": run.pk}
 
 

@@ -13,13 +13,6 @@ from .models import ScanRun
 HISTORY_POINTS = 30
 
 
-def _can_scan(user, instance) -> bool:
-    """Admins, and members of a team with a namespace on the instance, may start a scan."""
-    if permissions.is_admin(user):
-        return True
-    return user.is_authenticated and instance.namespaces.filter(team__members=user).exists()
-
-
 def _namespace_rows(report: dict, instance: Instance) -> list[dict]:
     designs = {ns.name: ns for ns in instance.namespaces.all()}
     rows = []
@@ -73,7 +66,7 @@ def _history(instance: Instance) -> dict:
 def scan_dashboard(request, name):
     instance = get_object_or_404(Instance, name=name)
     runs = ScanRun.objects.filter(instance=instance)
-    active = runs.filter(status__in=[ScanRun.Status.QUEUED, ScanRun.Status.RUNNING]).first()
+    active = runs.filter(status__in=ScanRun.ACTIVE).first()
     last = runs.filter(status=ScanRun.Status.COMPLETED).first()
     report = (last.report if last else None) or {}
     schedule = schedules.schedule_get(instance)
@@ -91,8 +84,8 @@ def scan_dashboard(request, name):
         "schedule": schedule,
         "schedule_cron": schedules.schedule_cron(schedule) or "",
         "default_cron": schedules.settings.ADVISOR_SCAN_DEFAULT_CRON,
-        "can_scan": _can_scan(request.user, instance),
-        "can_schedule": permissions.is_admin(request.user),
+        "can_scan": permissions.can_scan(request.user, instance),
+        "can_schedule": permissions.can_schedule_scans(request.user),
     }
     return render(request, "scans/dashboard.html", context)
 
@@ -129,16 +122,13 @@ def scan_progress(request, pk):
 @require_POST
 def scan_start(request, name):
     instance = get_object_or_404(Instance, name=name)
-    if not _can_scan(request.user, instance):
+    if not permissions.can_scan(request.user, instance):
         raise PermissionDenied("Only administrators and teams with namespaces on this instance start scans.")
-    if not instance.connection_url:
-        messages.error(request, f"{instance.name} has no connection URL to scan.")
-    elif ScanRun.objects.filter(
-        instance=instance, status__in=[ScanRun.Status.QUEUED, ScanRun.Status.RUNNING]
-    ).exists():
-        messages.warning(request, f"A scan of {instance.name} is already queued or running.")
+    try:
+        services.scan_run_request(instance=instance, user=request.user)
+    except services.ScanRefused as e:
+        messages.warning(request, str(e))
     else:
-        services.scan_run_create(instance=instance, user=request.user)
         messages.success(request, f"Scan of {instance.name} queued.")
     return redirect("scan_dashboard", name=instance.name)
 
@@ -147,7 +137,7 @@ def scan_start(request, name):
 @require_POST
 def scan_cancel(request, pk):
     run = get_object_or_404(ScanRun.objects.select_related("instance"), pk=pk)
-    if not _can_scan(request.user, run.instance):
+    if not permissions.can_scan(request.user, run.instance):
         raise PermissionDenied("You may not cancel this scan.")
     services.scan_run_cancel(run=run)
     messages.info(
@@ -160,7 +150,7 @@ def scan_cancel(request, pk):
 @require_POST
 def scan_schedule(request, name):
     instance = get_object_or_404(Instance, name=name)
-    if not permissions.is_admin(request.user):
+    if not permissions.can_schedule_scans(request.user):
         raise PermissionDenied("Only administrators change scan schedules.")
     cron = request.POST.get("cron", "").strip()
     enabled = request.POST.get("enabled") == "on"
