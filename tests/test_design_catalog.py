@@ -69,3 +69,10 @@ def test_it_refuses_values_too_large_to_store(field, value):
     data["namespaces"][0][field] = value
     with pytest.raises(DesignError):
         load_design(yaml.safe_dump(data, sort_keys=False))
+
+
+@pytest.mark.parametrize("text", ["[" * 5000, "{" * 5000, "a: " + "[" * 3000 + "]" * 3000])
+def test_deeply_nested_input_is_a_clear_error_not_a_crash(text):
+    with pytest.raises(DesignError) as exc:
+        load_design(text)
+    assert exc.value.errors

@@ -656,6 +656,16 @@ def _json_object(pairs: list[tuple[str, Any]]) -> _JsonObject:
 
 def load_design(text: str | bytes, *, filename: str = "<design>") -> Design:
     """Parse and validate a YAML or JSON design file; raises DesignError listing every problem."""
+    try:
+        return _load_design(text, filename=filename)
+    except RecursionError:
+        # A design nests four levels deep; thousands of brackets are an attack or an accident.
+        raise DesignError(
+            [DesignIssue(loc="", message="the file nests too deeply to be a design file")], filename=filename
+        ) from None
+
+
+def _load_design(text: str | bytes, *, filename: str) -> Design:
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
