@@ -239,3 +239,25 @@ def test_api_writes_are_recorded(client, member, admin_user):
     # A refused delete (the team still owns namespaces) records nothing.
     assert client.delete("/api/teams/catalog", **auth(admin_user)).status_code == 409
     assert len(_events(obj_type="team", action="delete")) == 1
+
+
+def test_waiver_pages_are_recorded(client, reviewer, demo_registry):
+    from advisor.registry.models import Waiver
+
+    client.force_login(reviewer)
+    expires = (timezone.localdate() + dt.timedelta(days=40)).isoformat()
+    data = {
+        "rule": "TTL001",
+        "target": "namespace:search-results",
+        "reason": "renewed",
+        "expires": expires,
+        "approved_by": "rita",
+    }
+    assert client.post("/waivers/new/", data).status_code == 302
+    (renewed,) = _events(obj_type="waiver", action="update")
+    assert renewed.actor == reviewer and renewed.before["expires"] == "2026-09-30"
+    assert renewed.after["expires"] == expires and renewed.after["reason"] == "renewed"
+    waiver = Waiver.objects.get(rule="TTL001")
+    assert client.post(f"/waivers/{waiver.pk}/delete/").status_code == 302
+    (deleted,) = _events(obj_type="waiver", action="delete")
+    assert deleted.actor == reviewer and deleted.before["reason"] == "renewed" and deleted.after is None

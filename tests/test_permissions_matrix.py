@@ -447,6 +447,25 @@ CASES = [
         api=True,
         ok=204,
     ),
+    Case(
+        "api scan start",
+        "post",
+        lambda c: "/api/instances/prod-catalog-cache/scans",
+        TEAM,
+        lambda c: __import__("advisor.scans.models", fromlist=["ScanRun"]).ScanRun.objects.exists(),
+        api=True,
+        ok=202,
+    ),
+    Case(
+        "api scan cancel",
+        "post",
+        lambda c: f"/api/scans/{c.scan.pk}/cancel",
+        TEAM,
+        lambda c: type(c.scan).objects.get(pk=c.scan.pk).status == "cancelled",
+        setup=_queued_scan,
+        api=True,
+        ok=200,
+    ),
     # Review API ----------------------------------------------------------------------------------
     Case(
         "api review submit",

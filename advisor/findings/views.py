@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from advisor.audit.services import audit_change, audit_delete, object_data
 from advisor.core import migration
 from advisor.core.findings import SEVERITIES_HIGH_FIRST
 from advisor.core.rules.docs import rule_catalog, rule_doc
@@ -179,12 +180,13 @@ def waiver_list(request):
 @require_http_methods(["GET", "POST"])
 def waiver_create(request):
     if not permissions.can_manage_waivers(request.user):
-        raise PermissionDenied("Only administrators grant waivers.")
+        raise PermissionDenied("Only administrators and reviewers grant waivers.")
     source = request.POST if request.method == "POST" else request.GET
     # A second waiver for the same rule and target renews the first (one per pair, as in design files).
     existing = Waiver.objects.filter(
         rule=source.get("rule", "").strip().upper(), target=source.get("target", "").strip()
     ).first()
+    before = object_data(existing) if existing else None
     next_url = _safe_next(request, source.get("next"))
     if request.method == "POST":
         form = WaiverForm(request.POST, instance=existing)
@@ -192,6 +194,7 @@ def waiver_create(request):
             waiver = form.save(commit=False)
             waiver.created_by = request.user
             waiver.save()
+            audit_change(actor=request.user, before=before, obj=waiver)
             services.findings_refresh()
             messages.success(
                 request,
@@ -214,9 +217,11 @@ def waiver_create(request):
 @require_POST
 def waiver_delete(request, pk):
     if not permissions.can_manage_waivers(request.user):
-        raise PermissionDenied("Only administrators revoke waivers.")
+        raise PermissionDenied("Only administrators and reviewers revoke waivers.")
     waiver = get_object_or_404(Waiver, pk=pk)
+    before = object_data(waiver)
     waiver.delete()
+    audit_delete(actor=request.user, obj=waiver, before=before)
     services.findings_refresh()
     messages.success(request, f"Revoked the waiver of {waiver.rule} on {waiver.target}.")
     return redirect("waiver_list")
