@@ -106,7 +106,7 @@ def generate(n: int, seed: int):
             chunk.append(_cmd(b"RPUSH", b"prod:notify:queue:v1:%d" % i, *[b"msg%d" % m for m in range(4)]))
         elif kind == "lock":
             chunk.append(
-                _cmd(b"SET", b"prod:orders:lock:order:%016x" % rng.getrandbits(64), b"owner", b"PX", b"30000")
+                _cmd(b"SET", b"prod:orders:lock:order:%016x" % rng.getrandbits(64), b"owner", b"PX", b"3600000")
             )
         elif kind == "price":
             key = b"prod:pricing:price:v2:%d:%s" % (i, rng.choice(REGIONS).encode())

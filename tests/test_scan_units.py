@@ -375,3 +375,70 @@ def test_specs_and_targets_come_from_the_design():
         "none",
         "none",
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Batch matching agrees with the Matcher
+
+OVERLAPPING = [
+    ("any-under-a", "a:<rest:any>"),
+    ("str-under-a", "a:*"),
+    ("int-under-a", "a:<id:int>"),
+    ("a-b-int", "a:b:<id:int>"),
+    ("a-b-str", "a:b:*"),
+    ("a-hex", "a:<h:hex>"),
+    ("tenant", "<tenant:int>:x:<id:int>"),
+    ("tag", "cart:{<c:int>}:items"),
+    ("uuid", "s:<sid:uuid>"),
+    ("digest", "d:<h:hash>"),
+    ("twice-a-str", "a:*"),  # same pattern again: registration order decides
+    ("literal", "a:b:c"),
+]
+
+
+def _random_key(rng) -> bytes:
+    parts = []
+    for _ in range(rng.randint(1, 4)):
+        parts.append(
+            rng.choice(
+                [
+                    b"a",
+                    b"b",
+                    b"c",
+                    b"x",
+                    b"s",
+                    b"d",
+                    b"cart",
+                    b"items",
+                    b"{12}",
+                    b"%d" % rng.randint(0, 99999),
+                ]
+                + [uuid.UUID(int=rng.getrandbits(128), version=4).hex.encode(), b"%x" % rng.getrandbits(40)]
+                + [str(uuid.UUID(int=rng.getrandbits(128), version=4)).encode(), b"Ab-_" * 5, b"\xff\n", b""]
+            )
+        )
+    return b":".join(parts)
+
+
+@pytest.mark.parametrize("n_patterns", [1, 5, len(OVERLAPPING)])
+def test_batch_matching_agrees_with_the_matcher(n_patterns):
+    import random
+
+    from advisor.core.patterns import Matcher
+    from advisor.core.scan.aggregate import batch_matcher
+
+    rng = random.Random(n_patterns)
+    matcher = Matcher(OVERLAPPING[:n_patterns])
+    keys = [_random_key(rng) for _ in range(20_000)] + [b"", b"a:b:c", b"a:b:12", b"cart:{12}:items"]
+    fast = batch_matcher(matcher)
+    assert fast(keys) == [matcher.match_index(k) for k in keys]
+    assert len(set(fast(keys))) > min(n_patterns, 3)
+
+
+def test_many_patterns_use_the_matcher_itself():
+    from advisor.core.patterns import Matcher
+    from advisor.core.scan.aggregate import FAST_MATCH_MAX_PATTERNS, batch_matcher
+
+    matcher = Matcher([(f"ns{i}", f"svc{i}:<id:int>") for i in range(FAST_MATCH_MAX_PATTERNS + 1)])
+    keys = [b"svc3:1", b"svc40:2", b"nope"]
+    assert batch_matcher(matcher)(keys) == [3, -1, -1]
