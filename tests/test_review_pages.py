@@ -43,6 +43,7 @@ def test_it_shows_the_team_review_page(client, catalog, member):
     assert "Design review · catalog" in body
     assert "draft (never approved)" in body
     assert 'data-diff="added" data-namespace="product-cache"' in body
+    assert "Compared with an empty design: 10 added" in body
     assert 'data-rule="TTL001" data-target="namespace:search-results"' in body
     assert "Estimated memory" in body
     assert 'id="submit-form"' in body and body.count('class="border rounded p-2 mb-2 waiver-request"') == 2
@@ -206,6 +207,7 @@ def test_the_team_status_shows_a_draft_after_editing_an_approved_design(client, 
     client.force_login(member)
     body = client.get("/teams/catalog/review/").content.decode()
     assert "draft (changes since approved revision 1)" in body
+    assert "Compared with approved revision 1: 0 added, 0 removed, 1 changed" in body
     assert 'data-diff="changed" data-namespace="product-cache"' in body and 'data-field="cardinality"' in body
     assert "stays valid until a new revision is approved" in body
     body = client.get(f"/reviews/{submitted.pk}/").content.decode()

@@ -39,12 +39,11 @@ def flat_diff(before: Any, after: Any) -> list[tuple[str, Any, Any]]:
     """(field, before, after) for each dotted field that differs; lists compare as a whole."""
     old = _flatten(before) if isinstance(before, dict) else ({"": before} if before is not None else {})
     new = _flatten(after) if isinstance(after, dict) else ({"": after} if after is not None else {})
-    missing = object()
     rows = []
     for key in sorted(set(old) | set(new)):
-        a, b = old.get(key, missing), new.get(key, missing)
+        a, b = old.get(key), new.get(key)
         if a != b:
-            rows.append((key, None if a is missing else a, None if b is missing else b))
+            rows.append((key, a, b))
     return rows
 
 

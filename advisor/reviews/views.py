@@ -55,6 +55,7 @@ def team_review(request, team):
         "diff": services.snapshot_diff(
             status.approved.snapshot if status.approved else None, status.snapshot
         ),
+        "base_label": f"approved revision {status.approved.number}" if status.approved else "an empty design",
         "findings": [f.model_dump(mode="json") for f in findings],
         "blocking": blocking,
         "severity_counts": [(s.value, counts.get(s.value, 0)) for s in SEVERITIES_HIGH_FIRST],
@@ -301,6 +302,7 @@ def compliance(request):
                 "pending": pending,
                 "current": approved is not None and approved.content_hash == live_hash,
                 "severity_counts": [(s.value, counts.get(s.value, 0)) for s in SEVERITIES_HIGH_FIRST],
+                "unwaived_total": sum(counts.values()),
                 "drift": drift.get(team.name, 0) if drift is not None else None,
                 "expiring": [w for w in expiring if w.target in targets],
             }
