@@ -252,7 +252,7 @@ def test_a_file_that_is_not_yaml_exits_2(tmp_path):
     assert code == 2 and "not UTF-8" in err
     path.write_bytes(b"a: " + b"[" * 5000)
     code, _, err = lint(path)
-    assert code == 2 and "nested too deeply" in err
+    assert code == 2 and "nests too deeply" in err
 
 
 def test_json_design_files_are_read_too(tmp_path):

@@ -175,9 +175,6 @@ def lint(request, today: dt.date | None = Query(None, description="Lint as of th
         design = load_design(body, filename="<request body>")
     except DesignError as exc:
         return _invalid(exc.errors)
-    except RecursionError:
-        # The parsers recurse once per nesting level: a hostile body gets an answer, not a 500.
-        return _invalid([DesignIssue(loc="", message="nested too deeply to be a design file")])
     return lint_design(design, today=today or clock.today()).to_dict()
 
 
