@@ -37,21 +37,22 @@ N_BUCKETS = len(TTL_BOUNDS_MS) + 1
 SLOTS = 16384
 MIN_MEMORY_SAMPLES = 3
 
+# TYPE replies as hiredis gives them -> names in the report ("json" for RedisJSON's type)
 TYPE_NAMES = {
-    b"+string": "string",
-    b"+hash": "hash",
-    b"+list": "list",
-    b"+set": "set",
-    b"+zset": "zset",
-    b"+stream": "stream",
-    b"+ReJSON-RL": "json",
+    b"string": "string",
+    b"hash": "hash",
+    b"list": "list",
+    b"set": "set",
+    b"zset": "zset",
+    b"stream": "stream",
+    b"ReJSON-RL": "json",
 }
 
 
 def type_name(reply: bytes) -> str:
     name = TYPE_NAMES.get(reply)
     if name is None:
-        name = reply[1:].decode("utf-8", "replace") if reply[:1] == b"+" else "unknown"
+        name = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else "unknown"
     return name
 
 
@@ -256,7 +257,7 @@ class Aggregator:
         MEMORY USAGE replies are `mems`.
         """
         total = len(keys)
-        if -2 in pttls or b"+none" in types:
+        if -2 in pttls or b"none" in types:
             keys, ix, types, pttls, mem_pos, mems = _drop_vanished(keys, ix, types, pttls, mem_pos, mems)
         n = len(keys)
         self.vanished += total - n
@@ -416,7 +417,7 @@ def _histogram(hist: Counter, ttls, lo: int, hi: int, mn: int, mx: int) -> None:
 
 def _drop_vanished(keys, ix, types, pttls, mem_pos, mems):
     """Keys deleted between SCAN and TYPE/PTTL (TYPE none, PTTL -2): counted apart, not as keys."""
-    keep = [i for i, (t, p) in enumerate(zip(types, pttls, strict=True)) if p != -2 and t != b"+none"]
+    keep = [i for i, (t, p) in enumerate(zip(types, pttls, strict=True)) if p != -2 and t != b"none"]
     new_index = {old: new for new, old in enumerate(keep)}
     kept_mem = [(new_index[p], m) for p, m in zip(mem_pos, mems, strict=True) if p in new_index]
     return (

@@ -39,6 +39,9 @@ ENTRA_RESOURCE = "https://redis.azure.com/"
 ENTRA_REAUTH_INTERVAL_S = 240.0
 
 CLIENT_NAME = "redis-key-advisor-scan"
+RECV_BUFFER = 1 << 17
+# What the hiredis reader returns while a reply is incomplete: not False, which equals a 0 reply.
+INCOMPLETE = object()
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,7 +307,11 @@ class NodeConnection:
         self.read_timeout = read_timeout
         self._ssl_context = ssl_context
         self.sock: socket.socket | None = None
-        self.reader = hiredis.Reader()
+        self.reader = hiredis.Reader(notEnoughData=INCOMPLETE)
+        # One receive buffer for the connection's life: a fresh 64+ KiB bytes object per recv()
+        # would cost an allocation (or an mmap) every time.
+        self._chunk = bytearray(RECV_BUFFER)
+        self._view = memoryview(self._chunk)
         self.last_auth = 0.0
 
     # -- opening
@@ -409,9 +416,10 @@ class NodeConnection:
                 "unreachable", f"connection to {self.endpoint.label} lost: {exc.strerror or exc}"
             ) from None
 
-    def recv(self, size: int = 1 << 18) -> bytes:
+    def recv(self) -> memoryview:
+        """The next bytes from the server, in a buffer reused by the next call: copy or consume them."""
         try:
-            data = self.sock.recv(size)
+            n = self.sock.recv_into(self._chunk)
         except TimeoutError:
             raise ScanError(
                 "timeout", f"{self.endpoint.label} stopped answering (no reply within {self.read_timeout:g}s)"
@@ -422,19 +430,19 @@ class NodeConnection:
             raise ScanError(
                 "unreachable", f"connection to {self.endpoint.label} lost: {exc.strerror or exc}"
             ) from None
-        if not data:
+        if not n:
             raise ScanError("unreachable", f"{self.endpoint.label} closed the connection")
-        return data
+        return self._view[:n]
 
     def read_reply(self):
         reader = self.reader
-        reply = reader.gets()
-        while reply is False:
-            reader.feed(self.recv())
-            try:
+        try:
+            reply = reader.gets()
+            while reply is INCOMPLETE:
+                reader.feed(self.recv())
                 reply = reader.gets()
-            except hiredis.ProtocolError as exc:
-                raise ScanError("protocol", f"{self.endpoint.label} does not speak RESP: {exc}") from None
+        except hiredis.ProtocolError as exc:
+            raise ScanError("protocol", f"{self.endpoint.label} does not speak RESP: {exc}") from None
         return reply
 
     def call(self, *args: str | bytes | int):

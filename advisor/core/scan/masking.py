@@ -34,7 +34,7 @@ _RX = {
 _SHAPE = bytes(0x30 if 0x30 <= b <= 0x39 else (0x2E if b == 0x2E else 0x20) for b in range(256))
 _CARD_RUN = b"0" * 13
 _CARD_FIRST = frozenset(b"23456")
-_DIGIT_RUN = re.compile(rb"0{13,}")
+_DIGIT_RUN = re.compile(rb"0+")
 _IPV4_SHAPE = re.compile(rb"0\.0{1,3}\.0{1,3}\.0")
 
 
@@ -61,10 +61,12 @@ def _spans(
             # search), and check only those, instead of running a regex over every byte.
             if shape is None:
                 shape = text.translate(_SHAPE)
-            for m in _DIGIT_RUN.finditer(shape):
-                start, end = m.span()
+            start = shape.find(_CARD_RUN)
+            while start != -1:
+                end = _DIGIT_RUN.match(shape, start).end()  # the whole run of digits
                 if end - start <= 19 and text[start] in _CARD_FIRST and luhn_ok(text[start:end]):
                     found.append((start, end, CARD))
+                start = shape.find(_CARD_RUN, end)
             continue
         if kind == IPV4:
             if shape is None:

@@ -1,10 +1,11 @@
 """The read loop: SCAN, TYPE, PTTL and MEMORY USAGE over one node, fast and within budget.
 
-Each round trip carries one whole batch as a single pre-encoded RESP buffer: TYPE and PTTL for
-every key the previous SCAN returned, then MEMORY USAGE for the sampled ones, then the next SCAN. The replies to TYPE, PTTL and MEMORY USAGE are one line each, so they are cut
-out of the socket buffer with one `split` instead of parsing reply by reply; only the SCAN reply
-(keys may hold any byte) goes through hiredis. The next batch is sent before the current one is
-folded into the statistics, so the server works while Python does.
+Each round trip carries one whole batch as a single pre-encoded RESP buffer: the next SCAN
+first, then TYPE and PTTL for every key the previous SCAN returned, then MEMORY USAGE for the
+sampled ones. Two batches are in flight: as soon as a request's SCAN reply is in, the next
+request is built and sent, and only then are the previous batch's replies read and folded into
+the statistics, so the server always has the next batch queued while Python works. Replies are
+parsed by hiredis, pulled with `iter(reader.gets, ...)` so that no Python loop runs per reply.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import chain, repeat
-from operator import add
+from itertools import chain, islice, repeat
+
+import hiredis
 
 from advisor.core.scan.aggregate import Aggregator
-from advisor.core.scan.connect import Credentials, NodeConnection
+from advisor.core.scan.connect import INCOMPLETE, Credentials, NodeConnection, encode_command
 from advisor.core.scan.errors import ScanError
 
 _TYPE = b"*2\r\n$4\r\nTYPE\r\n"
@@ -25,7 +27,11 @@ _PTTL = b"*2\r\n$4\r\nPTTL\r\n"
 _MEMORY = b"*3\r\n$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n"
 _BULK = b"$%d\r\n%b\r\n".__mod__
 _CRLF = b"\r\n"
-_LEN_PREFIX = [b"$%d\r\n" % n for n in range(1024)]
+_ERROR = hiredis.ReplyError
+_TABLE_LEN = 1024
+_TYPE_BY_LEN = [b"\r\n" + _TYPE + b"$%d\r\n" % n for n in range(_TABLE_LEN)]
+_PTTL_BY_LEN = [b"\r\n" + _PTTL + b"$%d\r\n" % n for n in range(_TABLE_LEN)]
+_MEMORY_BY_LEN = [b"\r\n" + _MEMORY + b"$%d\r\n" % n for n in range(_TABLE_LEN)]
 
 
 def _scan_command(cursor: bytes, count: int) -> bytes:
@@ -143,13 +149,13 @@ class NodeReader:
         self.on_batch = on_batch
         self.credentials = credentials
         self.outcome = NodeOutcome()
-        self._buf = bytearray()
 
     # -- the loop
 
     def run(self) -> NodeOutcome:
+        """Scan the node; errors end it early with `outcome.error` set, never raise."""
         out = self.outcome
-        pending = None
+        in_flight = None  # a batch sent whose replies are not read yet
         try:
             if not self.budget.wait(1, self.should_stop):
                 out.stopped = True
@@ -157,13 +163,15 @@ class NodeReader:
             self.conn.sendall(_scan_command(b"0", self.count))
             cursor, keys = self._read_scan()
             finished = cursor == b"0"
+            truncated = False
             while True:
-                if self.should_stop():
+                if not out.stopped and self.should_stop():
                     out.stopped = True
+                if out.stopped:
                     keys, finished = [], True
                 taken = self.key_limit.take(len(keys))
-                truncated = taken < len(keys) or (not finished and self.key_limit.exhausted)
-                if taken < len(keys):
+                if taken < len(keys) or (not finished and self.key_limit.exhausted):
+                    truncated = True  # the node has keys beyond max_keys: not complete
                     keys = keys[:taken]
                 want_scan = not finished and not truncated
                 sent = None
@@ -171,36 +179,31 @@ class NodeReader:
                     ix = self.agg.match(keys)
                     mem_pos = self._memory_positions(ix)
                     ops = 2 * len(keys) + len(mem_pos) + want_scan
-                    if not self.budget.wait(ops, self.should_stop):
+                    if self.budget.wait(ops, self.should_stop):
+                        auth = self._reauth_command()
+                        self.conn.sendall(auth + self._request(keys, mem_pos, cursor if want_scan else None))
+                        sent = (keys, ix, mem_pos, want_scan, bool(auth))
+                    else:
                         out.stopped = True
-                        if pending is not None:
-                            self._fold(pending)
-                        return out
-                    self._maybe_reauth()
-                    self.conn.sendall(self._request(keys, mem_pos, cursor if want_scan else None))
-                    sent = (keys, ix, mem_pos, want_scan)
-                if pending is not None:
-                    batch, pending = pending, None
+                # Replies come in request order: the previous batch's, then this request's.
+                # Reading (and folding) the previous batch now lets the server work on this one.
+                if in_flight is not None:
+                    batch, in_flight = self._read_batch(in_flight), None
                     self._fold(batch)
                 if sent is None:
                     out.complete = finished and not truncated and not out.stopped
                     return out
-                keys, ix, mem_pos, want_scan = sent
-                types, pttls, mems = self._read_lines(len(keys), len(mem_pos))
-                pending = (keys, ix, types, pttls, mem_pos, mems)
+                sent_keys, ix, mem_pos, want_scan, auth = sent
+                if auth:
+                    self._read_auth_reply()
                 if want_scan:
                     cursor, keys = self._read_scan()
                     finished = cursor == b"0"
                 else:
                     keys, finished = [], True
-                    if truncated:
-                        # Stop here: the node has keys beyond max_keys; its scan is not complete.
-                        self._fold(pending)
-                        return out
+                in_flight = (sent_keys, ix, mem_pos)
         except ScanError as exc:
             out.error = exc
-            if pending is not None:
-                self._fold(pending)
             return out
 
     def _memory_positions(self, ix: list[int]) -> list[int]:
@@ -211,12 +214,23 @@ class NodeReader:
             return []
         return self.agg.memory_positions(ix, self.sampler.positions(len(ix)))
 
-    def _maybe_reauth(self) -> None:
+    def _reauth_command(self) -> bytes:
+        """AUTH again, ahead of a batch, when the credential's tokens expire (Entra ID)."""
         creds = self.credentials
         if creds is None or creds.reauth_interval_s is None:
-            return
-        if time.monotonic() - self.conn.last_auth >= creds.reauth_interval_s:
-            self.conn.authenticate(creds)
+            return b""
+        if time.monotonic() - self.conn.last_auth < creds.reauth_interval_s:
+            return b""
+        args = creds.auth_args()
+        self.conn.last_auth = time.monotonic()
+        return encode_command(*args) if args else b""
+
+    def _read_auth_reply(self) -> None:
+        (reply,) = self._replies(1)
+        if isinstance(reply, hiredis.ReplyError):
+            raise ScanError(
+                "auth", f"authentication to {self.conn.endpoint.label} failed: {str(reply)[:200]}"
+            )
 
     def _fold(self, batch) -> None:
         keys = batch[0]
@@ -229,112 +243,95 @@ class NodeReader:
     # -- encoding
 
     def _request(self, keys: list[bytes], mem_pos: list[int], cursor: bytes | None) -> bytes:
-        parts = []
+        # SCAN first: its reply (the next batch) comes back before the server starts on this
+        # batch's commands, so the next request can be built and queued while it works.
+        parts = [] if cursor is None else [_scan_command(cursor, self.count)]
         if keys:
             lens = list(map(len, keys))
-            if max(lens) < len(_LEN_PREFIX):
-                # `$<len>\r\n` from a table, then two concatenations: cheaper than formatting.
-                enc = list(map(add, map(add, map(_LEN_PREFIX.__getitem__, lens), keys), repeat(_CRLF)))
-            else:
+            if max(lens) < _TABLE_LEN:
+                # Per key: a header looked up by key length, the key, another header, the key.
+                # Every header starts with the CRLF that ends the previous command, so the
+                # block's first two bytes are dropped and one CRLF closes it.
+                block = b"".join(
+                    chain.from_iterable(
+                        zip(
+                            map(_TYPE_BY_LEN.__getitem__, lens),
+                            keys,
+                            map(_PTTL_BY_LEN.__getitem__, lens),
+                            keys,
+                            strict=True,
+                        )
+                    )
+                )
+                parts += (block[2:], _CRLF)
+                if mem_pos:
+                    if len(mem_pos) == len(keys):
+                        m_lens, m_keys = lens, keys
+                    else:
+                        m_lens, m_keys = [lens[p] for p in mem_pos], [keys[p] for p in mem_pos]
+                    block = b"".join(
+                        chain.from_iterable(zip(map(_MEMORY_BY_LEN.__getitem__, m_lens), m_keys, strict=True))
+                    )
+                    parts += (block[2:], _CRLF)
+            else:  # a key too long for the tables: format each one
                 enc = list(map(_BULK, zip(lens, keys, strict=True)))
-            # TYPE and PTTL of one key side by side: the server finds the key still in its cache.
-            parts.append(
-                b"".join(chain.from_iterable(zip(repeat(_TYPE), enc, repeat(_PTTL), enc, strict=False)))
-            )
-            if mem_pos:
-                sampled = enc if len(mem_pos) == len(enc) else [enc[p] for p in mem_pos]
-                parts += (_MEMORY, _MEMORY.join(sampled))
-        if cursor is not None:
-            parts.append(_scan_command(cursor, self.count))
+                parts.append(b"".join(chain.from_iterable(zip(repeat(_TYPE), enc, repeat(_PTTL), enc))))
+                if mem_pos:
+                    parts += (_MEMORY, _MEMORY.join([enc[p] for p in mem_pos]))
         return b"".join(parts)
 
     # -- decoding
 
-    def _fill(self) -> None:
-        self._buf += self.conn.recv()
-
-    def _read_lines(self, n_keys: int, n_mem: int) -> tuple[list[bytes], list[int], list[int | None]]:
-        """The single-line replies of one batch: TYPEs, PTTLs, then MEMORY USAGEs."""
-        n = 2 * n_keys + n_mem
-        if n == 0:
-            return [], [], []
-        buf = self._buf
-        found, pos = 0, 0
-        while True:
-            c = buf.count(_CRLF, pos)
-            if found + c >= n:
-                break
-            if c:
-                found += c
-                pos = buf.rfind(_CRLF, pos) + 2
-            self._fill()
-        raw = bytes(buf)
-        parts = raw.split(_CRLF, n)
-        rest = parts.pop() if len(parts) > n else b""
-        self._buf = bytearray(rest)
-        types = parts[0 : 2 * n_keys : 2]
-        if raw[:1] == b"-" or b"\n-" in raw:
-            return self._slow_lines(parts, n_keys, n_mem)
-        pttl_blob = b"".join(parts[1 : 2 * n_keys : 2])
+    def _replies(self, n: int) -> list:
+        """The next n replies, parsed by hiredis; reading more from the socket as needed."""
+        reader = self.conn.reader
         try:
-            pttls = list(map(int, pttl_blob.split(b":")[1:]))
-            if len(pttls) != n_keys:
-                raise ValueError
-        except ValueError:
-            return self._slow_lines(parts, n_keys, n_mem)
-        mems: list[int | None] = []
-        if n_mem:
-            mem_blob = b"".join(parts[2 * n_keys :])
-            if b"$" in mem_blob or b"_" in mem_blob:
-                mems = [_int_or_none(line) for line in parts[2 * n_keys :]]
-            else:
-                mems = list(map(int, mem_blob.split(b":")[1:]))
-        return types, pttls, mems
+            out = list(islice(iter(reader.gets, INCOMPLETE), n))
+            while len(out) < n:
+                reader.feed(self.conn.recv())
+                out += islice(iter(reader.gets, INCOMPLETE), n - len(out))
+        except hiredis.ProtocolError as exc:
+            raise ScanError("protocol", f"{self.conn.endpoint.label} sent a malformed reply: {exc}") from None
+        return out
 
-    def _slow_lines(self, parts: list[bytes], n_keys: int, n_mem: int):
-        """Replies with errors in them: a key that moved or is refused counts as gone."""
-        types, pttls, mems = [], [], []
-        errors: list[bytes] = []
-        for line in parts[0 : 2 * n_keys : 2]:
-            if line[:1] == b"+":
-                types.append(line)
-            else:
-                types.append(b"+none")
-                errors.append(line)
-        for line in parts[1 : 2 * n_keys : 2]:
-            value = _int_or_none(line)
-            pttls.append(-2 if value is None else value)
-        for line in parts[2 * n_keys : 2 * n_keys + n_mem]:
-            mems.append(_int_or_none(line))
+    def _read_batch(self, in_flight) -> tuple:
+        """Read one batch's replies: TYPE and PTTL per key, then MEMORY USAGE per sampled key."""
+        keys, ix, mem_pos = in_flight
+        n_keys = len(keys)
+        replies = self._replies(2 * n_keys + len(mem_pos))
+        types = replies[0 : 2 * n_keys : 2]
+        pttls = replies[1 : 2 * n_keys : 2]
+        mems = replies[2 * n_keys :]
+        # Errors are rare (MOVED while resharding, NOPERM): look for them cheaply first.
+        try:
+            sum(pttls)
+            clean = _ERROR not in set(map(type, types)) and (not mems or _ERROR not in set(map(type, mems)))
+        except TypeError:
+            clean = False
+        if not clean:
+            types, pttls, mems = self._without_errors(types, pttls, mems)
+        return keys, ix, types, pttls, mem_pos, mems
+
+    def _without_errors(self, types: list, pttls: list, mems: list):
+        """A key that moved (MOVED while resharding) or was refused counts as gone."""
+        errors = [t for t in types if isinstance(t, _ERROR)]
         if errors:
             self.outcome.key_errors += len(errors)
-            if len(errors) == n_keys:
-                text = errors[0][1:].decode("utf-8", "replace")
+            if len(errors) == len(types):
+                text = str(errors[0])
                 kind = "auth" if text.startswith("NOPERM") else "protocol"
                 raise ScanError(kind, f"{self.conn.endpoint.label} refused TYPE: {text[:200]}")
+        types = [b"none" if isinstance(t, _ERROR) else t for t in types]
+        pttls = [-2 if isinstance(p, _ERROR) else p for p in pttls]
+        mems = [None if isinstance(m, _ERROR) else m for m in mems]
         return types, pttls, mems
 
     def _read_scan(self) -> tuple[bytes, list[bytes]]:
-        reader = self.conn.reader
-        if self._buf:
-            reader.feed(bytes(self._buf))
-            self._buf = bytearray()
-        reply = self.conn.read_reply()
-        if isinstance(reply, Exception):
+        (reply,) = self._replies(1)
+        if isinstance(reply, _ERROR):
             text = str(reply)
             kind = "auth" if text.startswith("NOPERM") else "protocol"
             raise ScanError(kind, f"{self.conn.endpoint.label} refused SCAN: {text[:200]}")
         if not isinstance(reply, list) or len(reply) != 2 or not isinstance(reply[1], list):
             raise ScanError("protocol", f"{self.conn.endpoint.label} sent an unexpected reply to SCAN")
-        if reader.has_data():
-            raise ScanError("protocol", f"{self.conn.endpoint.label} sent more replies than commands")
         return reply[0], reply[1]
-
-
-def _int_or_none(line: bytes) -> int | None:
-    if line[:1] == b":":
-        try:
-            return int(line[1:])
-        except ValueError:
-            return None
-    return None
