@@ -207,22 +207,30 @@ def test_an_entra_id_token_failure_fails_the_scan_before_reading(monkeypatch):
     )
 
 
-def test_an_entra_id_token_authenticates_as_its_object_id(monkeypatch):
-    """A token from the provider is sent as AUTH <oid> <token>, as Azure Managed Redis expects."""
+def test_an_entra_id_token_authenticates_as_its_object_id_and_again_while_scanning(monkeypatch):
+    """A token is sent as AUTH <oid> <token>, as Azure Managed Redis expects, and sent again
+    (the provider's fresh token) while a long scan runs, before the old one expires."""
+    handed_out = []
 
     class Provider:
         def get_credentials(self):
+            handed_out.append(1)
             return ("4d1b0a52-oid", "eyJ-token-value")
 
     monkeypatch.setattr(connect_mod, "_ENTRA_PROVIDERS", {None: Provider()})
+    monkeypatch.setattr(connect_mod, "ENTRA_REAUTH_INTERVAL_S", 0.0)  # every batch, for the test
     with RedisProcess() as server:
+        _load(server, 3000)
         r = client(server)
         r.execute_command(
             "ACL", "SETUSER", "4d1b0a52-oid", "on", ">eyJ-token-value", "allcommands", "allkeys"
         )
         r.execute_command("ACL", "SETUSER", "default", "off")
-        report = _scan(server.url, credential="entra-id")
-    assert report.complete
+        report = _scan(server.url, credential="entra-id", count=500)
+        r.execute_command("AUTH", "4d1b0a52-oid", "eyJ-token-value")
+        auths = r.info("commandstats")["cmdstat_auth"]["calls"]
+    assert report.complete and report.keys_scanned == 3000
+    assert auths >= 6 and len(handed_out) >= 6  # the first AUTH, then one ahead of each batch
 
 
 def test_a_failed_scan_report_concludes_nothing():
