@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import os
 import re
 from binascii import crc_hqx
 from bisect import bisect_left, bisect_right
@@ -23,7 +24,7 @@ from functools import partial
 from itertools import accumulate, repeat
 from operator import and_, itemgetter, lt, sub
 
-from advisor.core.patterns import Matcher, key_hash_slot
+from advisor.core.patterns import Literal, Matcher, key_hash_slot
 from advisor.core.scan.infer import PatternInferrer
 from advisor.core.scan.masking import find_in_batch, mask_key
 from advisor.core.scan.spec import NamespaceSpec
@@ -83,16 +84,21 @@ def batch_matcher(matcher: Matcher) -> Callable[[list[bytes]], list[int]]:
             i,
         ),
     )
+    # Literal text all patterns start with ("prod:" on most instances) is matched once, not once
+    # per alternative. re.escape works character by character, so the escaped common prefix
+    # is a prefix of every escaped source.
+    firsts = [p.tokens[0].text if p.tokens and isinstance(p.tokens[0], Literal) else "" for p in pats]
+    common = re.escape(os.path.commonprefix(firsts).encode())
     alternatives = []
     group_to_index = [-1]
     for i in order:
         rx = pats[i].regex()
         source = rx.pattern
-        if not (source.startswith(rb"\A") and source.endswith(rb"\Z")):
+        if not (source.startswith(rb"\A" + common) and source.endswith(rb"\Z")):
             return fallback
-        alternatives.append(source[2:-2] + rb"\Z()")
+        alternatives.append(source[2 + len(common) : -2] + rb"\Z()")
         group_to_index += [-1] * rx.groups + [i]
-    combined = re.compile(rb"\A(?:" + b"|".join(alternatives) + b")", re.DOTALL).match
+    combined = re.compile(rb"\A" + common + rb"(?:" + b"|".join(alternatives) + b")", re.DOTALL).match
     table = group_to_index
 
     def match_batch(keys: list[bytes]) -> list[int]:
