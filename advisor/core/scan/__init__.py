@@ -1,7 +1,19 @@
 """The scanner core: read a live Redis read-only, match every key to its namespace, report drift.
 
-No Django here. The Celery task and `scan_instance` call `run_scan`, store the `ScanReport`
-and attach the findings of `evaluate_drift`.
+No Django here. The Celery task and `scan_instance` call, in this order:
+
+    target = ScanTarget.from_instance(design.instance(name))     # URL + credential reference
+    report = run_scan(target, namespace_specs(design, name), ScanOptions(...),
+                      progress=callback, cancel=flag)            # ScanError if it cannot start
+    findings = evaluate_drift(design, name, report, today)       # DRF001-DRF014, policy, waivers
+
+`run_scan` raises ScanError (`.kind`, one-line `.reason`) only when nothing could be read: host
+not on the allowlist, unreachable, TLS, authentication, INFO refused. A scan that fails later
+returns its report with `complete: false` and `error` set; `ScanReport.failed` builds the
+report of one that never started. Modules: `connect` (URL, credential, TLS, allowlist, cluster
+discovery), `reader` (the pipelined read loop), `aggregate` (bounded statistics), `infer`
+(patterns of unmatched keys), `masking` (personal data), `facts` (INFO, CONFIG, SLOWLOG),
+`report` (the scan JSON), `runner` (`run_scan`).
 """
 
 from __future__ import annotations
