@@ -273,7 +273,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--keys", type=int, default=1_000_000)
     ap.add_argument(
-        "--repeat", type=int, default=2, help="rounds of all runs; each contender's best run counts"
+        "--repeat", type=int, default=3, help="rounds of all runs; each contender's best run counts"
     )
     ap.add_argument(
         "--count", type=int, default=None, help="SCAN COUNT for the scanner (default: ScanOptions')"

@@ -73,8 +73,10 @@ def batch_matcher(matcher: Matcher) -> Callable[[list[bytes]], list[int]]:
     names the marker, so the placeholders' own groups do not matter.
     """
     pats = matcher.patterns
+    if not pats:
+        return _none_match
     fallback = partial(_map_list, matcher.match_index)
-    if not pats or len(pats) > FAST_MATCH_MAX_PATTERNS:
+    if len(pats) > FAST_MATCH_MAX_PATTERNS:
         return fallback
     order = sorted(
         range(len(pats)),
@@ -109,6 +111,10 @@ def batch_matcher(matcher: Matcher) -> Callable[[list[bytes]], list[int]]:
 
 def _map_list(fn, keys):
     return list(map(fn, keys))
+
+
+def _none_match(keys: list[bytes]) -> list[int]:
+    return [-1] * len(keys)
 
 
 class NamespaceStats:
