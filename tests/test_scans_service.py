@@ -181,6 +181,7 @@ def test_dashboard_and_detail_pages(client, shop, admin_user, viewer):
     client.force_login(viewer)
     body = client.get(f"/instances/{shop.name}/scans/").content.decode()
     assert "product-cache" in body and "Register this namespace" in body and "legacy:cart" in body
+    assert "Design estimate" in body
     assert "Scan now" not in body  # a viewer may not scan
     assert client.post(f"/instances/{shop.name}/scans/start/").status_code == 403
     assert client.post(f"/instances/{shop.name}/scans/schedule/", {"cron": "0 3 * * *"}).status_code == 403

@@ -4,8 +4,10 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from advisor.core.sizing import namespace_sizing
 from advisor.registry import permissions
 from advisor.registry.models import Instance
+from advisor.registry.services import namespace_to_core
 
 from . import schedules, services
 from .models import ScanRun
@@ -14,7 +16,7 @@ HISTORY_POINTS = 30
 
 
 def _namespace_rows(report: dict, instance: Instance) -> list[dict]:
-    designs = {ns.name: ns for ns in instance.namespaces.all()}
+    designs = {ns.name: ns for ns in instance.namespaces.select_related("team", "instance")}
     rows = []
     for ns in report.get("namespaces", []):
         design = designs.get(ns["name"])
@@ -36,6 +38,10 @@ def _namespace_rows(report: dict, instance: Instance) -> list[dict]:
                 "ttl_over": bool(limit and ttl.get("max") and ttl["max"] > limit + 1),
                 "memory_bytes": ns.get("memory_bytes"),
                 "memory_estimated": ns.get("memory_estimated"),
+                # What the design's sizing model predicts, for the keys actually present.
+                "memory_designed": (
+                    namespace_sizing(namespace_to_core(design)).per_key_bytes * keys if design else None
+                ),
                 "types": sorted((ns.get("types") or {}).items(), key=lambda kv: -kv[1]),
                 "data_type": design.data_type if design else None,
             }
