@@ -186,6 +186,8 @@ def test_dashboard_and_detail_pages(client, shop, admin_user, viewer):
     assert client.post(f"/instances/{shop.name}/scans/start/").status_code == 403
     assert client.post(f"/instances/{shop.name}/scans/schedule/", {"cron": "0 3 * * *"}).status_code == 403
     assert client.get(f"/scans/{run.pk}/").status_code == 200
+    instance_page = client.get(f"/instances/{shop.name}/").content.decode()
+    assert "Last scan" in instance_page and f"#{run.pk}" in instance_page
     client.force_login(admin_user)
     response = client.post(f"/instances/{shop.name}/scans/start/")
     assert response.status_code == 302

@@ -56,6 +56,7 @@ def instance_detail(request, name):
             "instance": instance,
             "namespaces": namespaces,
             "can_edit": permissions.can_edit_instances(request.user),
+            "last_scan": instance.scan_runs.filter(status="completed").first(),
             **instance_findings_context(instance, request.user),
         },
     )
