@@ -146,3 +146,19 @@ def test_a_cluster_node_that_fails_leaves_the_scan_incomplete(shop_cluster):
     failed = [s for s in report.shards if not s.complete]
     assert [s.node for s in failed] == [f"127.0.0.1:{victim.port}"]
     assert all(s.complete for s in report.shards if s not in failed)
+
+
+def test_progress_knows_the_whole_cluster_from_the_first_report(shop_cluster):
+    design = load_design(DESIGN.format(url=f"redis://127.0.0.1:{shop_cluster[0].port}/0"))
+    target = ScanTarget.from_instance(design.instance("shop-cluster"))
+    seen = []
+    run_scan(
+        target,
+        namespace_specs(design, "shop-cluster"),
+        options(progress_interval=0.0, count=100),
+        progress=seen.append,
+    )
+    total = PRODUCTS + CARTS + LEGACY
+    assert len(seen) > 3
+    assert all(p.keys_total == total for p in seen)
+    assert seen[-1].keys_scanned == total and seen[-1].fraction == 1.0

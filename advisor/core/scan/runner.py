@@ -131,14 +131,14 @@ def run_scan(
         outcomes: list[NodeOutcome] = []
         reporter = _Progress(progress, options.progress_interval, t0, len(primaries))
 
+        # Every node's facts first: the progress total then covers the whole keyspace from the
+        # first batch on, not one node at a time.
+        ready: list[tuple[Primary, ShardReport, NodeConnection]] = []
         for number, primary in enumerate(primaries):
             shard = ShardReport(
                 node=primary.endpoint.label, node_id=primary.node_id or None, slots=primary.slots or None
             )
             shards.append(shard)
-            if stop():
-                shard.error = "cancelled"
-                continue
             try:
                 conn = seed if _same(seed.endpoint, primary.endpoint) else None
                 if conn is None:
@@ -155,6 +155,12 @@ def run_scan(
             shard.keys_total = keyspace_keys(facts.info, 0 if clustered else parsed.db)
             shard.used_memory = _int(facts.info.get("used_memory"))
             reporter.add_estimate(shard.keys_total)
+            ready.append((primary, shard, conn))
+
+        for primary, shard, conn in ready:
+            if stop():
+                shard.error = "cancelled"
+                continue
             reader = NodeReader(
                 conn,
                 agg,
