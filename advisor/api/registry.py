@@ -19,7 +19,7 @@ from advisor.audit.services import audit_change, audit_delete, object_data
 from advisor.core import design as core
 from advisor.registry import permissions
 from advisor.registry.models import Instance, Namespace, Team
-from advisor.registry.services import namespace_data
+from advisor.registry.services import instance_data, namespace_data, team_data
 
 from . import services
 from .findings import refreshes_findings
@@ -33,9 +33,7 @@ from .schemas import (
     Pagination,
     TeamOut,
     ValidationErrors,
-    instance_data,
     merge_patch,
-    team_data,
     validate_entry,
 )
 

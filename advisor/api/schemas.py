@@ -16,7 +16,6 @@ from ninja.errors import ValidationError
 from ninja.pagination import LimitOffsetPagination
 
 from advisor.core import design as core
-from advisor.registry.models import Instance, Team
 
 # Where ninja puts errors about the request body; our own body errors use the same prefix.
 BODY_LOC = ("body", "payload")
@@ -146,37 +145,6 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 # Rows as design-file entries ------------------------------------------------------------------
-
-
-def team_data(team: Team) -> dict:
-    return {"name": team.name, "contact": team.contact or None}
-
-
-def instance_data(inst: Instance) -> dict:
-    """The instance as a design-file mapping (what core.Instance validates)."""
-    connection = None
-    if inst.connection_url or inst.connection_credential:
-        connection = {"url": inst.connection_url, "credential": inst.connection_credential or "none"}
-    memory_gb = inst.memory_gb
-    return {
-        "name": inst.name,
-        "environment": inst.environment,
-        "product": inst.product,
-        "tier": inst.tier or None,
-        # 12, as the design file writes it, rather than 12.0.
-        "memory_gb": int(memory_gb) if float(memory_gb).is_integer() else memory_gb,
-        "shards": inst.shards,
-        "clustering": inst.clustering,
-        "high_availability": inst.high_availability,
-        "persistence": inst.persistence,
-        "geo_replication": inst.geo_replication,
-        "eviction_policy": inst.eviction_policy,
-        "auth": inst.auth,
-        "tls": inst.tls,
-        "public_network_access": inst.public_network_access,
-        "region": inst.region or None,
-        "connection": connection,
-    }
 
 
 class Entries(Sequence):

@@ -51,17 +51,16 @@ def flat_diff(before: Any, after: Any) -> list[tuple[str, Any, Any]]:
 
 
 def team_data(team) -> dict:
-    return {
-        "name": team.name,
-        "contact": team.contact,
-        "members": sorted(u.get_username() for u in team.members.all()),
-    }
+    from advisor.registry.services import team_data as design_entry
+
+    # Membership is audited too, though it is not part of a design file.
+    return {**design_entry(team), "members": sorted(u.get_username() for u in team.members.all())}
 
 
 def instance_data(instance) -> dict:
-    from advisor.registry.services import instance_to_core
+    from advisor.registry.services import instance_data as design_entry
 
-    return instance_to_core(instance).model_dump(mode="json")
+    return design_entry(instance)
 
 
 def waiver_data(waiver) -> dict:

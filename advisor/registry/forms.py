@@ -11,6 +11,7 @@ from advisor.core.patterns import PatternError, parse_pattern
 
 from .models import Instance, Namespace, Team
 from .permissions import editable_teams
+from .services import instance_data, namespace_data
 
 # Where a core model's error location lands on the form.
 _NAMESPACE_FIELDS = {
@@ -37,6 +38,23 @@ def _apply_core_errors(form: forms.Form, exc: ValidationError, mapping: dict) ->
             form.add_error(name, message)
         elif not name:
             form.add_error(None, f"{'.'.join(loc)}: {message}" if loc else message)
+
+
+def _style_widgets(form: forms.Form) -> None:
+    """Bootstrap classes on every widget but checkboxes."""
+    for f in form.fields.values():
+        widget = f.widget
+        if isinstance(widget, forms.CheckboxInput | forms.CheckboxSelectMultiple):
+            continue
+        css = "form-select" if isinstance(widget, forms.Select) else "form-control"
+        widget.attrs["class"] = (widget.attrs.get("class", "") + " " + css).strip()
+
+
+def _candidate(form: forms.ModelForm, data: dict):
+    """An unsaved row with the form's values, to hand to the registry's design-entry translation."""
+    return form._meta.model(
+        **{f: data.get(f) for f in form._meta.fields if f not in ("contains", "multi_key_with")}
+    )
 
 
 def pattern_problem(text: str) -> str | None:
@@ -109,12 +127,7 @@ class NamespaceForm(forms.ModelForm):
         self.fields["pattern"].widget.attrs.update(
             {"class": "font-monospace", "autocomplete": "off", "spellcheck": "false"}
         )
-        for f in self.fields.values():
-            widget = f.widget
-            if isinstance(widget, forms.CheckboxInput | forms.CheckboxSelectMultiple):
-                continue
-            css = "form-select" if isinstance(widget, forms.Select) else "form-control"
-            widget.attrs["class"] = (widget.attrs.get("class", "") + " " + css).strip()
+        _style_widgets(self)
 
     def clean_pattern(self):
         pattern = self.cleaned_data["pattern"]
@@ -127,28 +140,9 @@ class NamespaceForm(forms.ModelForm):
         data = super().clean()
         if self.errors:
             return data
-        mapping = {
-            "name": data["name"],
-            "team": data["team"].name,
-            "instance": data["instance"].name,
-            "pattern": data["pattern"],
-            "classification": data["classification"],
-            "data_type": data["data_type"],
-            "ttl": {
-                "mode": data["ttl_mode"],
-                "seconds": data.get("ttl_seconds"),
-                "jitter_seconds": data.get("ttl_jitter_seconds") or 0,
-            },
-            "value_bytes": {"typical": data["value_bytes_typical"], "max": data["value_bytes_max"]},
-            "cardinality": data["cardinality"],
-            "ops_per_sec": {"reads": data.get("ops_reads") or 0, "writes": data.get("ops_writes") or 0},
-            "data_classification": data["data_classification"],
-            "contains": list(data.get("contains") or []),
-            "negative_cache": data.get("negative_cache", False),
-            "source_of_truth": data.get("source_of_truth") or None,
-            "multi_key_with": [n.name for n in data.get("multi_key_with") or []],
-            "description": data.get("description") or "",
-        }
+        candidate = _candidate(self, data)
+        candidate.contains = list(data.get("contains") or [])
+        mapping = namespace_data(candidate, multi_key_with=[n.name for n in data.get("multi_key_with") or []])
         try:
             core.Namespace.model_validate(mapping)
         except ValidationError as exc:
@@ -193,40 +187,13 @@ class InstanceForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for f in self.fields.values():
-            if isinstance(f.widget, forms.CheckboxInput):
-                continue
-            f.widget.attrs["class"] = "form-select" if isinstance(f.widget, forms.Select) else "form-control"
+        _style_widgets(self)
 
     def clean(self):
         data = super().clean()
         if self.errors:
             return data
-        mapping = {
-            k: data.get(k)
-            for k in (
-                "name",
-                "environment",
-                "product",
-                "memory_gb",
-                "shards",
-                "clustering",
-                "high_availability",
-                "persistence",
-                "geo_replication",
-                "eviction_policy",
-                "auth",
-                "tls",
-                "public_network_access",
-            )
-        }
-        mapping["tier"] = data.get("tier") or None
-        mapping["region"] = data.get("region") or None
-        if data.get("connection_url") or data.get("connection_credential"):
-            mapping["connection"] = {
-                "url": data.get("connection_url") or "",
-                "credential": data.get("connection_credential") or "none",
-            }
+        mapping = instance_data(_candidate(self, data))
         try:
             core.Instance.model_validate(mapping)
         except ValidationError as exc:

@@ -16,32 +16,44 @@ from advisor.core import design as core
 from .models import Instance, Namespace, Policy, Team, Waiver
 
 
+def team_data(team: Team) -> dict:
+    """The team as a design-file mapping."""
+    return {"name": team.name, "contact": team.contact or None}
+
+
 def team_to_core(team: Team) -> core.Team:
-    return core.Team(name=team.name, contact=team.contact or None)
+    return core.Team.model_validate(team_data(team))
+
+
+def instance_data(inst: Instance) -> dict:
+    """The instance as a design-file mapping (what core.Instance validates)."""
+    connection = None
+    if inst.connection_url or inst.connection_credential:
+        connection = {"url": inst.connection_url, "credential": inst.connection_credential or "none"}
+    memory_gb = inst.memory_gb
+    return {
+        "name": inst.name,
+        "environment": inst.environment,
+        "product": inst.product,
+        "tier": inst.tier or None,
+        # 12, as the design file writes it, rather than 12.0.
+        "memory_gb": int(memory_gb) if float(memory_gb).is_integer() else memory_gb,
+        "shards": inst.shards,
+        "clustering": inst.clustering,
+        "high_availability": inst.high_availability,
+        "persistence": inst.persistence,
+        "geo_replication": inst.geo_replication,
+        "eviction_policy": inst.eviction_policy,
+        "auth": inst.auth,
+        "tls": inst.tls,
+        "public_network_access": inst.public_network_access,
+        "region": inst.region or None,
+        "connection": connection,
+    }
 
 
 def instance_to_core(inst: Instance) -> core.Instance:
-    connection = None
-    if inst.connection_url:
-        connection = core.Connection(url=inst.connection_url, credential=inst.connection_credential or "none")
-    return core.Instance(
-        name=inst.name,
-        environment=inst.environment,
-        product=inst.product,
-        tier=inst.tier or None,
-        memory_gb=inst.memory_gb,
-        shards=inst.shards,
-        clustering=inst.clustering,
-        high_availability=inst.high_availability,
-        persistence=inst.persistence,
-        geo_replication=inst.geo_replication,
-        eviction_policy=inst.eviction_policy,
-        auth=inst.auth,
-        tls=inst.tls,
-        public_network_access=inst.public_network_access,
-        region=inst.region or None,
-        connection=connection,
-    )
+    return core.Instance.model_validate(instance_data(inst))
 
 
 _NAMESPACE_COLUMNS = (
