@@ -140,3 +140,15 @@ def test_prefilled_draft_from_query(client, member):
     client.force_login(member)
     response = client.get("/namespaces/new/", {"pattern": "legacy:cart:<id:int>", "data_type": "hash"})
     assert response.context["form"].initial["pattern"] == "legacy:cart:<id:int>"
+
+
+def test_the_namespace_list_paginates_and_keeps_filters(client, viewer, demo_registry):
+    base = Namespace.objects.get(name=Namespace.objects.first().name)
+    for i in range(30):
+        base.pk, base.name, base.pattern = None, f"bulk-{i:02d}", f"prod:bulk:item:v1:{i}:<id:int>"
+        base.save()
+    client.force_login(viewer)
+    body = client.get("/namespaces/", {"q": "bulk"}).content.decode()
+    assert "Page 1 of 2" in body and "?q=bulk&amp;page=2" in body
+    body = client.get("/namespaces/", {"q": "bulk", "page": 2}).content.decode()
+    assert "Page 2 of 2" in body and "bulk-29" in body and "bulk-00" not in body
