@@ -242,3 +242,37 @@ def test_the_api_lists_gets_starts_and_cancels_scans(client, shop, admin_user, v
     cancelled = api_client.post(f"/api/scans/{started.json()['id']}/cancel", **headers)
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     assert api_client.get(f"/api/scans/{started.json()['id']}/report", **headers).status_code == 409
+
+
+def test_the_task_retries_connection_failures_with_backoff_then_gives_up(shop):
+    from advisor.lib.redisproc import free_port
+    from advisor.scans.tasks import MAX_RETRIES, scan_instance_task
+
+    shop.connection_url = f"redis://127.0.0.1:{free_port()}/0"
+    shop.save()
+    run = services.scan_run_create(instance=shop, enqueue=False)
+    # Eager apply runs the retries in this process, one after the other.
+    scan_instance_task.apply(args=[run.pk])
+    run.refresh_from_db()
+    assert run.status == ScanRun.Status.FAILED and run.error_kind == "unreachable"
+    assert run.attempts == MAX_RETRIES
+
+
+def test_the_task_does_not_retry_what_a_retry_cannot_fix(shop):
+    from advisor.scans.tasks import scan_instance_task
+
+    shop.connection_url = "redis://10.9.8.7:6379/0"  # not on the allowlist
+    shop.save()
+    run = services.scan_run_create(instance=shop, enqueue=False)
+    scan_instance_task.apply(args=[run.pk])
+    run.refresh_from_db()
+    assert run.status == ScanRun.Status.FAILED and run.error_kind == "refused_host" and run.attempts == 1
+
+
+def test_a_task_delivered_twice_does_not_scan_twice(shop):
+    from advisor.scans.tasks import scan_instance_task
+
+    run = _run(shop)
+    result = scan_instance_task.apply(args=[run.pk]).get()
+    assert result["status"] == "completed"
+    assert ScanRun.objects.get(pk=run.pk).attempts == 1
