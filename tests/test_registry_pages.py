@@ -52,7 +52,7 @@ def test_it_validates_patterns_inline(client, viewer):
     bad = client.post("/namespaces/validate-pattern/", {"pattern": "prod:cat:<id:intt>"}).content.decode()
     assert "invalid-feedback" in bad and "intt" in bad
     good = client.post("/namespaces/validate-pattern/", {"pattern": "prod:cat:v1:<id:int>"}).content.decode()
-    assert "Pattern is valid" in good
+    assert "Pattern is valid" in good and "prod:cat:v1:" in good
 
 
 def _namespace_post(**overrides):

@@ -1,3 +1,5 @@
+import random
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -9,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from advisor.audit.services import audit_change, object_data
 from advisor.core.design import DesignError, load_design
+from advisor.core.patterns import parse_pattern
 from advisor.findings.services import findings_refresh
 from advisor.findings.views import instance_findings_context, namespace_findings_context
 from advisor.scans.schedules import schedule_ensure
@@ -167,8 +170,12 @@ def namespace_validate_pattern(request):
     """Inline validation while typing: re-renders the pattern field's feedback."""
     text = request.POST.get("pattern", "")
     problem = pattern_problem(text) if text else None
+    # A key the pattern describes, so the author sees what the placeholders turn into.
+    example = parse_pattern(text).example(random.Random(text)) if text and not problem else None
     return render(
-        request, "registry/namespace_form.html#pattern-feedback", {"problem": problem, "text": text}
+        request,
+        "registry/namespace_form.html#pattern-feedback",
+        {"problem": problem, "text": text, "example": example},
     )
 
 
