@@ -276,3 +276,20 @@ def test_a_task_delivered_twice_does_not_scan_twice(shop):
     result = scan_instance_task.apply(args=[run.pk]).get()
     assert result["status"] == "completed"
     assert ScanRun.objects.get(pk=run.pk).attempts == 1
+
+
+def test_the_overview_never_says_no_drift_for_an_incomplete_scan(client, shop, viewer):
+    from advisor.scans.models import ScanRun
+
+    ScanRun.objects.create(
+        instance=shop, status="completed", complete=False, findings_total=0, keys_scanned=10,
+        finished_at=shop.updated_at, report={"complete": False},
+    )  # fmt: skip
+    client.force_login(viewer)
+    body = client.get("/").content.decode()
+    assert "incomplete" in body and "no drift" not in body
+    ScanRun.objects.create(
+        instance=shop, status="completed", complete=True, findings_total=0, keys_scanned=10,
+        finished_at=shop.updated_at, report={"complete": True},
+    )  # fmt: skip
+    assert "no drift" in client.get("/").content.decode()

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -21,6 +21,19 @@ from .forms import DesignUploadForm, InstanceForm, NamespaceForm, pattern_proble
 from .models import Instance, Namespace, Team
 
 
+def _with_last_scan(instances):
+    """Annotate each instance with its latest completed scan's time and drift counts."""
+    from advisor.scans.models import ScanRun
+
+    last = ScanRun.objects.filter(instance=OuterRef("pk"), status="completed").order_by("-created_at")
+    return instances.annotate(
+        last_scan_at=Subquery(last.values("finished_at")[:1]),
+        last_scan_findings=Subquery(last.values("findings_total")[:1]),
+        last_scan_high=Subquery(last.values("findings_high")[:1]),
+        last_scan_complete=Subquery(last.values("complete")[:1]),
+    )
+
+
 @login_required
 def home(request):
     context = {
@@ -29,7 +42,9 @@ def home(request):
             "instances": Instance.objects.count(),
             "namespaces": Namespace.objects.count(),
         },
-        "instances": Instance.objects.annotate(ns_count=Count("namespaces")).order_by("name"),
+        "instances": _with_last_scan(
+            Instance.objects.annotate(ns_count=Count("namespaces")).order_by("name")
+        ),
         "my_teams": request.user.teams.all(),
     }
     return render(request, "registry/home.html", context)
