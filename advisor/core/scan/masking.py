@@ -27,7 +27,7 @@ _RX = {
     EMAIL: re.compile(
         rb"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}"
     ),
-    PHONE: re.compile(rb"(?<![0-9A-Za-z_+])\+[1-9](?:[ .\-]?[0-9]){7,14}(?![0-9])"),
+    PHONE: re.compile(rb"(?<![0-9A-Za-z+])\+[1-9](?:[ .\-]?[0-9]){7,14}(?![0-9])"),
     IPV4: re.compile(rb"(?<![0-9A-Za-z.])" + _OCTET + rb"(?:\." + _OCTET + rb"){3}(?![0-9.])"),
 }
 # Every digit as '0', every dot as '.', anything else as a space: where digits and dots are.
@@ -149,6 +149,27 @@ def _mask_ipv4(text: str) -> str:
 _MASKERS = {EMAIL: _mask_email, PHONE: _mask_phone, CARD: _mask_card, IPV4: _mask_ipv4}
 
 
+# Segments that are probably secrets or identifiers of people (session ids, reset tokens,
+# digests, long numbers such as phone numbers without a '+'): shown only by their first bytes.
+_TOKEN_SEGMENT = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|(?=[A-Za-z_\-]*[0-9])(?=[0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{16,}={0,2}"
+)
+_LONG_NUMBER = re.compile(r"[0-9]{9,}")
+
+
+def _mask_segment(segment: str) -> str:
+    """Mask what the detectors leave: any segment with an '@', tokens, long numbers."""
+    if "@" in segment:
+        local, _, domain = segment.rpartition("@")
+        return f"{local[:1]}***@{domain}"
+    if _TOKEN_SEGMENT.fullmatch(segment):
+        return f"{segment[:4]}…"
+    if _LONG_NUMBER.fullmatch(segment):
+        return f"{segment[:2]}***{segment[-2:]}"
+    return segment
+
+
 def display_key(key: bytes | str) -> str:
     """A key as text: UTF-8 where it is, `\\xNN` escapes where it is not."""
     if isinstance(key, str):
@@ -167,7 +188,7 @@ def mask_key(key: bytes | str, *, max_chars: int = 160) -> str:
         parts.append(_MASKERS[kind](raw[start:end].decode("ascii", "replace")))
         pos = end
     parts.append(display_key(raw[pos:]))
-    text = "".join(parts)
+    text = ":".join(_mask_segment(segment) for segment in "".join(parts).split(":"))
     if len(text) > max_chars:
         text = f"{text[:max_chars]}… ({len(raw)} bytes)"
     return text
