@@ -1,5 +1,6 @@
 """Design files name rules and thresholds that exist, and values the registry can store."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,22 @@ def test_deeply_nested_input_is_a_clear_error_not_a_crash(text):
     with pytest.raises(DesignError) as exc:
         load_design(text)
     assert exc.value.errors
+
+
+@pytest.mark.parametrize(
+    "connection,message",
+    [
+        ({"url": "redis://10.0.0.5\u0000.redis.azure.net:22/0", "credential": "none"}, "NUL"),
+        ({"url": "rediss://h.redis.azure.net:10000/0?ssl_cert_reqs=none", "credential": "none"}, "query"),
+        ({"url": "rediss://h.redis.azure.net:10000/0#s3cret", "credential": "none"}, "query or fragment"),
+        ({"url": "rediss://h.redis.azure.net:10000/0", "credential": "env:ADVISOR_SECRET_KEY"}, "reserved"),
+        ({"url": "rediss://h.redis.azure.net:10000/0", "credential": "env:DATABASE_URL"}, "reserved"),
+        ({"url": "rediss://h.redis.azure.net:10000/0", "credential": "env:AZURE_CLIENT_SECRET"}, "reserved"),
+    ],
+)
+def test_connections_cannot_smuggle_hosts_options_or_the_advisors_secrets(connection, message):
+    data = yaml.safe_load(CLEAN.read_text())
+    data["instances"][0]["connection"] = connection
+    with pytest.raises(DesignError) as exc:
+        load_design(json.dumps(data))
+    assert any(message in e.message and e.loc.endswith(("url", "credential")) for e in exc.value.errors)

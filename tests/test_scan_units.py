@@ -458,3 +458,33 @@ def test_many_patterns_use_the_matcher_itself():
     matcher = Matcher([(f"ns{i}", f"svc{i}:<id:int>") for i in range(FAST_MATCH_MAX_PATTERNS + 1)])
     keys = [b"svc3:1", b"svc40:2", b"nope"]
     assert batch_matcher(matcher)(keys) == [3, -1, -1]
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["10.0.0.5\x00.redis.azure.net", "fe80::1%eth0", "a b.redis.azure.net", "x.redis.azure.net/../10.0.0.1"],
+)
+def test_hosts_that_are_not_plain_names_or_addresses_are_never_allowed(host):
+    from advisor.core.scan.connect import host_allowed
+
+    assert not host_allowed(host, [".redis.azure.net", "fe80::/10", "*"])
+
+
+def test_the_advisors_own_secrets_are_never_a_scan_credential():
+    from advisor.core.scan import ScanError
+    from advisor.core.scan.connect import resolve_credentials
+
+    for var in (
+        "ADVISOR_SECRET_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "AZURE_CLIENT_SECRET",
+        "POSTGRES_PASSWORD",
+    ):
+        with pytest.raises(ScanError) as exc:
+            resolve_credentials(f"env:{var}", environ={var: "s3cret"})
+        assert "reserved" in exc.value.reason and "s3cret" not in exc.value.reason
+    assert (
+        resolve_credentials("env:CATALOG_REDIS_PASSWORD", environ={"CATALOG_REDIS_PASSWORD": "pw"})._password
+        == "pw"
+    )

@@ -123,6 +123,10 @@ _RULE_ID_RE = re.compile(r"[A-Z]{3}[0-9]{3}")
 _THRESHOLD_RE = re.compile(r"[A-Z]{3}[0-9]{3}\.[a-z][a-z0-9_]*")
 _TARGET_RE = re.compile(r"(namespace|instance):(.*)")
 _ENV_VAR_RE = re.compile(r"[A-Z_][A-Z0-9_]*")
+# The advisor's own secrets are never a scan credential: a design must not be able to make the
+# worker send them to a cache (whose operator would then read them in its AUTH log).
+RESERVED_ENV_VARS = re.compile(r"(ADVISOR_|DJANGO_|DATABASE_|POSTGRES|PG|CELERY_|AZURE_|AWS_|REDIS_URL$).*")
+_HOST_RE = re.compile(r"[A-Za-z0-9_.\-]+|[0-9A-Fa-f:.]+")
 _GUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -180,6 +184,14 @@ class _Model(BaseModel):
     # Inputs stay out of error texts: a rejected connection URL may carry a password.
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # NUL cuts strings short in C libraries (the resolver), and PostgreSQL refuses it outright.
+        if isinstance(value, str) and "\x00" in value:
+            _fail("must not contain NUL characters")
+        return value
+
 
 # --------------------------------------------------------------------------------------------
 # Models, in the order of the contract
@@ -211,6 +223,10 @@ class Connection(_Model):
             _fail("secrets only by reference: use credential: env:VAR")
         if not parts.hostname:
             _fail("must name a host, as in rediss://host:10000/0")
+        if not _HOST_RE.fullmatch(parts.hostname.strip("[]")):
+            _fail("the host must be a DNS name or an IP address")
+        if parts.query or parts.fragment:
+            _fail("must not carry a query or fragment: options and secrets do not belong in the URL")
         if port == 0:
             _fail("port must be between 1 and 65535")
         if parts.path not in ("", "/") and not re.fullmatch(r"/[0-9]+", parts.path):
@@ -225,6 +241,8 @@ class Connection(_Model):
             return value
         kind, sep, rest = value.partition(":")
         if sep and kind == "env" and _ENV_VAR_RE.fullmatch(rest):
+            if RESERVED_ENV_VARS.match(rest):
+                _fail(f"env:{rest} is reserved for the advisor's own configuration; name another variable")
             return value
         if sep and kind == "entra-id" and _GUID_RE.fullmatch(rest):
             return value

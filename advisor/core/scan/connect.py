@@ -8,6 +8,7 @@ only to obtain Entra ID tokens.
 from __future__ import annotations
 
 import ipaddress
+import re
 import os
 import socket
 import ssl
@@ -19,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import hiredis
 
+from advisor.core.design import RESERVED_ENV_VARS
 from advisor.core.scan.errors import ScanError
 
 # The public endpoints of Azure Cache for Redis and Azure Managed Redis, in all clouds we know of.
@@ -68,6 +70,9 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+_DNS_NAME = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*")
+
+
 def host_allowed(host: str, allowed: Sequence[str]) -> bool:
     """Whether `host` is on the allowlist.
 
@@ -79,6 +84,10 @@ def host_allowed(host: str, allowed: Sequence[str]) -> bool:
     if not h:
         return False
     h_ip = _ip(h)
+    # Only plain DNS names and IP literals: the C resolver stops at a NUL, so a name such as
+    # "10.0.0.5\x00.redis.azure.net" would pass a suffix test and connect to 10.0.0.5.
+    if (h_ip is None and not _DNS_NAME.fullmatch(h)) or "%" in h:
+        return False
     for entry in allowed:
         e = _normal_host(entry)
         if not e:
@@ -259,6 +268,8 @@ def resolve_credentials(
         var = ref[4:]
         if not var:
             raise ScanError("auth", "credential reference 'env:' names no environment variable")
+        if RESERVED_ENV_VARS.match(var):
+            raise ScanError("auth", f"env:{var} is reserved for the advisor's own configuration")
         value = environ.get(var)
         if value is None:
             raise ScanError("auth", f"environment variable {var} (the instance's credential) is not set")
