@@ -8,8 +8,8 @@ only to obtain Entra ID tokens.
 from __future__ import annotations
 
 import ipaddress
-import re
 import os
+import re
 import socket
 import ssl
 import threading
