@@ -488,3 +488,21 @@ def test_the_advisors_own_secrets_are_never_a_scan_credential():
         resolve_credentials("env:CATALOG_REDIS_PASSWORD", environ={"CATALOG_REDIS_PASSWORD": "pw"})._password
         == "pw"
     )
+
+
+def test_inferred_patterns_keep_literal_digits_and_match_their_examples():
+    from advisor.core.patterns import parse_pattern
+    from advisor.core.scan.infer import PatternInferrer
+
+    inferrer = PatternInferrer()
+    keys = [f"legacy:catalog:v2:{i}".encode() for i in range(50)] + [
+        f"legacy:catalog:v3:{i}".encode() for i in range(7)
+    ]
+    keys += [b"prod:scan:product:v3:n140", b"prod:scan:product:v3:n141"]
+    inferrer.add(keys)
+    patterns, _ = inferrer.result()
+    by_pattern = {p["pattern"]: p for p in patterns}
+    assert by_pattern["legacy:catalog:v2:<id:int>"]["keys"] == 50
+    assert by_pattern["legacy:catalog:v3:<id:int>"]["keys"] == 7
+    for p in patterns:
+        assert parse_pattern(p["pattern"]).matches(p["example"]), p

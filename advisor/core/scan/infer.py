@@ -48,6 +48,7 @@ _replace = _REPLACEMENT.__getitem__
 # their digits alone normalise alike, so a batch is normalised once per digit "skeleton".
 _SKELETON = bytes.maketrans(b"0123456789", b"0000000000")
 _MARKER_SPLIT = re.compile(rb"(\x00[IUHDS])")
+_LITERAL_DIGIT = re.compile(rb"[0-9]")
 _UNSAFE_LITERAL = re.compile(r"[<>*\s]")
 MAX_SEGMENTS = 12
 
@@ -118,25 +119,37 @@ class PatternInferrer:
         skeletons = list(map(bytes.translate, keys, repeat(_SKELETON)))
         counts = Counter(skeletons)
         distinct = list(counts)
-        blob = b"\n".join(distinct)
-        if blob.count(b"\n") == len(distinct) - 1:
+        # Normalise one real key per skeleton. Where digits survive normalising (a literal such
+        # as "v2"), keys of one skeleton may differ in them: those keys are normalised one by one.
+        representative = dict(zip(skeletons, keys, strict=True))
+        reps = [representative[s] for s in distinct]
+        blob = b"\n".join(reps)
+        if blob.count(b"\n") == len(reps) - 1:
             norms = normalise_blob(blob).split(b"\n")
         else:  # a key with a newline in it: no shared blob for this batch
-            norms = [normalise(k) for k in distinct]
-        table = self._table
-        examples = None
+            norms = [normalise(k) for k in reps]
+        by_skeleton = None
         for skeleton, norm in zip(distinct, norms, strict=True):
-            entry = table.get(norm)
-            if entry is None:
-                if examples is None:
-                    examples = dict(zip(skeletons, keys, strict=True))
-                capped = _cap(norm)
-                entry = table.get(capped)
-                if entry is None:
-                    entry = table[capped] = [0, mask_key(examples[skeleton])]
-            entry[0] += counts[skeleton]
-        if len(table) > self.working_limit:
+            if _LITERAL_DIGIT.search(norm) and counts[skeleton] > 1:
+                if by_skeleton is None:
+                    by_skeleton = defaultdict(list)
+                    for key, skel in zip(keys, skeletons, strict=True):
+                        by_skeleton[skel].append(key)
+                for key in by_skeleton[skeleton]:
+                    self._count(normalise(key), key, 1)
+            else:
+                self._count(norm, representative[skeleton], counts[skeleton])
+        if len(self._table) > self.working_limit:
             self._shrink()
+
+    def _count(self, norm: bytes, example: bytes, n: int) -> None:
+        entry = self._table.get(norm)
+        if entry is None:
+            capped = _cap(norm)
+            entry = self._table.get(capped)
+            if entry is None:
+                entry = self._table[capped] = [0, mask_key(example)]
+        entry[0] += n
 
     def _merge(self) -> None:
         changed = True
