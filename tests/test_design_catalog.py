@@ -96,3 +96,20 @@ def test_connections_cannot_smuggle_hosts_options_or_the_advisors_secrets(connec
     with pytest.raises(DesignError) as exc:
         load_design(json.dumps(data))
     assert any(message in e.message and e.loc.endswith(("url", "credential")) for e in exc.value.errors)
+
+
+@pytest.mark.parametrize(
+    "where,field,limit",
+    [
+        (("teams", 0), "contact", 254),
+        (("instances", 0), "region", 64),
+        (("namespaces", 0), "source_of_truth", 200),
+    ],
+)
+def test_text_longer_than_the_registry_stores_is_a_located_error(where, field, limit):
+    data = yaml.safe_load(CLEAN.read_text())
+    data[where[0]][where[1]][field] = "x" * (limit + 1)
+    errors = _errors(yaml.safe_dump(data, sort_keys=False))
+    assert errors[f"{where[0]}[{where[1]}].{field}"] == f"must be at most {limit} characters long"
+    data[where[0]][where[1]][field] = "x" * limit
+    load_design(yaml.safe_dump(data, sort_keys=False))

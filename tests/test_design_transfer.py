@@ -153,3 +153,39 @@ def test_a_non_utf8_upload_is_a_clear_error(client, admin_user):
     client.force_login(admin_user)
     response = client.post("/designs/", {"file": SimpleUploadedFile("x.yaml", b"version: 1\n\xff\xfe")})
     assert response.status_code == 200 and "not UTF-8" in response.content.decode()
+
+
+MOVE_PARTNER = """\
+version: 1
+teams: [{name: catalog}]
+instances:
+  - {name: other-cache, environment: prod, product: azure-managed-redis, tier: balanced, memory_gb: 4,
+     clustering: oss, high_availability: true, persistence: none, geo_replication: false,
+     eviction_policy: allkeys-lru, auth: entra-id, tls: true, public_network_access: false}
+namespaces:
+  - name: NAME
+    team: catalog
+    instance: other-cache
+    pattern: "prod:catalog:moved:v1:<id:int>"
+    classification: disposable
+    data_type: string
+    ttl: {mode: absolute, seconds: 60, jitter_seconds: 6}
+    value_bytes: {typical: 10, max: 100}
+    cardinality: 10
+    ops_per_sec: {reads: 1, writes: 1}
+    data_classification: internal
+"""
+
+
+def test_an_import_that_would_leave_the_registry_inconsistent_changes_nothing(tmp_path, capsys):
+    call_command("import_designs", str(DEMO_DESIGN), stdout=io.StringIO())
+    listed = Namespace.objects.filter(multi_key_with__isnull=False).first().multi_key_with.first()
+    before = _export()
+    path = tmp_path / "move.yaml"
+    path.write_text(MOVE_PARTNER.replace("NAME", listed.name))
+    with pytest.raises(SystemExit) as exc:
+        call_command("import_designs", str(path))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "the registry after this import" in err and "multi-key commands need both namespaces" in err
+    assert _export() == before

@@ -199,14 +199,14 @@ class _Model(BaseModel):
 
 class Team(_Model):
     name: Slug
-    contact: Text | None = None
+    contact: Annotated[Text, Field(max_length=254)] | None = None
 
 
 class Connection(_Model):
     """How a scan reaches the instance. Secrets are never in here, only references to them."""
 
-    url: str
-    credential: str
+    url: str = Field(max_length=500)
+    credential: str = Field(max_length=200)
 
     @field_validator("url")
     @classmethod
@@ -266,7 +266,7 @@ class Instance(_Model):
     auth: Auth
     tls: bool
     public_network_access: bool
-    region: Text | None = None
+    region: Annotated[Text, Field(max_length=64)] | None = None
     connection: Connection | None = None
 
     @field_validator("tier")
@@ -354,7 +354,7 @@ class Namespace(_Model):
     name: Slug
     team: Slug
     instance: Slug
-    pattern: str
+    pattern: str = Field(max_length=500)
     classification: Classification
     data_type: DataType
     ttl: TTL
@@ -364,7 +364,7 @@ class Namespace(_Model):
     data_classification: DataClassification
     contains: list[Content] = Field(default_factory=list)
     negative_cache: bool = False
-    source_of_truth: Text | None = None
+    source_of_truth: Annotated[Text, Field(max_length=200)] | None = None
     multi_key_with: list[Slug] = Field(default_factory=list)
     description: str = ""
 
@@ -409,7 +409,7 @@ class Waiver(_Model):
     target: Target
     reason: Text
     expires: dt.date
-    approved_by: Text
+    approved_by: Annotated[Text, Field(max_length=150)]
 
     def is_active(self, *, today: dt.date) -> bool:
         """A waiver applies up to and including its expiry date."""
@@ -627,6 +627,20 @@ class DesignError(ValueError):
 
     def __str__(self) -> str:
         return "\n".join(issue.format(self.filename) for issue in self.errors)
+
+
+def check_references(design: Design, *, filename: str = "<registry>") -> None:
+    """Raise DesignError for dangling references and duplicates in a design built in code.
+
+    For a design assembled from several sources (a registry after an import), where each part
+    was valid alone but the whole may not be.
+    """
+    problems = list(_reference_problems(design.model_dump(mode="python")))
+    if problems:
+        raise DesignError(
+            [DesignIssue(loc=_format_loc(path), message=message) for path, message in problems],
+            filename=filename,
+        )
 
 
 def _format_loc(path: Iterable[str | int]) -> str:
@@ -904,6 +918,8 @@ def _pydantic_issue(err: dict) -> tuple[_Path, str]:
         ]
         bound = next(iter(ctx.values()))
         return path, f"must be {op} {_number(bound) if isinstance(bound, float) else bound}"
+    if kind in ("too_long", "string_too_long"):
+        return path, f"must be at most {ctx.get('max_length')} characters long"
     if kind in _MESSAGES:
         return path, _MESSAGES[kind]
     message = err["msg"]

@@ -182,6 +182,7 @@ def design_import(design: core.Design, *, user=None) -> ImportSummary:
     """Upsert everything in a validated design by name, in one transaction.
 
     Things the file does not mention are left alone: a file can describe one team's part.
+    Raises DesignError (and changes nothing) when the merged registry would be inconsistent.
     """
     summary = ImportSummary()
     audit_before = import_snapshot(design)
@@ -267,6 +268,9 @@ def design_import(design: core.Design, *, user=None) -> ImportSummary:
             {"reason": w.reason, "expires": w.expires, "approved_by": w.approved_by, "created_by": user},
         )
     audit_import(actor=user, design=design, before=audit_before)
+    # Each file is valid alone; the registry it merges into must stay valid as a whole (say, a
+    # namespace moved to another instance while another one lists it in multi_key_with).
+    core.check_references(registry_design(), filename="the registry after this import")
     return summary
 
 

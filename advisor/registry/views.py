@@ -213,7 +213,6 @@ def team_list(request):
 def design_transfer(request):
     form = DesignUploadForm()
     errors = None
-    summary = None
     if request.method == "POST":
         if not permissions.can_import_designs(request.user):
             raise PermissionDenied("Only administrators import design files.")
@@ -221,11 +220,12 @@ def design_transfer(request):
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                design = load_design(upload.read(), filename=upload.name)
+                summary = services.design_import(
+                    load_design(upload.read(), filename=upload.name), user=request.user
+                )
             except DesignError as exc:
                 errors = exc.errors
             else:
-                summary = services.design_import(design, user=request.user)
                 findings_refresh()
                 messages.success(request, f"Imported {upload.name}: {summary}.")
                 return redirect("design_transfer")

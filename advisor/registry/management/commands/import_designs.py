@@ -24,11 +24,13 @@ class Command(BaseCommand):
             self.stderr.write(f"{file}: cannot read: {e.strerror}")
             raise SystemExit(2) from None
         try:
-            design = load_design(text, filename=name)
+            summary = design_import(load_design(text, filename=name))
         except DesignError as e:
-            self.stderr.write(f"{name}: invalid design file, nothing imported ({len(e.errors)} errors):")
+            count = len(e.errors)
+            self.stderr.write(
+                f"{name}: invalid design file, nothing imported ({count} error{'s' if count != 1 else ''}):"
+            )
             self.stderr.write(str(e))
             raise SystemExit(2) from None
-        summary = design_import(design)
         findings_refresh()
         self.stdout.write(f"Imported {name}: {summary}")
