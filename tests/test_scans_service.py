@@ -293,3 +293,18 @@ def test_the_overview_never_says_no_drift_for_an_incomplete_scan(client, shop, v
         finished_at=shop.updated_at, report={"complete": True},
     )  # fmt: skip
     assert "no drift" in client.get("/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["no-such-instance"],
+        ["prod-shop-cache", "--memory-sample", "2"],
+        ["prod-shop-cache", "--max-ops", "0"],
+    ],
+)
+def test_usage_errors_exit_2_not_1_which_means_high_findings(shop, capsys, args):
+    with pytest.raises(SystemExit) as exc:
+        call_command("scan_instance", *args)
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.startswith("scan_instance: ")

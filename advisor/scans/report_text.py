@@ -45,7 +45,8 @@ def render_scan_text(report: dict, *, color: bool = False) -> str:
     lines.append(f"{'namespace':<28} {'keys':>10} {'no TTL':>8} {'memory':>12}  TTL p50 / max")
     for ns in report.get("namespaces", []):
         ttl = ns.get("ttl_seconds") or {}
-        ttl_text = f"{ttl.get('p50', '—')} / {ttl.get('max', '—')} s" if ttl else "—"
+        p50, top = ttl.get("p50"), ttl.get("max")
+        ttl_text = f"{p50} / {top} s" if p50 is not None and top is not None else "—"
         mem = _bytes(ns.get("memory_bytes")) + ("~" if ns.get("memory_estimated") else "")
         lines.append(
             f"{ns['name']:<28} {ns.get('keys', 0):>10,} {ns.get('without_ttl', 0):>8,} {mem:>12}  {ttl_text}"

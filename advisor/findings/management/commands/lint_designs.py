@@ -17,7 +17,8 @@ from advisor.findings import clock
 
 def _date(value: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        # fromisoformat alone would also take 20270401 and 2027-W13-4.
+        return dt.datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 

@@ -2,7 +2,7 @@ import json
 import sys
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from advisor.registry.models import Instance
 from advisor.scans import services
@@ -56,7 +56,7 @@ class Command(BaseCommand):
     def handle(self, *args, name, json: bool = False, **options):
         instance = Instance.objects.filter(name=name).first()
         if instance is None:
-            raise CommandError(f"no registered instance named {name!r}")
+            _usage_error(f"no registered instance named {name!r}")
         try:
             opts = services.scan_options(
                 max_keys=options.get("max_keys"),
@@ -65,7 +65,7 @@ class Command(BaseCommand):
                 count=options.get("count"),
             )
         except ValueError as e:
-            raise CommandError(str(e)) from None
+            _usage_error(str(e))
         run = services.scan_run_create(instance=instance, trigger=ScanRun.Trigger.COMMAND, enqueue=False)
         bar = _ProgressBar(sys.stderr)
         try:
@@ -85,6 +85,12 @@ class Command(BaseCommand):
             self.stdout.write(render_scan_text(run.report, color=sys.stdout.isatty()))
         if run.findings_high:
             raise SystemExit(1)
+
+
+def _usage_error(message: str):
+    # Exit 1 means "completed with high findings" in the contract: usage errors exit 2, as argparse's do.
+    sys.stderr.write(f"scan_instance: {message}\n")
+    raise SystemExit(2)
 
 
 def _json_dumps(data) -> str:
