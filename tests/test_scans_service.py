@@ -308,3 +308,30 @@ def test_usage_errors_exit_2_not_1_which_means_high_findings(shop, capsys, args)
         call_command("scan_instance", *args)
     assert exc.value.code == 2
     assert capsys.readouterr().err.startswith("scan_instance: ")
+
+
+def test_only_admins_and_the_requester_cancel_a_scan(client, shop, member, admin_user, django_user_model):
+    from advisor.registry.models import Team
+
+    # A catalog namespace on the instance lets the catalog member start scans of it.
+    ns = Namespace.objects.get(name="product-cache")
+    ns.pk, ns.name, ns.instance, ns.team = None, "catalog-on-shop", shop, Team.objects.get(name="catalog")
+    ns.save()
+    client.force_login(member)
+    response = client.post(f"/instances/{shop.name}/scans/start/")
+    assert response.status_code == 302
+    mine = ScanRun.objects.get(instance=shop, status="queued")
+    assert (
+        f'action="/scans/{mine.pk}/cancel/"' in client.get(f"/instances/{shop.name}/scans/").content.decode()
+    )
+    services.scan_run_cancel(run=mine)
+    scheduled = ScanRun.objects.create(instance=shop, trigger="schedule")
+    body = client.get(f"/instances/{shop.name}/scans/").content.decode()
+    assert f'action="/scans/{scheduled.pk}/cancel/"' not in body
+    assert client.post(f"/scans/{scheduled.pk}/cancel/").status_code == 403
+    scheduled.refresh_from_db()
+    assert scheduled.status == "queued"
+    client.force_login(admin_user)
+    assert client.post(f"/scans/{scheduled.pk}/cancel/").status_code == 302
+    scheduled.refresh_from_db()
+    assert scheduled.status == "cancelled"

@@ -99,8 +99,8 @@ def scan_start(request, name: str):
 @router.post("/scans/{pk}/cancel", response={200: ScanRunOut, 401: Error, 403: Error, 404: Error, 409: Error})
 def scan_cancel(request, pk: int):
     run = _run(pk)
-    if not permissions.can_scan(request.auth, run.instance):
-        raise PermissionDenied("You may not cancel this scan.")
+    if not permissions.can_cancel_scan(request.auth, run):
+        raise PermissionDenied("Only administrators and whoever started a scan cancel it.")
     if run.is_finished:
         return Status(409, {"detail": f"scan run {pk} has already {run.status}"})
     services.scan_run_cancel(run=run)

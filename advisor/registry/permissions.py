@@ -54,6 +54,13 @@ def can_scan(user, instance) -> bool:
     return user.is_authenticated and instance.namespaces.filter(team__members=user).exists()
 
 
+def can_cancel_scan(user, run) -> bool:
+    """Admins, and whoever asked for the run: a team must not silence scans of another's cache."""
+    if is_admin(user):
+        return True
+    return user.is_authenticated and run.requested_by_id is not None and run.requested_by_id == user.pk
+
+
 def can_schedule_scans(user) -> bool:
     return is_admin(user)
 

@@ -91,6 +91,7 @@ def scan_dashboard(request, name):
         "schedule_cron": schedules.schedule_cron(schedule) or "",
         "default_cron": schedules.settings.ADVISOR_SCAN_DEFAULT_CRON,
         "can_scan": permissions.can_scan(request.user, instance),
+        "can_cancel": active is not None and permissions.can_cancel_scan(request.user, active),
         "can_schedule": permissions.can_schedule_scans(request.user),
     }
     return render(request, "scans/dashboard.html", context)
@@ -118,7 +119,12 @@ def scan_detail(request, pk):
 def scan_progress(request, pk):
     """Polled by htmx while a scan runs; the fragment stops polling once the run has finished."""
     run = get_object_or_404(ScanRun, pk=pk)
-    response = render(request, "scans/dashboard.html#progress", {"active": run, "instance": run.instance})
+    context = {
+        "active": run,
+        "instance": run.instance,
+        "can_cancel": permissions.can_cancel_scan(request.user, run),
+    }
+    response = render(request, "scans/dashboard.html#progress", context)
     if run.is_finished and request.htmx:
         response["HX-Refresh"] = "true"  # show the new report
     return response
@@ -143,8 +149,8 @@ def scan_start(request, name):
 @require_POST
 def scan_cancel(request, pk):
     run = get_object_or_404(ScanRun.objects.select_related("instance"), pk=pk)
-    if not permissions.can_scan(request.user, run.instance):
-        raise PermissionDenied("You may not cancel this scan.")
+    if not permissions.can_cancel_scan(request.user, run):
+        raise PermissionDenied("Only administrators and whoever started a scan cancel it.")
     services.scan_run_cancel(run=run)
     messages.info(
         request, "Cancellation requested." if run.status == ScanRun.Status.RUNNING else "Scan cancelled."
