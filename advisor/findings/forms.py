@@ -1,7 +1,10 @@
+import datetime as dt
+
 from django import forms
 
 from advisor.core.rules import get_rule
 from advisor.registry.models import Instance, Namespace, Waiver
+from advisor.reviews.services import WAIVER_MAX_DAYS
 
 from . import clock
 
@@ -11,7 +14,8 @@ _TARGET_MODELS = {"namespace": Namespace, "instance": Instance}
 class WaiverForm(forms.ModelForm):
     class Meta:
         model = Waiver
-        fields = ["rule", "target", "reason", "expires", "approved_by"]
+        # approved_by is not a field: the server records who granted the waiver.
+        fields = ["rule", "target", "reason", "expires"]
         widgets = {
             "rule": forms.TextInput(attrs={"class": "form-control font-monospace", "placeholder": "TTL001"}),
             "target": forms.TextInput(
@@ -19,13 +23,11 @@ class WaiverForm(forms.ModelForm):
             ),
             "reason": forms.Textarea(attrs={"class": "form-control", "rows": 3}),
             "expires": forms.DateInput(attrs={"class": "form-control", "type": "date"}, format="%Y-%m-%d"),
-            "approved_by": forms.TextInput(attrs={"class": "form-control"}),
         }
         help_texts = {
             "target": "namespace:NAME or instance:NAME",
             "reason": "Why the exception is acceptable, and what ends it.",
             "expires": "The waiver applies up to and including this day; then the finding counts again.",
-            "approved_by": "Who accepted the risk (a person or a board).",
         }
 
     def clean_rule(self):
@@ -48,6 +50,11 @@ class WaiverForm(forms.ModelForm):
 
     def clean_expires(self):
         expires = self.cleaned_data["expires"]
-        if expires < clock.today():
+        today = clock.today()
+        if expires < today:
             raise forms.ValidationError("The expiry date is in the past: such a waiver would never apply.")
+        if expires > today + dt.timedelta(days=WAIVER_MAX_DAYS):
+            raise forms.ValidationError(
+                f"A waiver may run at most {WAIVER_MAX_DAYS} days; renew it when it ends."
+            )
         return expires

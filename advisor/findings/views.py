@@ -190,9 +190,12 @@ def waiver_create(request):
     next_url = _safe_next(request, source.get("next"))
     if request.method == "POST":
         form = WaiverForm(request.POST, instance=existing)
+        if form.is_valid() and not permissions.can_grant_waiver(request.user, form.cleaned_data["target"]):
+            raise PermissionDenied("Nobody waives findings of their own team's namespaces.")
         if form.is_valid():
             waiver = form.save(commit=False)
             waiver.created_by = request.user
+            waiver.approved_by = request.user.get_full_name() or request.user.get_username()
             waiver.save()
             audit_change(actor=request.user, before=before, obj=waiver)
             services.findings_refresh()
@@ -202,11 +205,7 @@ def waiver_create(request):
             )
             return redirect(next_url or "waiver_list")
     else:
-        initial = {
-            "rule": source.get("rule", ""),
-            "target": source.get("target", ""),
-            "approved_by": request.user.get_full_name() or request.user.get_username(),
-        }
+        initial = {"rule": source.get("rule", ""), "target": source.get("target", "")}
         form = WaiverForm(instance=existing, initial=initial if existing is None else None)
     return render(
         request, "findings/waiver_form.html", {"form": form, "existing": existing, "next": next_url}
