@@ -152,3 +152,34 @@ def test_the_namespace_list_paginates_and_keeps_filters(client, viewer, demo_reg
     assert "Page 1 of 2" in body and "?q=bulk&amp;page=2" in body
     body = client.get("/namespaces/", {"q": "bulk", "page": 2}).content.decode()
     assert "Page 2 of 2" in body and "bulk-29" in body and "bulk-00" not in body
+
+
+def test_renaming_a_namespace_in_the_form_keeps_its_waivers(client, admin_user, demo_registry):
+    from advisor.registry.models import Waiver
+    from advisor.registry.services import namespace_data
+
+    waiver = Waiver.objects.filter(target__startswith="namespace:").first()
+    ns = Namespace.objects.get(name=waiver.target.partition(":")[2])
+    data = namespace_data(ns)
+    post = {
+        **{k: v for k, v in _namespace_post().items()},
+        "name": ns.name + "-v2",
+        "team": ns.team.pk,
+        "instance": ns.instance.pk,
+        "pattern": ns.pattern,
+        "classification": ns.classification,
+        "data_type": ns.data_type,
+        "ttl_mode": ns.ttl_mode,
+        "ttl_seconds": ns.ttl_seconds or "",
+        "ttl_jitter_seconds": ns.ttl_jitter_seconds,
+        "value_bytes_typical": ns.value_bytes_typical,
+        "value_bytes_max": ns.value_bytes_max,
+        "cardinality": ns.cardinality,
+        "data_classification": ns.data_classification,
+        "source_of_truth": data["source_of_truth"] or "",
+    }
+    client.force_login(admin_user)
+    response = client.post(f"/namespaces/{ns.name}/edit/", post)
+    assert response.status_code == 302, response.context["form"].errors
+    waiver.refresh_from_db()
+    assert waiver.target == f"namespace:{ns.name}-v2"

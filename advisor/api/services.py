@@ -14,6 +14,7 @@ from ninja.errors import ValidationError
 
 from advisor.core import design as core
 from advisor.registry.models import Instance, Namespace, Team, Waiver
+from advisor.registry.services import waivers_follow_rename
 from advisor.scans.schedules import schedule_ensure
 
 from .schemas import body_error
@@ -87,7 +88,7 @@ def instance_save(*, instance: Instance | None, data: core.Instance) -> Instance
     _raise_if_any(_storage_errors(instance, paths=_INSTANCE_PATHS))
     _ensure_name_free(instance)
     instance.save()
-    _follow_rename(instance, "instance", old_name)
+    waivers_follow_rename(kind="instance", old_name=old_name, new_name=instance.name)
     schedule_ensure(instance)
     return instance
 
@@ -155,7 +156,7 @@ def namespace_save(*, namespace: Namespace | None, data: core.Namespace, team: T
     _ensure_name_free(namespace)
     namespace.save()
     namespace.multi_key_with.set(partners)
-    _follow_rename(namespace, "namespace", old_name)
+    waivers_follow_rename(kind="namespace", old_name=old_name, new_name=namespace.name)
     return namespace
 
 
@@ -298,9 +299,3 @@ def _ensure_unwaived(row: models.Model, kind: str) -> None:
     rules = list(Waiver.objects.filter(target=f"{kind}:{row.name}").values_list("rule", flat=True))
     if rules:
         raise Conflict(f"{kind} '{row.name}' has waivers ({', '.join(rules)}); delete the waivers first")
-
-
-def _follow_rename(row: models.Model, kind: str, old_name: str) -> None:
-    # Waivers name their target: a renamed namespace or instance keeps its waivers.
-    if old_name and old_name != row.name:
-        Waiver.objects.filter(target=f"{kind}:{old_name}").update(target=f"{kind}:{row.name}")

@@ -151,6 +151,13 @@ def registry_design() -> core.Design:
     )
 
 
+def waivers_follow_rename(*, kind: str, old_name: str, new_name: str) -> None:
+    """Waivers name their target: a renamed namespace or instance keeps its waivers, and a new
+    row that later takes the old name does not inherit them."""
+    if old_name and old_name != new_name:
+        Waiver.objects.filter(target=f"{kind}:{old_name}").update(target=f"{kind}:{new_name}")
+
+
 def design_export(fmt: str = "yaml") -> str:
     return core.dump_design(registry_design(), fmt)
 

@@ -90,6 +90,7 @@ def instance_edit(request, name=None):
     form = InstanceForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
         instance = form.save()
+        services.waivers_follow_rename(kind="instance", old_name=name or "", new_name=instance.name)
         findings_refresh()
         audit_change(actor=request.user, before=before, obj=instance)
         schedule_ensure(instance)
@@ -172,6 +173,7 @@ def namespace_edit(request, name=None):
         if not permissions.can_edit_team(request.user, form.cleaned_data["team"]):
             raise PermissionDenied("You may only assign namespaces to your own teams.")
         saved = form.save()
+        services.waivers_follow_rename(kind="namespace", old_name=name or "", new_name=saved.name)
         findings_refresh()
         audit_change(actor=request.user, before=before, obj=saved)
         messages.success(request, f"Namespace {saved.name} saved.")
