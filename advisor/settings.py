@@ -151,13 +151,18 @@ STORAGES = {
 
 # Security: everything below is on unless explicitly relaxed for local development.
 SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+# htmx takes the token from the page; the interactive API docs (Swagger UI) read it from the cookie.
+CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
     SESSION_COOKIE_SECURE = _env_bool("ADVISOR_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURE_SSL_REDIRECT = _env_bool("ADVISOR_SSL_REDIRECT", False)
+    SECURE_HSTS_SECONDS = _env_int("ADVISOR_HSTS_SECONDS", 0)
+# Trust X-Forwarded-Proto only behind a proxy that sets it; anyone could send it otherwise.
+if _env_bool("ADVISOR_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 EMAIL_BACKEND = _env(

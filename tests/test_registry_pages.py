@@ -183,3 +183,17 @@ def test_renaming_a_namespace_in_the_form_keeps_its_waivers(client, admin_user, 
     assert response.status_code == 302, response.context["form"].errors
     waiver.refresh_from_db()
     assert waiver.target == f"namespace:{ns.name}-v2"
+
+
+def test_multi_key_partners_must_share_the_instance(client, member):
+    from advisor.registry.models import Team
+
+    client.force_login(member)
+    team = Team.objects.get(name="catalog")
+    instance = Instance.objects.get(name="prod-catalog-cache")
+    elsewhere = Namespace.objects.exclude(instance=instance).first()
+    response = client.post(
+        "/namespaces/new/", _namespace_post(team=team.pk, instance=instance.pk, multi_key_with=[elsewhere.pk])
+    )
+    assert response.status_code == 200
+    assert "Not on prod-catalog-cache" in str(response.context["form"].errors["multi_key_with"])

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .models import ApiToken
@@ -14,6 +15,7 @@ class TokenForm(forms.Form):
     )
 
 
+@never_cache  # the response may carry a new token in clear
 @login_required
 @require_http_methods(["GET", "POST"])
 def token_list(request):

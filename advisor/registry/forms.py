@@ -140,6 +140,11 @@ class NamespaceForm(forms.ModelForm):
         data = super().clean()
         if self.errors:
             return data
+        elsewhere = [n.name for n in data.get("multi_key_with") or [] if n.instance_id != data["instance"].pk]
+        if elsewhere:
+            # Multi-key commands cannot span instances; the design file refuses this too.
+            self.add_error("multi_key_with", f"Not on {data['instance'].name}: {', '.join(elsewhere)}.")
+            return data
         candidate = _candidate(self, data)
         candidate.contains = list(data.get("contains") or [])
         mapping = namespace_data(candidate, multi_key_with=[n.name for n in data.get("multi_key_with") or []])

@@ -192,7 +192,8 @@ def _execute(run, instance, lock, options, on_progress, today) -> ScanRun:
         return run
     except Exception as e:  # a bug must not leave the run "running" forever
         log.exception("scan %s of %s failed", run.pk, instance.name)
-        _finish(run, ScanRun.Status.FAILED, reason=f"internal error: {type(e).__name__}: {e}"[:500])
+        # The exception text may quote key names: it goes to the log, not to the page.
+        _finish(run, ScanRun.Status.FAILED, reason=f"internal error ({type(e).__name__}); see the worker log")
         return run
 
     findings = evaluate_drift(design, instance.name, report, today)
