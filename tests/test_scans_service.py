@@ -335,3 +335,13 @@ def test_only_admins_and_the_requester_cancel_a_scan(client, shop, member, admin
     assert client.post(f"/scans/{scheduled.pk}/cancel/").status_code == 302
     scheduled.refresh_from_db()
     assert scheduled.status == "cancelled"
+
+
+def test_compliance_shows_drift_only_for_scanned_instances(client, shop, viewer):
+    client.force_login(viewer)
+    rows = {r["team"].name: r for r in client.get("/compliance/").context["rows"]}
+    assert rows["shop"]["drift"]["scanned"] == 0
+    assert "not scanned" in client.get("/compliance/").content.decode()
+    _run(shop)
+    rows = {r["team"].name: r for r in client.get("/compliance/").context["rows"]}
+    assert rows["shop"]["drift"]["scanned"] == 1 and rows["shop"]["drift"]["findings"] >= 1  # DRF002

@@ -2,7 +2,6 @@ import datetime as dt
 import logging
 from collections import Counter
 
-from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -246,35 +245,37 @@ def waiver_request_decide(request, pk):
 # Compliance --------------------------------------------------------------------------------------
 
 
-def _drift_by_team(ns_team: dict[str, str]) -> dict[str, int] | None:
-    """Unwaived drift findings of each instance's latest completed scan, counted per owning team.
+def _drift_by_team(ns_rows: list[tuple[str, str, int]]) -> dict[str, dict]:
+    """Per team: unwaived drift findings on its namespaces in each instance's latest completed
+    scan, and how many of the instances hosting them have been scanned (completely)."""
+    from advisor.scans.models import ScanRun
 
-    None when there is no scanning app: it is built separately and optional for this page.
-    """
-    try:
-        scan_run = apps.get_model("scans", "ScanRun")
-    except LookupError:
-        return None
-    counts: Counter = Counter()
-    try:
-        latest = {}
-        for run in scan_run.objects.filter(status="completed").order_by("instance_id", "-finished_at", "-pk"):
-            latest.setdefault(run.instance_id, run)
-        for run in latest.values():
-            for f in (run.report or {}).get("findings", []):
-                if f.get("waived"):
-                    continue
-                named = {
-                    t.split(":", 1)[1]
-                    for t in [f.get("target", ""), *f.get("related", [])]
-                    if t.startswith("namespace:")
-                }
-                for team in {ns_team[n] for n in named if n in ns_team}:
-                    counts[team] += 1
-    except Exception:  # the scanning app's failure must not take the compliance page down
-        logger.exception("compliance: could not read the latest scans' drift findings")
-        return None
-    return counts
+    latest: dict[int, ScanRun] = {}
+    for run in ScanRun.objects.filter(status="completed").order_by("instance_id", "-finished_at", "-pk"):
+        latest.setdefault(run.instance_id, run)
+    ns_team = {name: team for name, team, _ in ns_rows}
+    drift: dict[str, dict] = {}
+    for team in set(ns_team.values()):
+        hosts = {inst for _, t, inst in ns_rows if t == team}
+        scanned = [latest[i] for i in hosts if i in latest]
+        drift[team] = {
+            "findings": 0,
+            "instances": len(hosts),
+            "scanned": len(scanned),
+            "incomplete": any(not run.complete for run in scanned),
+        }
+    for run in latest.values():
+        for f in (run.report or {}).get("findings", []):
+            if f.get("waived"):
+                continue
+            named = {
+                t.split(":", 1)[1]
+                for t in [f.get("target", ""), *f.get("related", [])]
+                if t.startswith("namespace:")
+            }
+            for team in {ns_team[n] for n in named if n in ns_team}:
+                drift[team]["findings"] += 1
+    return drift
 
 
 @login_required
@@ -283,8 +284,9 @@ def compliance(request):
     today = timezone.localdate()
     horizon = today + dt.timedelta(days=30)
     findings = lint_design(registry_design(), today=today).findings
-    ns_team = dict(Namespace.objects.values_list("name", "team__name"))
-    drift = _drift_by_team(ns_team)
+    ns_rows = list(Namespace.objects.values_list("name", "team__name", "instance_id"))
+    ns_team = {name: team for name, team, _ in ns_rows}
+    drift = _drift_by_team(ns_rows)
     expiring = list(Waiver.objects.filter(expires__gte=today, expires__lte=horizon).order_by("expires"))
     rows = []
     for team in Team.objects.order_by("name"):
@@ -303,12 +305,12 @@ def compliance(request):
                 "current": approved is not None and approved.content_hash == live_hash,
                 "severity_counts": [(s.value, counts.get(s.value, 0)) for s in SEVERITIES_HIGH_FIRST],
                 "unwaived_total": sum(counts.values()),
-                "drift": drift.get(team.name, 0) if drift is not None else None,
+                "drift": drift.get(team.name),
                 "expiring": [w for w in expiring if w.target in targets],
             }
         )
     return render(
         request,
         "reviews/compliance.html",
-        {"rows": rows, "today": today, "horizon": horizon, "drift_available": drift is not None},
+        {"rows": rows, "today": today, "horizon": horizon},
     )
