@@ -1,15 +1,10 @@
 """The real scan task through a real Celery worker (a subprocess) and a real Redis broker."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import redis
-from django.db import connection
 
 from advisor.celery import app
 from advisor.lib.redisproc import RedisProcess
@@ -17,17 +12,10 @@ from advisor.registry.models import Instance, Namespace, Team
 from advisor.scans import services
 from advisor.scans.models import ScanRun
 from advisor.scans.tasks import scan_instance_task
+from tests.celery_worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    if s["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{s['NAME']}"
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 @pytest.fixture
@@ -75,58 +63,6 @@ def instance(cache):
         source_of_truth="shop-db",
     )
     return inst
-
-
-class Worker:
-    def __init__(self, broker_url: str, **env):
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "REDIS_URL": broker_url,
-            "DATABASE_URL": _database_url(),
-            **env,
-        }
-        self.proc = None
-
-    def start(self) -> "Worker":
-        cmd = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "advisor",
-            "worker",
-            "-l",
-            "info",
-            "--concurrency",
-            "1",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> str:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # warm shutdown: the main process lets tasks finish
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        return self.proc.stdout.read().decode(errors="replace") if self.proc and self.proc.stdout else ""
 
 
 def _send(run, broker_url):
