@@ -5,10 +5,10 @@ import pytest
 import redis
 
 from advisor.lib.redisproc import RedisProcess
-from advisor.registry.models import Instance, Namespace, Team
 from advisor.scans.models import ScanRun
 from tests.browser import browser, login, new_page, page, screenshot  # noqa: F401
 from tests.celery_worker import Worker
+from tests.registry_fixtures import register_shop
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -25,18 +25,7 @@ def shop():
             if i % 10_000 == 9_999:
                 pipe.execute()
         pipe.execute()
-        team = Team.objects.create(name="shop")
-        instance = Instance.objects.create(
-            name="prod-shop-cache", environment="prod", product="redis-oss", memory_gb=1, clustering="none",
-            eviction_policy="allkeys-lru", auth="none", tls=False, connection_url=server.url,
-            connection_credential="none",
-        )  # fmt: skip
-        Namespace.objects.create(
-            name="product-cache", team=team, instance=instance, pattern="prod:shop:product:v1:<id:int>",
-            classification="disposable", data_type="string", ttl_mode="absolute", ttl_seconds=600,
-            ttl_jitter_seconds=60, value_bytes_typical=10, value_bytes_max=100, cardinality=KEYS,
-            data_classification="internal", source_of_truth="shop-db",
-        )  # fmt: skip
+        instance = register_shop(server.url, value_bytes_typical=10, value_bytes_max=100, cardinality=KEYS)
         yield instance
 
 

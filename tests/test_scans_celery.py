@@ -8,11 +8,11 @@ import redis
 
 from advisor.celery import app
 from advisor.lib.redisproc import RedisProcess
-from advisor.registry.models import Instance, Namespace, Team
 from advisor.scans import services
 from advisor.scans.models import ScanRun
 from advisor.scans.tasks import scan_instance_task
 from tests.celery_worker import Worker
+from tests.registry_fixtures import register_shop
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -33,36 +33,7 @@ def cache():
 
 @pytest.fixture
 def instance(cache):
-    team = Team.objects.create(name="shop")
-    inst = Instance.objects.create(
-        name="prod-shop-cache",
-        environment="prod",
-        product="redis-oss",
-        memory_gb=1,
-        clustering="none",
-        eviction_policy="allkeys-lru",
-        auth="none",
-        tls=False,
-        connection_url=cache.url,
-        connection_credential="none",
-    )
-    Namespace.objects.create(
-        name="product-cache",
-        team=team,
-        instance=inst,
-        pattern="prod:shop:product:v1:<id:int>",
-        classification="disposable",
-        data_type="string",
-        ttl_mode="absolute",
-        ttl_seconds=600,
-        ttl_jitter_seconds=60,
-        value_bytes_typical=10,
-        value_bytes_max=100,
-        cardinality=30_000,
-        data_classification="internal",
-        source_of_truth="shop-db",
-    )
-    return inst
+    return register_shop(cache.url, value_bytes_typical=10, value_bytes_max=100, cardinality=30_000)
 
 
 def _send(run, broker_url):

@@ -7,9 +7,10 @@ import redis
 from django.core.management import call_command
 
 from advisor.lib.redisproc import RedisProcess
-from advisor.registry.models import Instance, Namespace, Team
+from advisor.registry.models import Namespace, Team
 from advisor.scans import schedules, services
 from advisor.scans.models import ScanRun
+from tests.registry_fixtures import register_shop
 
 pytestmark = pytest.mark.django_db
 
@@ -33,36 +34,7 @@ def cache():
 
 @pytest.fixture
 def shop(cache, db):
-    team = Team.objects.create(name="shop")
-    inst = Instance.objects.create(
-        name="prod-shop-cache",
-        environment="prod",
-        product="redis-oss",
-        memory_gb=1,
-        clustering="none",
-        eviction_policy="allkeys-lru",
-        auth="none",
-        tls=False,
-        connection_url=cache.url,
-        connection_credential="none",
-    )
-    Namespace.objects.create(
-        name="product-cache",
-        team=team,
-        instance=inst,
-        pattern="prod:shop:product:v1:<id:int>",
-        classification="disposable",
-        data_type="string",
-        ttl_mode="absolute",
-        ttl_seconds=300,
-        ttl_jitter_seconds=30,
-        value_bytes_typical=100,
-        value_bytes_max=1000,
-        cardinality=600,
-        data_classification="internal",
-        source_of_truth="shop-db",
-    )
-    return inst
+    return register_shop(cache.url, ttl_seconds=300, ttl_jitter_seconds=30, cardinality=600)
 
 
 def _run(instance, **options):
@@ -311,7 +283,6 @@ def test_usage_errors_exit_2_not_1_which_means_high_findings(shop, capsys, args)
 
 
 def test_only_admins_and_the_requester_cancel_a_scan(client, shop, member, admin_user, django_user_model):
-    from advisor.registry.models import Team
 
     # A catalog namespace on the instance lets the catalog member start scans of it.
     ns = Namespace.objects.get(name="product-cache")
