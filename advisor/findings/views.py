@@ -195,7 +195,7 @@ def waiver_create(request):
         if form.is_valid():
             waiver = form.save(commit=False)
             waiver.created_by = request.user
-            waiver.approved_by = request.user.get_full_name() or request.user.get_username()
+            waiver.approved_by = request.user.get_username()
             waiver.save()
             audit_change(actor=request.user, before=before, obj=waiver)
             services.findings_refresh()
