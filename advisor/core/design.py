@@ -93,7 +93,8 @@ EvictionPolicy = Literal[
 Auth = Literal["entra-id", "access-key", "none"]
 Classification = Literal["disposable", "session", "coordination", "durable"]
 DataType = Literal["string", "hash", "list", "set", "zset", "stream", "json", "other"]
-TTLMode = Literal["absolute", "sliding", "none"]
+# per-field: the hash's fields expire one by one (HEXPIRE, Redis 7.4+); the key itself has no TTL.
+TTLMode = Literal["absolute", "sliding", "none", "per-field"]
 DataClassification = Literal["public", "internal", "confidential", "restricted"]
 Content = Literal["pii", "credentials", "tokens", "payment"]
 
@@ -256,7 +257,11 @@ class Instance(_Model):
     environment: Environment
     product: Product
     tier: Tier | None = Field(default=None, validate_default=True)
-    memory_gb: float = Field(gt=0, allow_inf_nan=False)
+    # An Azure size (B10, P2, C3...). Whether it belongs to the tier, and whether memory_gb agrees
+    # with it, is INS009's to say: a design that describes its cache wrongly must still load.
+    sku: Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z][A-Za-z0-9]*$")] | None = None
+    # Required unless `sku` names a known size, whose memory then fills it in.
+    memory_gb: float | None = Field(default=None, gt=0, allow_inf_nan=False, validate_default=True)
     shards: int = Field(default=1, ge=1, le=16384)
     clustering: Clustering
     high_availability: bool
@@ -285,15 +290,42 @@ class Instance(_Model):
             _fail(f"'{tier}' is not a tier of {product}; use one of {', '.join(allowed)}")
         return tier
 
-    @field_validator("clustering")
+    @field_validator("sku")
     @classmethod
-    def _clustering_fits_product(cls, clustering: str, info: ValidationInfo) -> str:
-        product, tier = info.data.get("product"), info.data.get("tier")
-        if clustering == "enterprise" and product == "redis-oss":
-            _fail("enterprise clustering needs Redis Enterprise; self-hosted redis-oss uses oss or none")
-        if clustering != "none" and product == "azure-cache-for-redis" and tier in ("basic", "standard"):
-            _fail(f"the {tier} tier cannot be clustered; use none")
-        return clustering
+    def _sku_canonical(cls, sku: str | None) -> str | None:
+        # Azure writes sizes upper case (Balanced_B10); accept b10 as the same size.
+        return sku.upper() if sku is not None else None
+
+    @field_validator("memory_gb")
+    @classmethod
+    def _memory_or_sku(cls, memory_gb: float | None, info: ValidationInfo) -> float | None:
+        # Filled from the sku in _memory_from_sku once `shards` is known (Premium sizes are per shard).
+        if memory_gb is not None:
+            return memory_gb
+        product, tier, sku = info.data.get("product"), info.data.get("tier"), info.data.get("sku")
+        if sku is None:
+            if "sku" in info.data:  # the sku itself is fine: it is missing
+                _fail("required unless sku names the Azure size (e.g. sku: B10)")
+            return None  # the sku's own error says enough
+        from advisor.core import platform
+
+        if platform.find_sku(product, tier, sku) is None:
+            sizes = ", ".join(s.name for s in platform.skus(product, tier))
+            where = f"{product} {tier}" if tier else str(product)
+            _fail(
+                f"required: sku '{sku}' is not a size of {where}"
+                + (f" ({sizes})" if sizes else "")
+                + ", so memory_gb cannot be taken from it"
+            )
+        return None
+
+    @model_validator(mode="after")
+    def _memory_from_sku(self) -> Instance:
+        if self.memory_gb is None and self.sku is not None:
+            from advisor.core import platform
+
+            self.memory_gb = platform.sku_memory_gb(self)
+        return self
 
     @property
     def is_clustered(self) -> bool:
@@ -384,9 +416,26 @@ class Namespace(_Model):
             _fail("lists an item twice")
         return contains
 
+    @field_validator("ttl")
+    @classmethod
+    def _per_field_needs_hash(cls, ttl: TTL, info: ValidationInfo) -> TTL:
+        data_type = info.data.get("data_type")
+        if ttl.mode == "per-field" and data_type is not None and data_type != "hash":
+            _fail(
+                f"mode per-field expires hash fields (HEXPIRE) and needs data_type: hash, not {data_type}; "
+                "use absolute or sliding for other types"
+            )
+        return ttl
+
     @property
     def has_ttl(self) -> bool:
+        """The data expires: the keys (absolute, sliding) or the hash fields (per-field)."""
         return self.ttl.mode != "none"
+
+    @property
+    def key_has_ttl(self) -> bool:
+        """The keys themselves carry a TTL, so that `volatile-*` policies may evict them."""
+        return self.ttl.mode in ("absolute", "sliding")
 
     @property
     def ttl_max_seconds(self) -> int | None:
