@@ -37,6 +37,7 @@ THRESHOLDS = {
     "TTL005.max_seconds": 300,
     "INS007.high_ratio": 0.8,
     "INS007.medium_ratio": 0.6,
+    "INS007.reserved_share": 0.2,
     "VAL001.max_bytes": 102400,
     "VAL001.high_bytes": 1048576,
     "VAL002.max_bytes": 16384,

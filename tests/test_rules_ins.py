@@ -203,7 +203,7 @@ CASES = [
 
 # product-cache: key "prod:catalog:product:v3:" 24 + int 8, + 2048 typical + 64 + 32 (TTL) per key
 PER_KEY = 24 + 8 + 2048 + 64 + 32
-USABLE = int(12 * 2**30 * 0.9)
+USABLE = int(12 * 2**30 * 0.8)  # 20% reserved (INS007.reserved_share)
 
 
 def _fill(d: dict, ratio: float, extra_keys: int = 0) -> None:
@@ -239,3 +239,24 @@ def test_it_names_the_estimate_and_the_share_in_the_message():
     _fill(d, 0.9)
     (finding,) = run_rule("INS007", build(d))
     assert "90%" in finding.message and "GiB" in finding.message
+
+
+def test_the_reserve_threshold_moves_the_usable_memory_both_ways():
+    d = base()
+    _fill(d, 0.6)  # at most 60% of 80% of 12 GB: clean by default
+    assert run_rule("INS007", build(d)) == []
+    d["policy"] = {"thresholds": {"INS007.reserved_share": 0.21}}  # less usable memory: over 60%
+    assert [f.severity.value for f in run_rule("INS007", build(d))] == ["medium"]
+
+    d = base()
+    _fill(d, 0.6, extra_keys=1)  # just over 60% by default
+    assert [f.severity.value for f in run_rule("INS007", build(d))] == ["medium"]
+    d["policy"] = {"thresholds": {"INS007.reserved_share": 0.19}}  # more usable memory: under 60%
+    assert run_rule("INS007", build(d)) == []
+
+
+def test_it_names_the_reserve_in_the_message():
+    d = base()
+    _fill(d, 0.7)
+    (finding,) = run_rule("INS007", build(d))
+    assert "12 GB less the 20% reserve" in finding.message

@@ -99,10 +99,11 @@ class DesignContext:
 
     @cached_property
     def sizing(self) -> dict[str, InstanceSizing]:
-        """Sizing-model estimates per instance name (see `advisor.core.sizing`)."""
-        from advisor.core.sizing import design_sizing
+        """Sizing-model estimates per instance name, with the effective `INS007.reserved_share`."""
+        from advisor.core.sizing import RESERVED_SHARE, design_sizing
 
-        return design_sizing(self.design, pattern_of=self.pattern)
+        reserved = self.thresholds.get("INS007.reserved_share", RESERVED_SHARE)
+        return design_sizing(self.design, pattern_of=self.pattern, reserved_share=reserved)
 
 
 class ScanContext(DesignContext):

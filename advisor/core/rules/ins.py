@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+from advisor.core import platform
 from advisor.core.findings import Finding, Severity
 from advisor.core.rules.base import DesignContext, Rule, instance_target, namespace_target
 
@@ -320,30 +321,42 @@ class INS007(Rule):
     **Why it matters.** Redis has finite memory. Near the limit, the eviction policy decides what
     is lost (or writes fail with `noeviction`), latency and fragmentation grow, and there is no
     headroom for growth, failover or replication buffers. The estimate uses the sizing model:
-    cardinality × (key bytes + typical value + 64, + 32 with a TTL), against 90% of `memory_gb`
-    (managed Redis reserves about 10%). High above 80% of usable memory, medium above 60%.
+    cardinality × (key bytes + typical value + 64, + 32 with a TTL), against the usable memory
+    `memory_gb` × 2^30 × (1 − `INS007.reserved_share`). The reserve defaults to 20%: Azure
+    Managed Redis keeps about 20% of a size's memory for the service
+    (https://learn.microsoft.com/azure/redis/best-practices-memory-management), and Azure Cache
+    for Redis reserves `maxmemory-reserved` plus `maxfragmentationmemory-reserved`, 10% each by
+    default (https://learn.microsoft.com/azure/azure-cache-for-redis/cache-best-practices-memory-management,
+    https://learn.microsoft.com/azure/azure-cache-for-redis/cache-configure). High above 80% of
+    usable memory, medium above 60%.
 
     **What to do instead.** Scale up (or out with shards), reduce value sizes, or shorten TTLs.
 
     **Bad**
 
     ```yaml
-    memory_gb: 1     # namespaces estimated at 950 MiB
+    memory_gb: 1     # namespaces estimated at 700 MiB: 85% of the 819 MiB usable
     ```
 
     **Good**
 
     ```yaml
-    memory_gb: 3
+    memory_gb: 3     # 28% of the 2,458 MiB usable
     ```
 
-    Thresholds: `INS007.high_ratio` (default 0.8), `INS007.medium_ratio` (default 0.6).
+    Thresholds: `INS007.high_ratio` (default 0.8), `INS007.medium_ratio` (default 0.6),
+    `INS007.reserved_share` (default 0.2, the share of `memory_gb` the sizing model keeps back; a
+    cache whose reserve was raised or lowered can say so here).
     """
 
     id = "INS007"
     title = "Instance memory nearly full"
     default_severity = Severity.medium
-    thresholds = {"INS007.high_ratio": 0.8, "INS007.medium_ratio": 0.6}
+    thresholds = {
+        "INS007.high_ratio": 0.8,
+        "INS007.medium_ratio": 0.6,
+        "INS007.reserved_share": platform.RESERVED_SHARE,
+    }
     remediation = (
         "Increase memory (a larger size or more shards), reduce value sizes, or shorten TTLs; keep the "
         "estimate below the medium ratio to leave headroom."
@@ -366,7 +379,7 @@ class INS007(Rule):
                 instance_target(inst.name),
                 f"Namespaces on {inst.name} are estimated at {sizing.total_bytes / gib:,.2f} GiB, "
                 f"{ratio:.0%} of its {sizing.usable_bytes / gib:,.2f} GiB usable memory "
-                f"(over {limit:.0%}).",
+                f"({inst.memory_gb:g} GB less the {sizing.reserved_share:.0%} reserve; over {limit:.0%}).",
                 severity=severity,
             )
 
