@@ -150,3 +150,24 @@ def test_premium_sizes_are_per_shard():
 
 def test_sku_fills_memory():
     assert _instance(sku="b20", memory_gb=None).memory_gb == 24
+
+
+@pytest.mark.django_db
+def test_the_catalog_page_lists_every_tier_with_its_sources(client, viewer):
+    client.force_login(viewer)
+    response = client.get("/platform/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    for entry in platform.TIERS:
+        assert f'id="{entry.product}-{entry.name}"' in html
+        for url in set(entry.sources.values()):
+            assert url in html
+    # Unpublished figures show as a dash, never as a number someone made up.
+    assert "Not published by Microsoft" in html
+    assert ">B10<" in html and "12 GB" in html and "30,000" in html
+
+
+@pytest.mark.django_db
+def test_the_catalog_page_needs_a_login(client):
+    response = client.get("/platform/")
+    assert response.status_code == 302

@@ -734,3 +734,48 @@ TIERS: tuple[Tier, ...] = (
     _acr_enterprise("enterprise-flash", "Enterprise Flash", ["F300", "F700", "F1500"], flash=True),
 )
 _TIERS: dict[tuple[str, str], Tier] = {(t.product, t.name): t for t in TIERS}
+
+
+def catalog() -> list[dict]:
+    """The catalog as plain data, tier by tier, for the reference page and the API."""
+    out = []
+    for entry in TIERS:
+        out.append(
+            {
+                "product": entry.product,
+                "product_label": PRODUCT_LABELS[entry.product],
+                "tier": entry.name,
+                "title": entry.title,
+                "clustering": list(entry.clustering),
+                "non_clustered_max_gb": entry.non_clustered_max_gb,
+                "persistence": list(entry.persistence),
+                "persistence_with_geo_replication": entry.persistence_with_geo,
+                "geo_replication": entry.geo_replication,
+                "high_availability": entry.high_availability,
+                "entra_id": entry.entra_id,
+                "entra_access_policies": entry.entra_access_policies,
+                "redis_version": entry.redis_version,
+                "hash_field_expiration": entry.hash_field_expiration,
+                "tls_port": entry.tls_port,
+                "plain_port": entry.plain_port,
+                "retires": entry.retires.isoformat() if entry.retires else None,
+                "rdb_export": entry.rdb_export,
+                "databases": entry.databases,
+                "vnet_injection": entry.vnet_injection,
+                "skus": [
+                    {
+                        "name": s.name,
+                        "memory_gb": s.memory_gb,
+                        "usable_gb": None
+                        if s.memory_gb is None
+                        else round(s.memory_gb * (1 - RESERVED_SHARE), 2),
+                        "max_connections": s.max_connections,
+                        "geo_replication": s.geo_replication and entry.geo_replication != "none",
+                        "preview": s.preview,
+                    }
+                    for s in entry.skus
+                ],
+                "sources": dict(entry.sources),
+            }
+        )
+    return out

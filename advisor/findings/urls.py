@@ -9,6 +9,7 @@ urlpatterns = [
     path("waivers/", views.waiver_list, name="waiver_list"),
     path("waivers/new/", views.waiver_create, name="waiver_create"),
     path("waivers/<int:pk>/delete/", views.waiver_delete, name="waiver_delete"),
+    path("platform/", views.platform_catalog, name="platform_catalog"),
     path("migration/", views.migration_list, name="migration_list"),
     path("migration/<slug:name>/", views.migration_detail, name="migration_detail"),
 ]

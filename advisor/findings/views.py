@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from advisor.audit.services import audit_change, audit_delete, object_data
-from advisor.core import migration
+from advisor.core import migration, platform
 from advisor.core.findings import SEVERITIES_HIGH_FIRST
 from advisor.core.rules.docs import rule_catalog, rule_doc
 from advisor.registry import permissions
@@ -261,3 +261,28 @@ def migration_detail(request, name):
             "findings_url": reverse("finding_list") + f"?instance={instance.name}",
         },
     )
+
+
+# Platform catalog ----------------------------------------------------------------------------
+
+
+@login_required
+def platform_catalog(request):
+    tiers = platform.catalog()
+    products = [
+        {"label": label, "tiers": [t for t in tiers if t["product"] == product]}
+        for product, label in platform.PRODUCT_LABELS.items()
+        if any(t["product"] == product for t in tiers)
+    ]
+    context = {
+        "products": products,
+        "reserved_percent": round(platform.RESERVED_SHARE * 100),
+        "enterprise_commands": platform.ENTERPRISE_CROSS_SLOT_COMMANDS,
+        "active_geo_commands": platform.ACTIVE_GEO_CROSS_SLOT_COMMANDS,
+        "sources": {
+            "reserve_amr": platform.AMR_ARCHITECTURE,
+            "reserve_acr": platform.ACR_MEMORY,
+            "cross_slot": platform.AMR_ARCHITECTURE,
+        },
+    }
+    return render(request, "findings/platform.html", context)
