@@ -707,7 +707,8 @@ def _format_loc(path: Iterable[str | int]) -> str:
 
 
 class _Loader(yaml.SafeLoader):
-    """The safe loader, except that an impossible date stays a string for the model to reject."""
+    """The safe loader, except that an impossible date, or an integer longer than Python converts
+    (4,300 digits), stays a string for the model to reject at its location."""
 
     def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
         try:
@@ -715,8 +716,23 @@ class _Loader(yaml.SafeLoader):
         except ValueError:
             return self.construct_scalar(node)
 
+    def construct_yaml_int(self, node: yaml.Node) -> Any:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+
+
+def _json_int(text: str) -> int | str:
+    # Past sys.get_int_max_str_digits() int() raises; the model then says "must be an integer".
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 class _JsonObject(dict):
@@ -772,7 +788,8 @@ def _load_design(text: str | bytes, *, filename: str) -> Design:
         raise DesignError(issues, filename=filename)
     if "version" in data and (type(data["version"]) is not int or data["version"] != DESIGN_VERSION):
         # Another version may mean another structure; field errors against ours would be noise.
-        issue(("version",), f"unsupported version {data['version']!r}: this advisor reads version 1")
+        shown = repr(data["version"]) if len(repr(data["version"])) <= 40 else "(too long to show)"
+        issue(("version",), f"unsupported version {shown}: this advisor reads version 1")
         raise DesignError(issues, filename=filename)
 
     for path, message in _reference_problems(data):
@@ -807,7 +824,7 @@ def _parse(text: str, *, filename: str, issues: list[DesignIssue]) -> tuple[Any,
     if looks_like_json:
         # JSON semantics exactly (numbers, escapes); YAML only for line numbers.
         try:
-            data = json.loads(text, object_pairs_hook=_json_object)
+            data = json.loads(text, object_pairs_hook=_json_object, parse_int=_json_int)
         except json.JSONDecodeError as e:
             json_error = e
         else:
