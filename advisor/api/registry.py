@@ -4,6 +4,8 @@ Reads need any authenticated user. Namespaces are written by members of the owni
 administrators; teams and instances by administrators only (advisor.registry.permissions).
 PUT replaces the whole entry (omitted optional fields take their design-file defaults); PATCH is
 a JSON Merge Patch (RFC 7396) over the current entry. Renaming is a PUT or PATCH with a new name.
+An instance's `memory_gb` taken from its `sku` follows the sku: a PATCH of the sku alone brings the
+new size's memory.
 """
 
 import re
@@ -19,7 +21,7 @@ from advisor.audit.services import audit_change, audit_delete, object_data
 from advisor.core import design as core
 from advisor.registry import permissions
 from advisor.registry.models import Instance, Namespace, Team
-from advisor.registry.services import instance_data, namespace_data, team_data
+from advisor.registry.services import instance_data, memory_follows_sku, namespace_data, team_data
 
 from . import services
 from .findings import refreshes_findings
@@ -172,7 +174,12 @@ def instance_update(request, name: str, payload: core.Instance):
 def instance_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     instance = _get(Instance, name)
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
-    data = validate_entry(core.Instance, merge_patch(instance_data(instance), payload))
+    current = instance_data(instance)
+    keeps_sku = payload.get("sku") if "sku" in payload else current["sku"]
+    if "memory_gb" not in payload and keeps_sku and memory_follows_sku(instance):
+        # The memory came from the sku: a patch of the sku (or shards) brings the new size's memory.
+        current.pop("memory_gb")
+    data = validate_entry(core.Instance, merge_patch(current, payload))
     before = object_data(instance)
     instance = services.instance_save(instance=instance, data=data)
     audit_change(actor=request.auth, before=before, obj=instance)

@@ -39,6 +39,7 @@ class InstanceOut(Schema):
     environment: str
     product: str
     tier: str | None
+    sku: str | None = Field(None, description="The Azure size (B10, P2, E10...), when given.")
     memory_gb: int | float
     shards: int
     clustering: str

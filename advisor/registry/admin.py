@@ -12,15 +12,15 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(Instance)
 class InstanceAdmin(admin.ModelAdmin):
-    list_display = ["name", "environment", "product", "tier", "memory_gb", "eviction_policy"]
-    list_filter = ["environment", "product", "clustering"]
-    search_fields = ["name"]
+    list_display = ["name", "environment", "product", "tier", "sku", "memory_gb", "eviction_policy"]
+    list_filter = ["environment", "product", "tier", "clustering"]
+    search_fields = ["name", "sku"]
 
 
 @admin.register(Namespace)
 class NamespaceAdmin(admin.ModelAdmin):
     list_display = ["name", "team", "instance", "pattern", "classification", "ttl_mode"]
-    list_filter = ["classification", "team", "instance"]
+    list_filter = ["classification", "ttl_mode", "team", "instance"]
     search_fields = ["name", "pattern"]
     filter_horizontal = ["multi_key_with"]
 

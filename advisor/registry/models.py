@@ -4,7 +4,9 @@ Field names follow the design file contract so that a registry row and a design-
 the same thing. Allowed values come from the domain core's design models: one place per enum.
 """
 
+import datetime as dt
 import typing
+from dataclasses import dataclass
 from enum import Enum
 
 from django.conf import settings
@@ -13,6 +15,7 @@ from django.db import models
 from django.urls import reverse
 
 from advisor.core import design as core
+from advisor.core import platform
 
 slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]*$", "Use lowercase letters, digits and dashes.")
 
@@ -48,11 +51,47 @@ class Team(models.Model):
         return self.name
 
 
+@dataclass(frozen=True)
+class CatalogFacts:
+    """What the platform catalog says about an instance's product, tier and size."""
+
+    tier: platform.Tier | None
+    size: platform.Sku | None  # None when no sku is given or it is not a size of the tier
+    usable_bytes: int
+    reserved_share: float
+    # (what, Microsoft Learn page) for each fact shown
+    sources: dict[str, str]
+
+    @property
+    def usable_gb(self) -> float:
+        return self.usable_bytes / 2**30
+
+    @property
+    def max_connections(self) -> int | None:
+        return self.size.max_connections if self.size else None
+
+    @property
+    def redis_version(self) -> str | None:
+        return self.tier.redis_version if self.tier else None
+
+    @property
+    def retires(self) -> dt.date | None:
+        return self.tier.retires if self.tier else None
+
+
 class Instance(models.Model):
     name = models.CharField(max_length=63, unique=True, validators=[slug_validator])
     environment = models.CharField(max_length=16, choices=choices(core.Instance, "environment"))
     product = models.CharField(max_length=32, choices=choices(core.Instance, "product"))
     tier = models.CharField(max_length=32, blank=True, choices=choices(core.Instance, "tier"))
+    # The Azure size (B10, P2, E10...), upper case as Azure writes it; blank when not given.
+    # Whether it is a size of the tier is INS009's to say, not a reason to refuse the row.
+    sku = models.CharField(
+        max_length=16,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Z][A-Z0-9]*$", "An Azure size such as B10, P2 or E10.")],
+    )
+    # Always stored: filled from the sku's size when the design leaves it out.
     memory_gb = models.FloatField(validators=[MinValueValidator(0.001)])
     shards = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
     clustering = models.CharField(max_length=16, choices=choices(core.Instance, "clustering"))
@@ -79,6 +118,26 @@ class Instance(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("instance_detail", args=[self.name])
+
+    def catalog_facts(self, *, reserved_share: float = platform.RESERVED_SHARE) -> CatalogFacts:
+        """The catalog's facts for this instance's tier and sku, with their sources."""
+        entry = platform.tier(self.product, self.tier)
+        size = entry.sku(self.sku) if entry and self.sku else None
+        sources: dict[str, str] = {}
+        if entry is not None:
+            sources = {
+                "sku": entry.sources.get("skus", ""),
+                "version": entry.sources.get("version", ""),
+                "retirement": entry.sources.get("retirement", ""),
+                "memory": platform.AMR_MEMORY if self.product == platform.AMR else platform.ACR_MEMORY,
+            }
+        return CatalogFacts(
+            tier=entry,
+            size=size,
+            usable_bytes=platform.usable_bytes(self.memory_gb, reserved_share),
+            reserved_share=reserved_share,
+            sources={k: v for k, v in sources.items() if v},
+        )
 
 
 class Namespace(models.Model):

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from advisor.audit.services import audit_import, import_snapshot
 from advisor.core import design as core
+from advisor.core import platform
 
 from .models import Instance, Namespace, Policy, Team, Waiver
 
@@ -31,13 +32,16 @@ def instance_data(inst: Instance) -> dict:
     if inst.connection_url or inst.connection_credential:
         connection = {"url": inst.connection_url, "credential": inst.connection_credential or "none"}
     memory_gb = inst.memory_gb
+    if memory_gb is not None and float(memory_gb).is_integer():
+        memory_gb = int(memory_gb)  # 12, as the design file writes it, rather than 12.0
     return {
         "name": inst.name,
         "environment": inst.environment,
         "product": inst.product,
         "tier": inst.tier or None,
-        # 12, as the design file writes it, rather than 12.0.
-        "memory_gb": int(memory_gb) if float(memory_gb).is_integer() else memory_gb,
+        "sku": inst.sku or None,
+        # None (a form left it empty) lets the core fill it from the sku, or say it is required.
+        "memory_gb": memory_gb,
         "shards": inst.shards,
         "clustering": inst.clustering,
         "high_availability": inst.high_availability,
@@ -50,6 +54,13 @@ def instance_data(inst: Instance) -> dict:
         "region": inst.region or None,
         "connection": connection,
     }
+
+
+def memory_follows_sku(inst: Instance) -> bool:
+    """Whether the stored memory is what the stored sku gives, so that another sku brings its own."""
+    # The row has the fields the catalog reads (product, tier, sku, clustering, shards).
+    expected = platform.sku_memory_gb(inst) if inst.sku else None
+    return expected is not None and inst.memory_gb is not None and abs(expected - inst.memory_gb) < 1e-6
 
 
 def instance_to_core(inst: Instance) -> core.Instance:
@@ -197,6 +208,7 @@ def design_import(design: core.Design, *, user=None) -> ImportSummary:
         t.name: _upsert(Team, summary, "teams", {"name": t.name}, {"contact": t.contact or ""})
         for t in design.teams
     }
+    _refuse_unsized(design)
     instances = {}
     for i in design.instances:
         instances[i.name] = _upsert(
@@ -208,6 +220,7 @@ def design_import(design: core.Design, *, user=None) -> ImportSummary:
                 "environment": i.environment,
                 "product": i.product,
                 "tier": i.tier or "",
+                "sku": i.sku or "",
                 "memory_gb": i.memory_gb,
                 "shards": i.shards,
                 "clustering": i.clustering,
@@ -279,6 +292,26 @@ def design_import(design: core.Design, *, user=None) -> ImportSummary:
     # namespace moved to another instance while another one lists it in multi_key_with).
     core.check_references(registry_design(), filename="the registry after this import")
     return summary
+
+
+def unsized_message(sku: str) -> str:
+    """Why an instance whose sku publishes no memory size still needs `memory_gb`."""
+    return (
+        f"required: Microsoft publishes no memory size for {sku}, so memory_gb cannot be taken "
+        "from the sku; give the cache's memory"
+    )
+
+
+def _refuse_unsized(design: core.Design) -> None:
+    # A sku without a published size (ACR Enterprise E10) leaves memory_gb empty, and the
+    # registry stores the memory of every instance.
+    issues = [
+        core.DesignIssue(loc=f"instances[{n}].memory_gb", message=unsized_message(i.sku or ""))
+        for n, i in enumerate(design.instances)
+        if i.memory_gb is None
+    ]
+    if issues:
+        raise core.DesignError(issues, filename="the design")
 
 
 def _replace_policy(core_policy: core.Policy) -> None:
