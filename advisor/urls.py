@@ -13,6 +13,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("instances/", registry.instance_list, name="instance_list"),
     path("instances/new/", registry.instance_edit, name="instance_create"),
+    path("instances/new/sku-fields/", registry.instance_sku_fields, name="instance_sku_fields"),
     path("instances/<slug:name>/", registry.instance_detail, name="instance_detail"),
     path("instances/<slug:name>/edit/", registry.instance_edit, name="instance_edit"),
     path("namespaces/", registry.namespace_list, name="namespace_list"),

@@ -1,5 +1,7 @@
 """Registry pages through the Django test client."""
 
+import re
+
 import pytest
 
 from advisor.registry.models import Instance, Namespace
@@ -197,3 +199,251 @@ def test_multi_key_partners_must_share_the_instance(client, member):
     )
     assert response.status_code == 200
     assert "Not on prod-catalog-cache" in str(response.context["form"].errors["multi_key_with"])
+
+
+# Instances: the SKU picker, memory from the SKU, and the platform catalog's facts -----------------
+
+
+def _instance_post(**overrides):
+    data = {
+        "name": "prod-search-cache",
+        "environment": "prod",
+        "product": "azure-managed-redis",
+        "tier": "balanced",
+        "sku": "",
+        "memory_gb": "",
+        "shards": "1",
+        "clustering": "oss",
+        "high_availability": "on",
+        "persistence": "none",
+        "eviction_policy": "allkeys-lru",
+        "auth": "entra-id",
+        "tls": "on",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _options(body: str) -> dict[str, str]:
+    """value -> label of the SKU select's options."""
+    select = re.search(r'<select name="sku".*?</select>', body, re.S).group(0)
+    return dict(re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select))
+
+
+def _sku_fields(client, **params):
+    response = client.get("/instances/new/sku-fields/", params, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_sku_picker_offers_the_sizes_of_the_chosen_tier(client, admin_user):
+    client.force_login(admin_user)
+    body = _sku_fields(client, product="azure-managed-redis", tier="balanced")
+    assert "<html" not in body and 'id="sku-fields"' in body
+    options = _options(body)
+    assert options["B10"] == "B10 — 12 GB, 30,000 connections"
+    assert options["B500"].endswith("(preview)") and not options["B350"].endswith("(preview)")
+    assert "M10" not in options and "P1" not in options
+    assert list(options)[:3] == ["", "B0", "B1"]
+
+    options = _options(_sku_fields(client, product="azure-cache-for-redis", tier="premium"))
+    assert list(options) == ["", "P1", "P2", "P3", "P4", "P5"]
+    assert options["P2"] == "P2 — 13 GB per shard, 15,000 connections"
+    options = _options(_sku_fields(client, product="azure-cache-for-redis", tier="enterprise"))
+    assert options["E10"] == "E10 — size not published"
+    assert list(_options(_sku_fields(client, product="redis-oss"))) == [""]
+
+
+def test_without_a_tier_the_picker_groups_every_size_by_tier(client, admin_user):
+    client.force_login(admin_user)
+    body = client.get("/instances/new/").content.decode()
+    assert '<optgroup label="Azure Managed Redis Balanced">' in body
+    assert '<optgroup label="Azure Cache for Redis Premium">' in body
+    assert 'hx-get="/instances/new/sku-fields/"' in body
+
+
+def test_choosing_a_sku_fills_the_memory_and_locks_it(client, admin_user):
+    client.force_login(admin_user)
+    body = _sku_fields(client, product="azure-managed-redis", tier="balanced", sku="B20", memory_gb="3")
+    assert '<option value="B20" selected>' in body
+    assert 'name="memory_gb" value="24"' in body and "readonly" in body
+    # Premium sizes are per shard: a clustered P2 of 3 shards has 3 x 13 GB.
+    body = _sku_fields(
+        client, product="azure-cache-for-redis", tier="premium", sku="P2", shards="3", clustering="oss"
+    )
+    assert 'name="memory_gb" value="39"' in body and "per shard" in body
+    # A size without a published memory leaves the field to the user.
+    body = _sku_fields(client, product="azure-cache-for-redis", tier="enterprise", sku="E10", memory_gb="12")
+    assert 'name="memory_gb" value="12"' in body and "readonly" not in body
+    assert "publishes no memory size for E10" in body
+
+
+def test_the_sku_picker_is_for_administrators_only(client, member):
+    client.force_login(member)
+    response = client.get("/instances/new/sku-fields/", {"product": "azure-managed-redis"})
+    assert response.status_code == 403
+
+
+def test_an_instance_saved_with_a_sku_gets_its_memory(client, admin_user):
+    client.force_login(admin_user)
+    response = client.post("/instances/new/", _instance_post(sku="b10"))
+    assert response.status_code == 302, response.context["form"].errors
+    inst = Instance.objects.get(name="prod-search-cache")
+    assert (inst.sku, inst.memory_gb) == ("B10", 12)
+    body = client.get(response["Location"]).content.decode()
+    assert '<option value="B10" selected>' not in body  # the detail page, not the form
+    assert "B10" in body
+
+
+def test_an_unknown_sku_without_memory_is_an_error_on_the_sku_field(client, admin_user):
+    client.force_login(admin_user)
+    response = client.post(
+        "/instances/new/", _instance_post(product="azure-cache-for-redis", tier="premium", sku="X9")
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert list(errors) == ["sku"]
+    assert "X9 is not a size of Azure Cache for Redis Premium (P1, P2, P3, P4, P5)" in errors["sku"][0]
+    body = response.content.decode()
+    assert '<option value="X9" selected>X9 — not a size of Azure Cache for Redis Premium</option>' in body
+    assert not Instance.objects.filter(name="prod-search-cache").exists()
+
+
+def test_a_sku_without_a_published_size_needs_the_memory(client, admin_user):
+    client.force_login(admin_user)
+    post = _instance_post(
+        product="azure-cache-for-redis",
+        tier="enterprise",
+        sku="E10",
+        clustering="enterprise",
+        auth="access-key",
+    )
+    response = client.post("/instances/new/", post)
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert list(errors) == ["memory_gb"]
+    assert "Microsoft publishes no memory size for E10" in errors["memory_gb"][0]
+    response = client.post("/instances/new/", {**post, "memory_gb": "12"})
+    assert response.status_code == 302
+    assert Instance.objects.get(name="prod-search-cache").memory_gb == 12
+
+
+def test_a_bad_sku_spelling_is_located_on_the_sku_field(client, admin_user):
+    client.force_login(admin_user)
+    response = client.post("/instances/new/", _instance_post(sku="B-10", memory_gb="12"))
+    assert response.status_code == 200
+    assert list(response.context["form"].errors) == ["sku"]
+
+
+def test_changing_the_sku_brings_its_memory_when_the_memory_came_from_the_old_one(client, admin_user):
+    client.force_login(admin_user)
+    assert client.post("/instances/new/", _instance_post(sku="B20")).status_code == 302
+    inst = Instance.objects.get(name="prod-search-cache")
+    assert inst.memory_gb == 24
+    # Without JavaScript the memory field still says 24 when the new sku is posted.
+    response = client.post(f"/instances/{inst.name}/edit/", _instance_post(sku="B50", memory_gb="24"))
+    assert response.status_code == 302, response.context["form"].errors
+    inst.refresh_from_db()
+    assert (inst.sku, inst.memory_gb) == ("B50", 60)
+    # A memory typed on purpose is kept, even if it disagrees (INS009 says so).
+    response = client.post(f"/instances/{inst.name}/edit/", _instance_post(sku="B50", memory_gb="50"))
+    assert response.status_code == 302
+    inst.refresh_from_db()
+    assert inst.memory_gb == 50
+
+
+def _rule_ids() -> set[str]:
+    from advisor.core.rules import ALL_RULES
+
+    return {r.id for r in ALL_RULES}
+
+
+def test_an_impossible_configuration_saves_and_shows_ins009(client, admin_user):
+    client.force_login(admin_user)
+    post = _instance_post(
+        name="staging-loyalty-cache",
+        environment="staging",
+        product="azure-cache-for-redis",
+        tier="standard",
+        sku="C1",
+        clustering="none",
+        persistence="rdb",
+    )
+    response = client.post("/instances/new/", post)
+    assert response.status_code == 302, response.context["form"].errors
+    inst = Instance.objects.get(name="staging-loyalty-cache")
+    assert (inst.persistence, inst.memory_gb) == ("rdb", 1)
+    body = client.get(inst.get_absolute_url()).content.decode()
+    if "INS009" in _rule_ids():
+        assert "INS009" in body and "does not offer RDB persistence" in body
+
+
+def test_a_sku_of_another_tier_with_memory_saves_and_is_flagged(client, admin_user):
+    client.force_login(admin_user)
+    response = client.post("/instances/new/", _instance_post(sku="M10", memory_gb="12"))
+    assert response.status_code == 302, response.context["form"].errors
+    body = client.get("/instances/prod-search-cache/").content.decode()
+    assert "not a size of Azure Managed Redis Balanced" in body
+    if "INS009" in _rule_ids():
+        assert "INS009" in body and "Memory Optimized size" in body
+
+
+def test_the_instance_page_shows_the_catalog_facts_with_their_sources(client, admin_user):
+    from advisor.core import platform
+
+    client.force_login(admin_user)
+    client.post(
+        "/instances/new/",
+        _instance_post(product="azure-cache-for-redis", tier="premium", sku="P2", clustering="none"),
+    )
+    body = client.get("/instances/prod-search-cache/").content.decode()
+    facts = {
+        name: " ".join(re.sub(r"<[^>]+>", " ", text).split())
+        for name, text in re.findall(r'<dd id="fact-([a-z]+)">(.*?)</dd>', body, re.S)
+    }
+    assert facts == {
+        "sku": "P2 Learn",
+        "memory": "13 GB",
+        "usable": "10.4 GB (keeping a 20% reserve for the service) Learn",  # 13 GB less 20%
+        "connections": "up to 15,000 Learn",
+        "version": "6 Learn",
+        "retires": "2028-09-30 Learn",
+    }
+    for url in (
+        platform.ACR_CONFIGURE,
+        platform.ACR_MEMORY,
+        platform.AMR_MIGRATE_BSP,
+        platform.ACR_RETIREMENT,
+    ):
+        assert f'href="{url}"' in body
+
+
+def test_per_field_ttl_on_a_string_is_an_error_on_the_ttl_mode(client, member):
+    from advisor.registry.models import Team
+
+    client.force_login(member)
+    team = Team.objects.get(name="catalog")
+    inst = Instance.objects.get(name="prod-catalog-cache")
+    response = client.post(
+        "/namespaces/new/",
+        _namespace_post(team=team.pk, instance=inst.pk, ttl_mode="per-field", data_type="string"),
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert list(errors) == ["ttl_mode"] and "needs data_type: hash" in errors["ttl_mode"][0]
+
+    response = client.post(
+        "/namespaces/new/",
+        _namespace_post(team=team.pk, instance=inst.pk, ttl_mode="per-field", data_type="hash"),
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    assert Namespace.objects.get(name="price-cache").ttl_mode == "per-field"
+    body = client.get("/namespaces/price-cache/").content.decode()
+    assert "each hash field expires 300 s after it is set" in body
+
+
+def test_the_namespace_form_explains_per_field(client, member):
+    client.force_login(member)
+    body = client.get("/namespaces/new/").content.decode()
+    assert '<option value="per-field">per-field</option>' in body
+    assert "hash field expiration, HEXPIRE" in body and "hash namespaces only" in body

@@ -3,18 +3,23 @@ validation: a form turns its fields into a design-file mapping and lets the core
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from django import forms
+from django.urls import reverse
 from pydantic import ValidationError
 
 from advisor.core import design as core
+from advisor.core import platform
 from advisor.core.patterns import PatternError, parse_pattern
 
 from .models import Instance, Namespace, Team
 from .permissions import editable_teams
-from .services import instance_data, namespace_data
+from .services import instance_data, memory_follows_sku, namespace_data, unsized_message
 
 # Where a core model's error location lands on the form.
 _NAMESPACE_FIELDS = {
+    ("ttl",): "ttl_mode",  # per-field without data_type hash: the mode is what to change
     ("ttl", "mode"): "ttl_mode",
     ("ttl", "seconds"): "ttl_seconds",
     ("ttl", "jitter_seconds"): "ttl_jitter_seconds",
@@ -29,8 +34,8 @@ _INSTANCE_FIELDS = {
 }
 
 
-def _apply_core_errors(form: forms.Form, exc: ValidationError, mapping: dict) -> None:
-    for err in exc.errors():
+def _apply_core_errors(form: forms.Form, errors: list[dict], mapping: dict) -> None:
+    for err in errors:
         loc = tuple(str(p) for p in err["loc"])
         name = mapping.get(loc[:2]) or (loc[0] if loc and loc[0] in form.fields else None)
         message = err["msg"].removeprefix("Value error, ")
@@ -112,6 +117,10 @@ class NamespaceForm(forms.ModelForm):
             "{…} is a Redis hash tag.",
             "source_of_truth": "Where the authoritative copy lives. Leave empty only when Redis holds the only copy.",
             "cardinality": "Expected number of live keys.",
+            "ttl_mode": "absolute: a key expires a fixed time after it is written; sliding: each access "
+            "renews its TTL; none: keys never expire; per-field: the fields of a hash expire one by one "
+            "(hash field expiration, HEXPIRE, Redis 7.4 or later) while the key itself has no TTL — "
+            "hash namespaces only, and TTL (seconds) is then each field's TTL.",
         }
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
@@ -151,21 +160,92 @@ class NamespaceForm(forms.ModelForm):
         try:
             core.Namespace.model_validate(mapping)
         except ValidationError as exc:
-            _apply_core_errors(self, exc, _NAMESPACE_FIELDS)
+            _apply_core_errors(self, exc.errors(), _NAMESPACE_FIELDS)
         if data.get("ttl_mode") == "none":
             data["ttl_seconds"] = None
         return data
 
 
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def _sku_label(size: platform.Sku) -> str:
+    """How a size reads in the picker: `B10 — 12 GB, 30,000 connections`."""
+    entry = platform.tier(size.product, size.tier)
+    if size.memory_gb is None:
+        memory = "size not published"
+    else:
+        memory = f"{size.memory_gb:g} GB" + (" per shard" if entry and entry.memory_per_shard else "")
+    parts = [memory]
+    if size.max_connections is not None:
+        parts.append(f"{size.max_connections:,} connections")
+    return f"{size.name} — {', '.join(parts)}" + (" (preview)" if size.preview else "")
+
+
+def sku_choices(product: str, tier: str, current: str = "") -> list:
+    """The sizes to offer: those of the tier; every tier's, grouped, while no tier is chosen.
+
+    A current value that is not among them stays selectable (marked), so that editing an
+    instance never silently drops its sku.
+    """
+    entry = platform.tier(product, tier)
+    choices: list = [("", "— no SKU —")]
+    if entry is not None:
+        offered = [(s.name, _sku_label(s)) for s in entry.skus]
+        choices += offered
+    else:
+        tiers = platform.tiers(product) if product else list(platform.TIERS)
+        offered = [(s.name, _sku_label(s)) for t in tiers for s in t.skus]
+        choices += [(t.title, [(s.name, _sku_label(s)) for s in t.skus]) for t in tiers]
+    current = (current or "").upper()
+    if current and current not in {name for name, _ in offered}:
+        where = entry.title if entry else "any tier of this product"
+        choices.append((current, f"{current} — not a size of {where}"))
+    return choices
+
+
+def _sku_memory(values: dict) -> float | None:
+    """The memory the chosen size gives (per shard times shards where sizes are per shard)."""
+    try:
+        shards = max(1, int(values.get("shards") or 1))
+    except (TypeError, ValueError):
+        shards = 1
+    probe = SimpleNamespace(
+        product=values.get("product") or "",
+        tier=values.get("tier") or "",
+        sku=(values.get("sku") or "").upper() or None,
+        clustering=values.get("clustering") or "none",
+        shards=shards,
+    )
+    return platform.sku_memory_gb(probe)
+
+
+def _as_float(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class InstanceForm(forms.ModelForm):
+    """An instance. The SKU picker offers the sizes of the chosen tier and fills the memory from
+    the chosen size; htmx refreshes both when product, tier, shards or clustering change."""
+
+    # Free text under a select: a sku of another tier is INS009's finding, not a form error.
+    sku = forms.CharField(required=False, max_length=16, label="SKU (Azure size)", widget=forms.Select)
+
+    SKU_INPUTS = ("product", "tier", "sku", "memory_gb", "shards", "clustering")
+
     class Meta:
         model = Instance
         fields = [
             "name",
             "environment",
+            "region",
             "product",
             "tier",
-            "region",
+            "sku",
             "memory_gb",
             "shards",
             "clustering",
@@ -192,18 +272,103 @@ class InstanceForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        memory = self.fields["memory_gb"]
+        memory.required = False  # filled from the sku when it names a size with a published memory
+        # Raw values, not BoundFields: those copy label and help text when first built.
+        values = {name: self._raw(name) for name in self.SKU_INPUTS}
+        self.fields["sku"].widget.attrs.pop("maxlength", None)
+        self.fields["sku"].widget.choices = sku_choices(
+            values["product"] or "", values["tier"] or "", values["sku"] or ""
+        )
+        self.size = platform.find_sku(values["product"], values["tier"], values["sku"])
+        self.tier_entry = platform.tier(values["product"], values["tier"])
+        self.sku_memory = _sku_memory(values)
+        current = _as_float(values["memory_gb"])
+        # Locked while it is the size's memory; a row that disagrees stays editable, to be fixed.
+        self.memory_locked = self.sku_memory is not None and (
+            current is None or abs(current - self.sku_memory) < 1e-6
+        )
+        if self.memory_locked:
+            memory.widget.attrs["readonly"] = True
+            memory.help_text = "From the SKU." + (
+                f" {self.size.memory_gb:g} GB per shard × shards."
+                if self.sku_memory != self.size.memory_gb
+                else ""
+            )
+        elif self.size is not None and self.size.memory_gb is None:
+            memory.help_text = (
+                f"Microsoft publishes no memory size for {self.size.name}: enter the cache's memory."
+            )
+        elif self.sku_memory is not None:
+            memory.help_text = (
+                f"{self.size.name} has {_number(self.sku_memory)} GB; this value disagrees (INS009)."
+            )
+        else:
+            memory.help_text = "Needed when no SKU is chosen."
+        # The picker and the memory follow product, tier, shards and clustering as they change.
+        url = reverse("instance_sku_fields")
+        for name in ("product", "tier", "sku", "shards", "clustering"):
+            self.fields[name].widget.attrs.update({"hx-get": url, "hx-trigger": "change"})
         _style_widgets(self)
+
+    def _raw(self, name: str):
+        if self.is_bound:
+            return self.data.get(self.add_prefix(name))
+        return self.get_initial_for_field(self.fields[name], name)
+
+    @classmethod
+    def for_sku_change(cls, params) -> InstanceForm:
+        """An unbound form showing what the SKU fields become for these values (the htmx refresh)."""
+        values = {name: (params.get(name) or "").strip()[:32] for name in cls.SKU_INPUTS}
+        memory = _sku_memory(values)
+        if memory is not None:
+            values["memory_gb"] = _number(memory)
+        return cls(initial=values)
+
+    def _memory_follows_sku(self, data: dict) -> bool:
+        """An edit that changes the sku (or the shards) but not the memory brings the new size's memory."""
+        return (
+            self.instance.pk is not None
+            and "memory_gb" not in self.changed_data
+            and bool(data.get("sku"))
+            and memory_follows_sku(self.instance)
+        )
 
     def clean(self):
         data = super().clean()
         if self.errors:
             return data
+        if self._memory_follows_sku(data):
+            data["memory_gb"] = None
         mapping = instance_data(_candidate(self, data))
         try:
-            core.Instance.model_validate(mapping)
+            instance = core.Instance.model_validate(mapping)
         except ValidationError as exc:
-            _apply_core_errors(self, exc, _INSTANCE_FIELDS)
+            errors = exc.errors()
+            if data.get("sku") and data.get("memory_gb") is None:
+                # Without a memory, a sku that is no size of the tier is what needs fixing.
+                errors = [e for e in errors if tuple(e["loc"]) != ("memory_gb",)]
+                if len(errors) < len(exc.errors()) and "sku" not in self.errors:
+                    self.add_error("sku", self._not_a_size(data))
+            _apply_core_errors(self, errors, _INSTANCE_FIELDS)
+            return data
+        if instance.memory_gb is None:
+            message = unsized_message(instance.sku or "")
+            self.add_error("memory_gb", f"{message[0].upper()}{message[1:]}.")
+            return data
+        data["memory_gb"] = instance.memory_gb
+        data["sku"] = instance.sku or ""
         return data
+
+    def _not_a_size(self, data: dict) -> str:
+        sku = (data.get("sku") or "").upper()
+        entry = platform.tier(data.get("product"), data.get("tier"))
+        if entry is None:
+            return (
+                f"{sku} is not a size the catalog knows for this product and tier; enter the memory instead."
+            )
+        sizes = ", ".join(s.name for s in entry.skus)
+        return f"{sku} is not a size of {entry.title} ({sizes}): choose one of them, or enter the memory."
 
 
 class TeamForm(forms.ModelForm):

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from advisor.audit.services import audit_change, object_data
+from advisor.core import platform
 from advisor.core.design import DesignError, load_design
 from advisor.core.patterns import parse_pattern
 from advisor.findings.services import findings_refresh
@@ -18,7 +19,7 @@ from advisor.scans.schedules import schedule_ensure
 
 from . import permissions, services
 from .forms import DesignUploadForm, InstanceForm, NamespaceForm, pattern_problem
-from .models import Instance, Namespace, Team
+from .models import Instance, Namespace, Policy, Team
 
 
 def _with_last_scan(instances):
@@ -63,6 +64,13 @@ def instance_list(request):
     )
 
 
+def _reserved_share() -> float:
+    """The sizing model's reserve: the policy's INS007.reserved_share, else the catalog's default."""
+    policy = Policy.objects.filter(pk=1).first()
+    value = (policy.thresholds or {}).get("INS007.reserved_share") if policy else None
+    return float(value) if isinstance(value, int | float) else platform.RESERVED_SHARE
+
+
 @login_required
 def instance_detail(request, name):
     instance = get_object_or_404(Instance, name=name)
@@ -72,6 +80,7 @@ def instance_detail(request, name):
         "registry/instance_detail.html",
         {
             "instance": instance,
+            "catalog": instance.catalog_facts(reserved_share=_reserved_share()),
             "namespaces": namespaces,
             "can_edit": permissions.can_edit_instances(request.user),
             "last_scan": instance.scan_runs.filter(status="completed").first(),
@@ -97,6 +106,15 @@ def instance_edit(request, name=None):
         messages.success(request, f"Instance {instance.name} saved.")
         return redirect(instance)
     return render(request, "registry/instance_form.html", {"form": form, "instance": instance})
+
+
+@login_required
+def instance_sku_fields(request):
+    """The SKU picker and memory field for the product, tier and sku being chosen (htmx)."""
+    if not permissions.can_edit_instances(request.user):
+        raise PermissionDenied("Only administrators create or edit instances.")
+    form = InstanceForm.for_sku_change(request.GET)
+    return render(request, "registry/instance_form.html#sku-fields", {"form": form})
 
 
 # Namespaces ----------------------------------------------------------------------------------
@@ -138,6 +156,7 @@ def namespace_detail(request, name):
         "registry/namespace_detail.html",
         {
             "ns": ns,
+            "hexpire_url": platform.REDIS_HEXPIRE,
             "can_edit": permissions.can_edit_namespace(request.user, ns),
             **namespace_findings_context(ns, request.user),
         },
