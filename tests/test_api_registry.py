@@ -179,7 +179,10 @@ def test_it_filters_instances_by_environment_and_product(api):
     assert prod == sorted(Instance.objects.filter(environment="prod").values_list("name", flat=True))
     assert "dev-shared-cache" not in prod
     acr = _names(api.get("/api/instances", {"product": "azure-cache-for-redis"}))
-    assert acr == ["prod-legacy-cache"]
+    assert acr == sorted(
+        Instance.objects.filter(product="azure-cache-for-redis").values_list("name", flat=True)
+    )
+    assert "prod-legacy-cache" in acr and "prod-catalog-cache" not in acr
     assert _names(api.get("/api/instances", {"environment": "dev", "product": "azure-cache-for-redis"})) == []
     assert _locs(api.get("/api/instances", {"environment": "production"})) == [("query", "environment")]
 
@@ -248,6 +251,92 @@ def test_renaming_an_instance_keeps_its_waivers_and_namespaces(api):
         "dev-session",
     ]
     registry_design()  # still a valid design: every reference resolves
+
+
+def _amr(**overrides):
+    return _instance(
+        **{
+            "environment": "prod",
+            "product": "azure-managed-redis",
+            "tier": "balanced",
+            "sku": "B10",
+            "memory_gb": None,
+            "clustering": "oss",
+            "high_availability": True,
+            "auth": "entra-id",
+            "tls": True,
+            **overrides,
+        }
+    )
+
+
+def _without_nulls(entry):
+    return {k: v for k, v in entry.items() if v is not None}
+
+
+def test_an_instance_with_a_sku_round_trips_and_takes_its_memory(api):
+    response = _send(api, "post", "/api/instances", _without_nulls(_amr(sku="b10")))
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert (created["sku"], created["memory_gb"]) == ("B10", 12)
+    assert api.get("/api/instances/dev-api-cache").json() == created
+    assert _send(api, "put", "/api/instances/dev-api-cache", created).json() == created
+    assert Instance.objects.get(name="dev-api-cache").sku == "B10"
+    # Without a sku the entry still says so, as null.
+    plain = _send(api, "post", "/api/instances", _instance(name="dev-plain-cache")).json()
+    assert plain["sku"] is None and plain["memory_gb"] == 1
+
+
+def test_patching_the_sku_brings_its_memory_unless_the_memory_is_given(api):
+    _send(api, "post", "/api/instances", _without_nulls(_amr()))
+    patched = _send(api, "patch", "/api/instances/dev-api-cache", {"sku": "B20"}).json()
+    assert (patched["sku"], patched["memory_gb"]) == ("B20", 24)
+    patched = _send(api, "patch", "/api/instances/dev-api-cache", {"sku": "B50", "memory_gb": 50}).json()
+    assert (patched["sku"], patched["memory_gb"]) == ("B50", 50)
+    # The memory no longer follows the sku once it disagrees; dropping the sku keeps the memory.
+    patched = _send(api, "patch", "/api/instances/dev-api-cache", {"sku": "B100"}).json()
+    assert (patched["sku"], patched["memory_gb"]) == ("B100", 50)
+    patched = _send(api, "patch", "/api/instances/dev-api-cache", {"sku": None}).json()
+    assert (patched["sku"], patched["memory_gb"]) == (None, 50)
+
+
+def test_a_sku_that_gives_no_memory_needs_memory_gb(api):
+    response = _send(api, "post", "/api/instances", _without_nulls(_amr(tier="memory-optimized")))
+    assert _locs(response) == [("body", "payload", "memory_gb")]
+    assert (
+        "sku 'B10' is not a size of azure-managed-redis memory-optimized"
+        in response.json()["detail"][0]["msg"]
+    )
+    enterprise = _amr(product="azure-cache-for-redis", tier="enterprise", sku="E10", clustering="enterprise")
+    response = _send(api, "post", "/api/instances", _without_nulls(enterprise))
+    assert _locs(response) == [("body", "payload", "memory_gb")]
+    assert "Microsoft publishes no memory size for E10" in response.json()["detail"][0]["msg"]
+    response = _send(api, "post", "/api/instances", {**_without_nulls(enterprise), "memory_gb": 12})
+    assert response.status_code == 201 and response.json()["sku"] == "E10"
+    assert not Instance.objects.filter(name="dev-api-cache", memory_gb__isnull=True).exists()
+
+
+def test_an_impossible_configuration_is_stored_for_ins009_to_report(api):
+    standard = _amr(
+        product="azure-cache-for-redis", tier="standard", sku="C1", clustering="none", persistence="rdb"
+    )
+    response = _send(api, "post", "/api/instances", _without_nulls(standard))
+    assert response.status_code == 201, response.content
+    assert (response.json()["persistence"], response.json()["memory_gb"]) == ("rdb", 1)
+    other_tier = _amr(name="dev-other-tier", sku="M10", memory_gb=12)
+    response = _send(api, "post", "/api/instances", other_tier)
+    assert response.status_code == 201 and response.json()["sku"] == "M10"
+
+
+def test_a_per_field_ttl_round_trips_for_hashes_only(api):
+    entry = _namespace(data_type="hash", ttl={"mode": "per-field", "seconds": 3600, "jitter_seconds": 0})
+    response = _send(api, "post", "/api/namespaces", entry)
+    assert response.status_code == 201, response.content
+    assert response.json()["ttl"] == {"mode": "per-field", "seconds": 3600, "jitter_seconds": 0}
+    assert Namespace.objects.get(name="price-cache").ttl_mode == "per-field"
+    response = _send(api, "patch", "/api/namespaces/price-cache", {"data_type": "string"})
+    assert _locs(response) == [("body", "payload", "ttl")]
+    assert "needs data_type: hash" in response.json()["detail"][0]["msg"]
 
 
 # Namespaces -------------------------------------------------------------------------------------
