@@ -189,3 +189,76 @@ def test_an_import_that_would_leave_the_registry_inconsistent_changes_nothing(tm
     err = capsys.readouterr().err
     assert "the registry after this import" in err and "multi-key commands need both namespaces" in err
     assert _export() == before
+
+
+SKU_AND_PER_FIELD = """\
+version: 1
+teams: [{name: loyalty}]
+instances:
+  - {name: prod-loyalty-cache, environment: prod, product: azure-cache-for-redis, tier: premium, sku: p2,
+     shards: 2, clustering: oss, high_availability: true, persistence: rdb, geo_replication: false,
+     eviction_policy: allkeys-lru, auth: entra-id, tls: true, public_network_access: false}
+  - {name: dev-loyalty-cache, environment: dev, product: redis-oss, memory_gb: 1, clustering: none,
+     high_availability: false, persistence: none, geo_replication: false, eviction_policy: allkeys-lru,
+     auth: none, tls: false, public_network_access: false}
+namespaces:
+  - name: loyalty-offers
+    team: loyalty
+    instance: prod-loyalty-cache
+    pattern: "prod:loyalty:offers:v1:<customer_id:int>"
+    classification: disposable
+    data_type: hash
+    ttl: {mode: per-field, seconds: 86400}
+    value_bytes: {typical: 512, max: 4096}
+    cardinality: 100000
+    ops_per_sec: {reads: 50, writes: 5}
+    data_classification: internal
+    source_of_truth: loyalty-db.offers
+"""
+
+
+def test_sku_and_per_field_ttls_survive_import_and_export(tmp_path):
+    import yaml
+
+    path = tmp_path / "loyalty.yaml"
+    path.write_text(SKU_AND_PER_FIELD)
+    call_command("import_designs", str(path), stdout=io.StringIO())
+    premium = Instance.objects.get(name="prod-loyalty-cache")
+    assert (premium.sku, premium.memory_gb) == ("P2", 26)  # 13 GB per shard, 2 shards
+    assert Namespace.objects.get(name="loyalty-offers").ttl_mode == "per-field"
+
+    first = _export()
+    data = yaml.safe_load(first)
+    instances = {i["name"]: i for i in data["instances"]}
+    assert (instances["prod-loyalty-cache"]["sku"], instances["prod-loyalty-cache"]["memory_gb"]) == (
+        "P2",
+        26,
+    )
+    assert "sku" in instances["dev-loyalty-cache"] and instances["dev-loyalty-cache"]["sku"] is None
+    assert list(instances["prod-loyalty-cache"])[3:6] == ["tier", "sku", "memory_gb"]  # contract order
+    assert data["namespaces"][0]["ttl"] == {"mode": "per-field", "seconds": 86400, "jitter_seconds": 0}
+    assert "ttl: {mode: per-field, seconds: 86400, jitter_seconds: 0}" in first
+
+    path.write_text(first)
+    call_command("import_designs", str(path), stdout=io.StringIO())
+    assert _export() == first
+    assert Instance.objects.get(name="prod-loyalty-cache").memory_gb == 26
+    json_first = _export("json")
+    path.write_text(json_first)
+    call_command("import_designs", str(path), stdout=io.StringIO())
+    assert _export("json") == json_first
+
+
+def test_an_import_of_a_size_without_published_memory_needs_memory_gb(tmp_path, capsys):
+    path = tmp_path / "enterprise.yaml"
+    path.write_text(
+        SKU_AND_PER_FIELD.replace("tier: premium, sku: p2", "tier: enterprise, sku: E10").replace(
+            "clustering: oss", "clustering: enterprise"
+        )
+    )
+    with pytest.raises(SystemExit) as exc:
+        call_command("import_designs", str(path))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "instances[0].memory_gb" in err and "E10" in err
+    assert not Instance.objects.exists() and not Team.objects.exists()
