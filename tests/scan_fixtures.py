@@ -26,8 +26,8 @@ TODAY = dt.date(2026, 11, 26)
 
 # The ACL of a scanner user: exactly the commands the scanner may send.
 SCANNER_ACL = (
-    "-@all +scan +type +pttl +memory|usage +info +config|get +slowlog|get +cluster|slots "
-    "+cluster|nodes +cluster|shards +ping +hello +auth +client|setname +readonly ~*"
+    "-@all +scan +type +pttl +memory|usage +hlen +scard +zcard +llen +xlen +info +config|get +slowlog|get "
+    "+cluster|slots +cluster|nodes +cluster|shards +ping +hello +auth +client|setname +readonly ~*"
 )
 
 

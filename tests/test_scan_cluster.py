@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from redis.cluster import RedisCluster
 from scan_fixtures import TODAY, client, cluster, findings_summary, options
@@ -129,13 +131,56 @@ def test_max_keys_spans_the_whole_cluster(shop_cluster):
     assert [f for f in findings if f.rule == "DRF009" and f.message.startswith("Shard")]
 
 
-def test_discovered_nodes_must_be_on_the_allowlist_too(shop_cluster):
-    # The seed is allowed as "localhost", but the cluster announces its nodes as 127.0.0.1: a
-    # server must not be able to point the scanner at other hosts.
+def test_a_cluster_reached_by_name_accepts_nodes_announced_at_the_names_addresses(shop_cluster):
+    # Azure's OSS-clustered caches announce their shards by IP address; the seed is allowed by
+    # name. 127.0.0.1 is what "localhost" resolves to, so the nodes are the same host.
+    _, report = _scan(
+        shop_cluster, url=f"redis://localhost:{shop_cluster[0].port}/0", allowed_hosts=["localhost"]
+    )
+    assert report.complete and report.keys_scanned == PRODUCTS + CARTS + LEGACY
+    assert sorted(s.node for s in report.shards) == sorted(f"127.0.0.1:{n.port}" for n in shop_cluster)
+
+
+def test_a_node_announced_at_another_address_is_refused(shop_cluster):
+    # A server must not be able to point the scanner at other hosts: one node now announces
+    # 127.0.0.2, which "localhost" does not resolve to and the allowlist does not name.
+    moved = shop_cluster[2]
+    seed = client(shop_cluster[0])
+    try:
+        client(moved).config_set("cluster-announce-ip", "127.0.0.2")
+        _wait_for_announced(seed, {"127.0.0.1", "127.0.0.2"})
+        with pytest.raises(ScanError) as e:
+            _scan(
+                shop_cluster, url=f"redis://localhost:{shop_cluster[0].port}/0", allowed_hosts=["localhost"]
+            )
+        assert e.value.kind == "refused_host"
+        assert e.value.reason.startswith(f"cluster node 127.0.0.2:{moved.port} announced by localhost:")
+        assert "CIDR" in e.value.reason  # says how an operator allows a private network
+        with pytest.raises(ScanError) as e:  # an address seed is no name to resolve: only the list counts
+            _scan(shop_cluster, allowed_hosts=["127.0.0.1"])
+        assert e.value.kind == "refused_host" and "127.0.0.2" in e.value.reason
+    finally:
+        client(moved).config_set("cluster-announce-ip", "127.0.0.1")
+        _wait_for_announced(seed, {"127.0.0.1"})
+
+
+def test_a_cidr_entry_allows_the_nodes_in_its_range(shop_cluster):
+    _, report = _scan(shop_cluster, allowed_hosts=["127.0.0.0/8"])
+    assert report.complete and len(report.shards) == 3
     with pytest.raises(ScanError) as e:
-        _scan(shop_cluster, url=f"redis://localhost:{shop_cluster[0].port}/0", allowed_hosts=["localhost"])
+        _scan(shop_cluster, allowed_hosts=["10.0.0.0/8"])
     assert e.value.kind == "refused_host"
-    assert e.value.reason.startswith("cluster node 127.0.0.1:")
+
+
+def _wait_for_announced(seed, hosts: set[str], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = {e[2][0].decode() for e in seed.execute_command("CLUSTER", "SLOTS")}
+        if seen == hosts:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the cluster announces {seen}, not {hosts}")
+        time.sleep(0.05)
 
 
 def test_a_cluster_node_that_fails_leaves_the_scan_incomplete(shop_cluster):

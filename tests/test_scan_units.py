@@ -6,7 +6,14 @@ import uuid
 
 import pytest
 
-from advisor.core.scan import ScanError, ScanOptions, check_host_allowed, default_allowed_hosts, host_allowed
+from advisor.core.scan import (
+    ScanError,
+    ScanOptions,
+    check_host_allowed,
+    default_allowed_hosts,
+    host_allowed,
+    validate_allowed_hosts,
+)
 from advisor.core.scan import connect as connect_mod
 from advisor.core.scan.aggregate import Aggregator
 from advisor.core.scan.connect import AZURE_HOST_SUFFIXES, parse_url, resolve_credentials
@@ -370,7 +377,9 @@ def test_options_are_checked():
     with pytest.raises(ValueError):
         ScanOptions(count=0)
     with pytest.raises(ValueError):
-        ScanOptions(max_ops=0)
+        ScanOptions(max_ops=0)  # the core says None for no budget; `--max-ops 0` is translated to it
+    with pytest.raises(ValueError):
+        ScanOptions(max_elements=-1)
 
 
 def test_specs_and_targets_come_from_the_design():
@@ -506,3 +515,239 @@ def test_inferred_patterns_keep_literal_digits_and_match_their_examples():
     assert by_pattern["legacy:catalog:v3:<id:int>"]["keys"] == 7
     for p in patterns:
         assert parse_pattern(p["pattern"]).matches(p["example"]), p
+
+
+# --------------------------------------------------------------------------------------------
+# The allowlist: CIDR ranges, validated entries, nodes at the seed's addresses
+
+
+@pytest.mark.parametrize(
+    "host, allowed, ok",
+    [
+        ("127.0.0.1", ["127.0.0.0/8"], True),
+        ("127.255.0.9", ["127.0.0.0/8"], True),
+        ("128.0.0.1", ["127.0.0.0/8"], False),
+        ("10.2.3.4", ["10.0.0.0/8"], True),
+        ("11.0.0.1", ["10.0.0.0/8"], False),
+        ("fd00::1:5", ["fd00::/8"], True),
+        ("[fd00::1:5]", ["fd00::/8"], True),
+        ("fe80::1", ["fd00::/8"], False),
+        ("10.0.0.5", ["fd00::/8"], False),  # families never cross
+        ("cache.internal", ["10.0.0.0/8"], False),  # a range allows addresses, never names
+    ],
+)
+def test_cidr_entries_allow_the_addresses_in_their_range(host, allowed, ok):
+    assert host_allowed(host, validate_allowed_hosts(allowed)) is ok
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "10.0.0.0/8",
+        "10.1.2.3/32",
+        "fd00::/8",
+        "::1",
+        "127.0.0.1",
+        "cache.internal",
+        ".redis.azure.net",
+        "*.corp.example",
+        "LOCALHOST",
+    ],
+)
+def test_valid_allowlist_entries_pass(entry):
+    assert validate_allowed_hosts([entry]) == [entry]
+
+
+@pytest.mark.parametrize(
+    "entry, says",
+    [
+        ("10.0.0.0/33", "is not a valid CIDR range"),
+        ("10.0.0/8", "is not a valid CIDR range"),
+        ("cache.internal/24", "is not a valid CIDR range"),
+        ("fd00::/129", "is not a valid CIDR range"),
+        ("redis://cache.internal", "is a URL: write only its host name"),
+        ("cache.internal:6380", "is neither a host name"),
+        ("a b", "is neither a host name"),
+        (".", "is not a host name"),
+        ("*", "is neither a host name"),
+        ("*.-x.example", "is not a valid host suffix"),
+    ],
+)
+def test_bad_allowlist_entries_are_a_clear_configuration_error(entry, says):
+    with pytest.raises(ValueError) as e:
+        validate_allowed_hosts(["cache.internal", entry])
+    assert str(e.value).startswith(f"ADVISOR_SCAN_ALLOWED_HOSTS: {entry!r} {says}")
+    with pytest.raises(ValueError) as e:
+        default_allowed_hosts(environ={"ADVISOR_SCAN_ALLOWED_HOSTS": f"cache.internal,{entry}"})
+    assert entry in str(e.value)
+    with pytest.raises(ValueError) as e:
+        ScanOptions(allowed_hosts=[entry])
+    assert str(e.value).startswith("allowed_hosts: ")
+
+
+class _FakeSeed:
+    """A connection whose CLUSTER SLOTS names the nodes given."""
+
+    def __init__(self, host: str, nodes: list[tuple[str, int]], *, tls: bool = False):
+        from advisor.core.scan.connect import Endpoint
+
+        self.endpoint = Endpoint(host, 10000, tls, host if tls else None)
+        self.sock = None
+        per = 16384 // len(nodes)
+        self._slots = [
+            [i * per, (i + 1) * per - 1, [h.encode(), port, b"id%d" % i]] for i, (h, port) in enumerate(nodes)
+        ]
+
+    def call(self, *args):
+        assert args == ("CLUSTER", "SLOTS")
+        return self._slots
+
+
+def test_nodes_at_the_seeds_addresses_are_accepted_others_refused():
+    import ipaddress
+
+    from advisor.core.scan.connect import discover_primaries
+
+    seed = _FakeSeed("cache.redis.azure.net", [("10.0.0.4", 8500), ("10.0.0.4", 8501)], tls=True)
+    allowed = [".redis.azure.net"]
+    mine = frozenset({ipaddress.ip_address("10.0.0.4")})
+    primaries = discover_primaries(seed, allowed, seed_ips=mine)
+    assert [(p.endpoint.host, p.endpoint.port) for p in primaries] == [("10.0.0.4", 8500), ("10.0.0.4", 8501)]
+    # announced by address, certified by name: TLS checks the seed's name
+    assert {p.endpoint.server_hostname for p in primaries} == {"cache.redis.azure.net"}
+
+    other = _FakeSeed("cache.redis.azure.net", [("10.0.0.4", 8500), ("10.0.0.9", 8501)], tls=True)
+    with pytest.raises(ScanError) as e:
+        discover_primaries(other, allowed, seed_ips=mine)
+    assert e.value.kind == "refused_host"
+    assert e.value.reason.startswith("cluster node 10.0.0.9:8501 announced by cache.redis.azure.net:10000")
+    assert "not an address cache.redis.azure.net resolves to" in e.value.reason and "CIDR" in e.value.reason
+    # the operator allows the cache's private network with a range
+    assert len(discover_primaries(other, [*allowed, "10.0.0.0/24"], seed_ips=mine)) == 2
+    # without the seed's addresses, only the list counts
+    with pytest.raises(ScanError):
+        discover_primaries(seed, allowed)
+
+
+def test_seed_addresses_resolve_the_name_once_and_skip_addresses():
+    import ipaddress
+
+    from advisor.core.scan.connect import Endpoint, seed_addresses
+
+    class Conn:
+        def __init__(self, host):
+            self.endpoint = Endpoint(host, 6379)
+            self.sock = None
+
+    assert ipaddress.ip_address("127.0.0.1") in seed_addresses(Conn("localhost"))
+    assert seed_addresses(Conn("127.0.0.1")) == frozenset()
+    assert seed_addresses(Conn("scanner-test.invalid")) == frozenset()  # unresolvable: nothing extra
+
+
+# --------------------------------------------------------------------------------------------
+# Default ports per product
+
+
+@pytest.mark.parametrize(
+    "url, product, tier, port",
+    [
+        ("rediss://c.redis.azure.net", "azure-managed-redis", "balanced", 10000),
+        ("redis://c.redis.azure.net", "azure-managed-redis", "memory-optimized", 10000),
+        ("rediss://c.redis.cache.windows.net/0", "azure-cache-for-redis", "premium", 6380),
+        ("redis://c.redis.cache.windows.net/0", "azure-cache-for-redis", "standard", 6379),
+        ("rediss://c.redis.cache.windows.net", "azure-cache-for-redis", None, 6380),
+        ("rediss://redis.internal", "redis-oss", None, 6379),
+        ("rediss://redis.internal", None, None, 6379),
+        ("rediss://c.redis.azure.net:6380", "azure-managed-redis", "balanced", 6380),  # a port given wins
+    ],
+)
+def test_a_url_without_a_port_goes_to_the_products_default_port(url, product, tier, port):
+    assert parse_url(url, product=product, tier=tier).endpoint.port == port
+
+
+def test_targets_carry_the_product_and_tier():
+    from scan_fixtures import DRIFT_DESIGN
+
+    from advisor.core.design import load_design
+
+    text = DRIFT_DESIGN.format(url="rediss://lab.redis.azure.net", extra="", credential="none").replace(
+        "    product: redis-oss\n", "    product: azure-managed-redis\n    tier: balanced\n"
+    )
+    target = ScanTarget.from_instance(load_design(text).instance("lab-cache"))
+    assert (target.product, target.tier) == ("azure-managed-redis", "balanced")
+    assert parse_url(target.url, product=target.product, tier=target.tier).endpoint.port == 10000
+
+
+# --------------------------------------------------------------------------------------------
+# Aggregation: per-field TTL limits, no-TTL keys by type, oversized values, element counts
+
+
+def _spec(ttl: dict, data_type: str = "hash", vmax: int = 1000) -> NamespaceSpec:
+    from types import SimpleNamespace as NS
+
+    return NamespaceSpec.from_namespace(
+        NS(
+            name="carts",
+            pattern="cart:<id:int>",
+            ttl=NS(**ttl),
+            value_bytes=NS(max=vmax),
+            data_type=data_type,
+            classification="session",
+        )
+    )
+
+
+def test_a_per_field_namespace_counts_only_key_ttls_above_the_design():
+    spec = _spec({"mode": "per-field", "seconds": 600, "jitter_seconds": 60})
+    assert spec.ttl_limit_ms == 661_000  # seconds + jitter + 1 s tolerance, as for key TTLs
+    agg = Aggregator([spec])
+    keys = [b"cart:%d" % i for i in range(5)]
+    # no key TTL (the design's normal case), exactly at the limit, 1 ms above, far above
+    pttls = [-1, -1, 661_000, 661_001, 7_200_000]
+    agg.add_batch(keys, agg.match(keys), [b"hash"] * 4 + [b"string"], pttls)
+    s = agg.stats[0]
+    assert s.above_ttl == 2 and s.without_ttl == 2
+    assert dict(s.no_ttl_types) == {b"hash": 2}
+    agg.add_batch([b"cart:9"], [0], [b"string"], [-1])
+    assert dict(s.no_ttl_types) == {b"hash": 2, b"string": 1}
+
+
+def test_oversized_is_judged_at_the_limit_from_both_sides():
+    spec = _spec({"mode": "absolute", "seconds": 60}, data_type="string", vmax=1000)
+    limit = spec.memory_limit_bytes
+    assert limit == 1250 + 160
+    agg = Aggregator([spec])
+    keys = [b"cart:1", b"cart:22"]
+    # MEMORY USAGE minus the key's name: exactly the limit is fine, one byte more is not
+    agg.add_batch(keys, [0, 0], [b"string"] * 2, [5000, 5000], [0, 1], [limit + 6, limit + 7 + 1])
+    assert agg.stats[0].oversized == 1
+    assert [k for _, k, _ in agg.stats[0].biggest()] == [b"cart:22", b"cart:1"]
+
+
+def test_element_counts_keep_the_biggest_collections_above_the_limit_only():
+    agg = Aggregator([_spec({"mode": "none"})], max_elements=10_000, big_collections=3)
+    counted = [(b"cart:%d" % n, b"hash", 0, n) for n in (10_000, 10_001, 50, 20_000, 30_000, 40_000)]
+    counted.append((b"other:1", b"set", -1, 99_999))
+    agg.add_counts(counted)
+    assert agg.stats[0].elements_n == 6 and agg.stats[0].elements_over == 4
+    assert agg.unmatched.elements_n == 1 and agg.unmatched.elements_over == 1
+    assert [(n, i, k) for n, i, k, _ in agg.biggest_collections()] == [
+        (99_999, -1, b"other:1"),
+        (40_000, 0, b"cart:40000"),
+        (30_000, 0, b"cart:30000"),
+    ]
+
+
+def test_refusals_never_quote_arguments():
+    from advisor.core.scan.facts import refusal
+    from advisor.core.scan.reader import _refuses_command
+
+    text = "ERR unknown command 'MEMORY', with args beginning with: 'USAGE' 'users:bob@example.com' "
+    assert refusal(text) == "ERR unknown command 'MEMORY'"
+    assert _refuses_command(text)
+    assert _refuses_command("NOPERM this user has no permissions to run the 'hlen' command")
+    assert not _refuses_command(
+        "NOPERM this user has no permissions to access one of the keys used as arguments"
+    )
+    assert not _refuses_command("WRONGTYPE Operation against a key holding the wrong kind of value")
+    assert not _refuses_command("MOVED 3999 127.0.0.1:6381")

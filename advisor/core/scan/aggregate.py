@@ -2,7 +2,8 @@
 
 Nothing is kept per key: counters, a fixed TTL histogram (quantiles), exact TTL min and max,
 a small heap of the biggest keys and a few masked examples per namespace, a 16384-slot counter
-on clusters, and the bounded pattern table of `infer.py` for keys that match no namespace.
+on clusters, the bounded pattern table of `infer.py` for keys that match no namespace, and one
+small heap, for the whole scan, of the sampled collections with the most elements (DRF016).
 
 A batch (about SCAN COUNT keys) is folded in with C-level passes (map, zip, Counter, sorted)
 rather than a Python loop per key: the batch is grouped by namespace with one sort, and each
@@ -21,8 +22,8 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable
 from functools import partial
-from itertools import accumulate, repeat
-from operator import and_, itemgetter, lt, sub
+from itertools import accumulate, compress, repeat
+from operator import and_, eq, itemgetter, lt, sub
 
 from advisor.core.patterns import Literal, Matcher, key_hash_slot
 from advisor.core.scan.infer import PatternInferrer
@@ -136,6 +137,9 @@ class NamespaceStats:
         "pii",
         "pii_example",
         "mem_limit",
+        "no_ttl_types",
+        "elements_n",
+        "elements_over",
         "_seq",
     )
 
@@ -155,6 +159,9 @@ class NamespaceStats:
         self.pii: Counter[str] = Counter()
         self.pii_example: str | None = None
         self.mem_limit = math.inf if mem_limit is None else mem_limit
+        self.no_ttl_types: Counter[bytes] = Counter()  # TYPE reply -> keys without TTL
+        self.elements_n = 0  # collections whose element count was read
+        self.elements_over = 0  # ... and had more than the scan's max_elements
         self._seq = 0
 
     def offer(self, memory: int, key: bytes, type_reply: bytes, top_n: int) -> None:
@@ -213,6 +220,8 @@ class Aggregator:
         examples: int = 3,
         max_patterns: int = 200,
         cluster: bool = False,
+        max_elements: int = 10_000,
+        big_collections: int = 20,
     ):
         self.specs = list(specs)
         self.matcher = Matcher([(s.name, s.pattern) for s in self.specs])
@@ -230,6 +239,11 @@ class Aggregator:
         self.keys = 0
         self.vanished = 0
         self.mem_sampled = 0
+        self.max_elements = max_elements
+        self.big_n = big_collections
+        # min-heap of (elements, seq, namespace index, key, TYPE reply): the biggest collections
+        self.big: list[tuple[int, int, int, bytes, bytes]] = []
+        self._big_seq = 0
 
     def match(self, keys: list[bytes]) -> list[int]:
         """The namespace index of each key; -1 (the last stats entry) for unmatched."""
@@ -298,7 +312,8 @@ class Aggregator:
             s.keys += c
             t_run = get(types)
             first = t_run[0]
-            if t_run.count(first) == c:
+            uniform = t_run.count(first) == c
+            if uniform:
                 s.types[first] += c
             else:
                 s.types.update(t_run)
@@ -306,6 +321,10 @@ class Aggregator:
             no_ttl = p_run.count(-1)
             if no_ttl:
                 s.hist[NO_TTL_BUCKET] += no_ttl
+                if uniform:
+                    s.no_ttl_types[first] += no_ttl
+                else:
+                    s.no_ttl_types.update(compress(t_run, map(eq, p_run, repeat(-1))))
             if no_ttl < c:
                 p_sorted = sorted(p_run) if c > 1 else p_run
                 mn, mx = p_sorted[no_ttl], p_sorted[-1]
@@ -394,6 +413,33 @@ class Aggregator:
             if m - len(keys[pos]) > s.mem_limit:
                 s.oversized += 1
         self.mem_sampled += sampled
+
+    def add_counts(self, counted: list[tuple[bytes, bytes, int, int]]) -> None:
+        """Fold in element counts of sampled collections: (key, TYPE reply, namespace index, count)."""
+        stats = self.stats
+        limit = self.max_elements
+        big = self.big
+        for key, type_reply, i, n in counted:
+            s = stats[i]
+            s.elements_n += 1
+            if n <= limit:
+                continue
+            s.elements_over += 1
+            if self.big_n <= 0:
+                continue
+            self._big_seq += 1
+            item = (n, self._big_seq, i, key, type_reply)
+            if len(big) < self.big_n:
+                heapq.heappush(big, item)
+            elif n > big[0][0]:
+                heapq.heapreplace(big, item)
+
+    def biggest_collections(self) -> list[tuple[int, int, bytes, bytes]]:
+        """(elements, namespace index, key, TYPE reply), most elements first, each key once."""
+        out: dict[bytes, tuple[int, int, bytes, bytes]] = {}
+        for n, _, i, k, t in sorted(self.big, reverse=True):
+            out.setdefault(k, (n, i, k, t))
+        return list(out.values())
 
     def fullest_slots(self, n: int) -> list[tuple[int, int]]:
         if self.slot_counts is None:

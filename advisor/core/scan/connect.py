@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import hiredis
 
+from advisor.core import platform
 from advisor.core.design import RESERVED_ENV_VARS
 from advisor.core.scan.errors import ScanError
 
@@ -51,12 +52,50 @@ INCOMPLETE = object()
 
 
 def default_allowed_hosts(*, debug: bool = False, environ: Mapping[str, str] | None = None) -> list[str]:
-    """`ADVISOR_SCAN_ALLOWED_HOSTS` (comma-separated) if set, else the Azure suffixes (+ localhost when debugging)."""
+    """`ADVISOR_SCAN_ALLOWED_HOSTS` (comma-separated) if set, else the Azure suffixes (+ localhost when debugging).
+
+    ValueError names the first entry that is not a host name, an address, a suffix or a CIDR range.
+    """
     environ = os.environ if environ is None else environ
     raw = environ.get(ALLOWED_HOSTS_ENV, "")
     if raw.strip():
-        return [h.strip() for h in raw.split(",") if h.strip()]
+        return validate_allowed_hosts([h.strip() for h in raw.split(",") if h.strip()])
     return [*AZURE_HOST_SUFFIXES, *(LOCAL_HOSTS if debug else ())]
+
+
+def validate_allowed_hosts(entries: Sequence[str], *, source: str = ALLOWED_HOSTS_ENV) -> list[str]:
+    """The entries, checked: each one a host name, an IP address, a `.suffix` / `*.suffix`, or a CIDR
+    range (`10.0.0.0/8`, `fd00::/8`). ValueError, naming the entry and `source`, for anything else,
+    so that a typo stops the advisor at startup instead of failing (or widening) a scan later."""
+    out = []
+    for raw in entries:
+        if not str(raw).strip():
+            continue
+        entry = _normal_host(str(raw))
+        problem = _entry_problem(entry) if entry else "is not a host name"
+        if problem:
+            raise ValueError(f"{source}: {str(raw).strip()!r} {problem}")
+        out.append(str(raw).strip())
+    return out
+
+
+def _entry_problem(entry: str) -> str | None:
+    if "://" in entry:
+        return "is a URL: write only its host name"
+    if "/" in entry:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError as exc:
+            return f"is not a valid CIDR range ({exc})"
+        return None
+    if entry.startswith("*.") or entry.startswith("."):
+        suffix = entry[2:] if entry.startswith("*.") else entry[1:]
+        if not suffix or not _DNS_NAME.fullmatch(suffix):
+            return "is not a valid host suffix (write .example.com or *.example.com)"
+        return None
+    if _ip(entry) is not None or _DNS_NAME.fullmatch(entry):
+        return None
+    return "is neither a host name, an IP address, a .suffix nor a CIDR range such as 10.0.0.0/8"
 
 
 def _normal_host(host: str) -> str:
@@ -76,9 +115,10 @@ _DNS_NAME = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0
 def host_allowed(host: str, allowed: Sequence[str]) -> bool:
     """Whether `host` is on the allowlist.
 
-    Entries: `.suffix` or `*.suffix` (any name below it), a CIDR block (`10.1.0.0/24`, IP literals
-    only), or an exact host name or address. Names are compared as written: nothing is resolved,
-    so an allowed suffix cannot be reached through a numeric or aliased spelling of another host.
+    Entries: `.suffix` or `*.suffix` (any name below it), a CIDR block (`10.1.0.0/24`, `fd00::/8`;
+    IP literals only), or an exact host name or address. Names are compared as written: nothing is
+    resolved, so an allowed suffix cannot be reached through a numeric or aliased spelling of
+    another host. (Cluster discovery adds one exception: see `discover_primaries`.)
     """
     h = _normal_host(host)
     if not h:
@@ -136,8 +176,12 @@ class ParsedUrl:
     db: int
 
 
-def parse_url(url: str) -> ParsedUrl:
-    """A `redis://` or `rediss://` URL; raises ScanError(protocol) on anything else."""
+def parse_url(url: str, *, product: str | None = None, tier: str | None = None) -> ParsedUrl:
+    """A `redis://` or `rediss://` URL; raises ScanError(protocol) on anything else.
+
+    A URL without a port goes to the product's default port (`platform.default_port`): 10000 on
+    Azure Managed Redis, 6380 (TLS) or 6379 on Azure Cache for Redis, 6379 for self-hosted Redis.
+    """
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -155,8 +199,10 @@ def parse_url(url: str) -> ParsedUrl:
     if not db_text.isdigit():
         raise ScanError("protocol", f"invalid database number {db_text!r} in the connection URL")
     tls = scheme == "rediss"
+    if port is None:
+        port = platform.default_port(product, tier, tls=tls)
     return ParsedUrl(
-        endpoint=Endpoint(host=host, port=port or 6379, tls=tls, server_hostname=host if tls else None),
+        endpoint=Endpoint(host=host, port=port, tls=tls, server_hostname=host if tls else None),
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
         db=int(db_text),
@@ -170,12 +216,12 @@ def check_host_allowed(url: str, allowed: Sequence[str]) -> str:
     return host
 
 
-def _require_allowed(host: str, allowed: Sequence[str], *, what: str | None = None) -> None:
+def _require_allowed(host: str, allowed: Sequence[str], *, what: str | None = None, hint: str = "") -> None:
     if not host_allowed(host, allowed):
         raise ScanError(
             "refused_host",
             f"{what or 'host ' + host} is not on the scan allowlist ({ALLOWED_HOSTS_ENV}); "
-            "the scanner only connects to allowed Redis hosts",
+            "the scanner only connects to allowed Redis hosts" + hint,
         )
 
 
@@ -523,11 +569,50 @@ def _text(value) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def discover_primaries(conn: NodeConnection, allowed: Sequence[str]) -> list[Primary]:
+def seed_addresses(conn: NodeConnection) -> frozenset[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses the seed's host name stands for: what it resolves to (looked up once, here)
+    and the address the open connection actually reached. Empty for a seed given as an address."""
+    host = _normal_host(conn.endpoint.host)
+    if _ip(host) is not None:
+        return frozenset()
+    found: set = set()
+    try:
+        for *_, sockaddr in socket.getaddrinfo(host, conn.endpoint.port, type=socket.SOCK_STREAM):
+            ip = _ip(str(sockaddr[0]).split("%", 1)[0])
+            if ip is not None:
+                found.add(ip)
+    except (OSError, UnicodeError):
+        pass  # the connection's own peer address below still counts
+    if conn.sock is not None:
+        try:
+            peer = _ip(str(conn.sock.getpeername()[0]).split("%", 1)[0])
+        except OSError:
+            peer = None
+        if peer is not None:
+            found.add(peer)
+    # An IPv4 address may come back IPv4-mapped from a dual-stack socket: count both spellings.
+    found |= {ip.ipv4_mapped for ip in found if getattr(ip, "ipv4_mapped", None) is not None}
+    return frozenset(found)
+
+
+def discover_primaries(
+    conn: NodeConnection,
+    allowed: Sequence[str],
+    *,
+    seed_ips: frozenset = frozenset(),
+) -> list[Primary]:
     """The primaries of an OSS cluster from CLUSTER SLOTS, each checked against the allowlist.
 
-    A node announced with an unknown address (`?` or empty) is the seed host itself. Nodes named
-    by address keep the seed's TLS name, as managed clusters announce addresses but certify names.
+    A node announced with an unknown address (`?` or empty) is the seed host itself. A node
+    announced at an IP address is accepted when the allowlist names it (an address or a CIDR
+    range) or when it is one of `seed_ips`, the addresses the seed's allowlisted host name
+    resolves to (`seed_addresses`): Azure's OSS-clustered caches announce every shard at the
+    cache's own address with a port per shard, so a cache allowed by name stays allowed. Any
+    other address is refused; caches behind private endpoints whose shards answer on other
+    private addresses are allowed with a CIDR entry for that network.
+
+    Nodes named by address keep the seed's TLS name, as managed clusters announce addresses but
+    certify names.
     """
     seed = conn.endpoint
     try:
@@ -550,10 +635,22 @@ def discover_primaries(conn: NodeConnection, allowed: Sequence[str]) -> list[Pri
         primaries[key][1] += end - start + 1
     out = []
     for (host, port), (node_id, slots) in primaries.items():
-        _require_allowed(host, allowed, what=f"cluster node {host}:{port} announced by {seed.label}")
+        node_ip = _ip(_normal_host(host))
+        if node_ip is None or node_ip not in seed_ips:
+            _require_allowed(
+                host,
+                allowed,
+                what=f"cluster node {host}:{port} announced by {seed.label}",
+                hint=(
+                    f" (it is not an address {seed.host} resolves to; allow it, or a CIDR range of the "
+                    "cache's network such as 10.0.0.0/8)"
+                    if node_ip is not None and _ip(_normal_host(seed.host)) is None
+                    else ""
+                ),
+            )
         server_hostname = None
         if seed.tls:
-            server_hostname = seed.server_hostname if _ip(host) is not None else host
+            server_hostname = seed.server_hostname if node_ip is not None else host
         out.append(Primary(Endpoint(host, port, seed.tls, server_hostname), node_id, slots))
     if not out:
         raise ScanError("protocol", f"{seed.label} reports a cluster without any slot assigned")

@@ -1,8 +1,10 @@
 """Server facts: INFO, CONFIG GET maxmemory-policy and a SLOWLOG summary, per node.
 
 A refused CONFIG GET (managed services rename or block it) or SLOWLOG GET is reported, never
-fatal. The slow log is summarised by command name and duration: its arguments (key names,
-values, passwords given to AUTH) are never read out of the reply.
+fatal: the report lists it among the facts the scan could not read. The slow log is summarised
+by command name and duration: its arguments (key names, values, passwords given to AUTH) are
+never read out of the reply, and neither are the client addresses and names of its entries,
+except to leave out the scanner's own commands.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from advisor.core.scan.connect import NodeConnection, ServerReply
+from advisor.core.scan.connect import CLIENT_NAME, NodeConnection, ServerReply
 from advisor.core.scan.errors import ScanError
 
 
@@ -35,6 +37,17 @@ def keyspace_keys(info: dict[str, str], db: int = 0) -> int | None:
         if name == "keys" and value.isdigit():
             return int(value)
     return None
+
+
+def refusal(text: str) -> str:
+    """An error reply made safe to store: Redis quotes the arguments of an unknown command
+    ("ERR unknown command 'MEMORY', with args beginning with: 'USAGE' 'user:bob@example.com'"),
+    and those may be key names with personal data. Only the part before them is kept."""
+    text = " ".join(str(text).split())
+    cut = text.find(", with args beginning with")
+    if cut >= 0:
+        text = text[:cut]
+    return text[:200]
 
 
 @dataclass
@@ -63,7 +76,7 @@ def node_facts(conn: NodeConnection, *, slowlog_entries: int = 128, db: int = 0)
         else:
             facts.config_error = "CONFIG GET maxmemory-policy returned nothing"
     except ServerReply as exc:
-        facts.config_error = f"CONFIG GET refused: {exc}"
+        facts.config_error = f"CONFIG GET refused: {refusal(str(exc))}"
     if facts.maxmemory_policy is None and info.get("maxmemory_policy"):
         # Managed services that refuse CONFIG still show the policy in INFO memory.
         facts.maxmemory_policy = info["maxmemory_policy"]
@@ -71,11 +84,14 @@ def node_facts(conn: NodeConnection, *, slowlog_entries: int = 128, db: int = 0)
     if slowlog_entries:
         try:
             entries = conn.call("SLOWLOG", "GET", slowlog_entries)
-            facts.slowlog_entries = len(entries)
             facts.durations = _slowlog_durations(entries)
+            facts.slowlog_entries = sum(map(len, facts.durations.values()))
         except ServerReply as exc:
-            facts.slowlog_error = f"SLOWLOG GET refused: {exc}"
+            facts.slowlog_error = f"SLOWLOG GET refused: {refusal(str(exc))}"
     return facts
+
+
+_OWN_NAME = CLIENT_NAME.encode()
 
 
 def _slowlog_durations(entries: list) -> dict[str, list[int]]:
@@ -87,6 +103,8 @@ def _slowlog_durations(entries: list) -> dict[str, list[int]]:
             name = args[0].decode("utf-8", "replace").upper() if args else "?"
         except (IndexError, TypeError, ValueError, AttributeError):
             continue
+        if len(entry) > 5 and entry[5] == _OWN_NAME:
+            continue  # an earlier scan's own command (Redis 4+ logs the client name): not the workload's
         # A command name is a short word; anything else is not a name to repeat in a report.
         if len(name) > 32 or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
             name = "?"

@@ -1,11 +1,17 @@
-"""The read loop: SCAN, TYPE, PTTL and MEMORY USAGE over one node, fast and within budget.
+"""The read loop: SCAN, TYPE, PTTL, MEMORY USAGE and element counts over one node, within budget.
 
 Each round trip carries one whole batch as a single pre-encoded RESP buffer: the next SCAN
 first, then TYPE and PTTL for every key the previous SCAN returned, then MEMORY USAGE for the
-sampled ones. Two batches are in flight: as soon as a request's SCAN reply is in, the next
-request is built and sent, and only then are the previous batch's replies read and folded into
-the statistics, so the server always has the next batch queued while Python works. Replies are
-parsed by hiredis, pulled with `iter(reader.gets, ...)` so that no Python loop runs per reply.
+sampled ones, then the element count (HLEN, SCARD, ZCARD, LLEN or XLEN: read-only and O(1)) of
+the sampled keys of an earlier batch that turned out to be collections: a key's type is known
+only once its TYPE reply is in, so its count rides on the next request sent. Two batches are in
+flight: as soon as a request's SCAN reply is in, the next request is built and sent, and only
+then are the previous batch's replies read and folded into the statistics, so the server always
+has the next batch queued while Python works. Replies are parsed by hiredis, pulled with
+`iter(reader.gets, ...)` so that no Python loop runs per reply.
+
+A server that refuses MEMORY USAGE or a count command (renamed away, or not in the scanner's
+ACL) is asked once; the refusal is recorded (`refused`) and the command not sent again.
 """
 
 from __future__ import annotations
@@ -13,14 +19,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from itertools import chain, islice, repeat
+from dataclasses import dataclass, field
+from itertools import chain, compress, islice, repeat
 
 import hiredis
 
 from advisor.core.scan.aggregate import Aggregator
 from advisor.core.scan.connect import INCOMPLETE, Credentials, NodeConnection, encode_command
 from advisor.core.scan.errors import ScanError
+from advisor.core.scan.facts import refusal
 
 _TYPE = b"*2\r\n$4\r\nTYPE\r\n"
 _PTTL = b"*2\r\n$4\r\nPTTL\r\n"
@@ -32,6 +39,19 @@ _TABLE_LEN = 1024
 _TYPE_BY_LEN = [b"\r\n" + _TYPE + b"$%d\r\n" % n for n in range(_TABLE_LEN)]
 _PTTL_BY_LEN = [b"\r\n" + _PTTL + b"$%d\r\n" % n for n in range(_TABLE_LEN)]
 _MEMORY_BY_LEN = [b"\r\n" + _MEMORY + b"$%d\r\n" % n for n in range(_TABLE_LEN)]
+# TYPE reply -> the O(1) command that counts the collection's elements
+COUNT_COMMANDS = {b"hash": "HLEN", b"set": "SCARD", b"zset": "ZCARD", b"list": "LLEN", b"stream": "XLEN"}
+_COUNT_HEAD = {t: b"*2\r\n$%d\r\n%b\r\n" % (len(c), c.encode()) for t, c in COUNT_COMMANDS.items()}
+# Error replies about one key or a passing state of the server, not about the command itself.
+_PASSING_ERRORS = ("MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN", "LOADING", "BUSY", "MASTERDOWN", "WRONGTYPE")
+
+
+def _refuses_command(text: str) -> bool:
+    """Whether an error reply says the command itself is not available (renamed, disabled, not
+    in the user's ACL) rather than something about one key or a passing server state."""
+    if text.startswith(_PASSING_ERRORS):
+        return False
+    return not (text.startswith("NOPERM") and "key" in text)
 
 
 def _scan_command(cursor: bytes, count: int) -> bytes:
@@ -121,6 +141,8 @@ class NodeOutcome:
     complete: bool = False
     stopped: bool = False  # by cancellation
     error: ScanError | None = None
+    # commands the node refused ("MEMORY USAGE", "HLEN", ...) -> the (safe) reason
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 class NodeReader:
@@ -149,6 +171,8 @@ class NodeReader:
         self.on_batch = on_batch
         self.credentials = credentials
         self.outcome = NodeOutcome()
+        # sampled collections whose element count goes out with the next request: (key, type, ns)
+        self.pending: list[tuple[bytes, bytes, int]] = []
 
     # -- the loop
 
@@ -177,12 +201,16 @@ class NodeReader:
                 sent = None
                 if keys or want_scan:
                     ix = self.agg.match(keys)
-                    mem_pos = self._memory_positions(ix)
-                    ops = 2 * len(keys) + len(mem_pos) + want_scan
+                    sampled = self._memory_positions(ix)
+                    mem_pos = sampled if "MEMORY USAGE" not in out.refused else []
+                    counts = self._take_pending()
+                    ops = 2 * len(keys) + len(mem_pos) + len(counts) + want_scan
                     if self.budget.wait(ops, self.should_stop):
                         auth = self._reauth_command()
-                        self.conn.sendall(auth + self._request(keys, mem_pos, cursor if want_scan else None))
-                        sent = (keys, ix, mem_pos, want_scan, bool(auth))
+                        self.conn.sendall(
+                            auth + self._request(keys, mem_pos, cursor if want_scan else None, counts)
+                        )
+                        sent = (keys, ix, mem_pos, sampled, counts, want_scan, bool(auth))
                     else:
                         out.stopped = True
                 # Replies come in request order: the previous batch's, then this request's.
@@ -191,9 +219,11 @@ class NodeReader:
                     batch, in_flight = self._read_batch(in_flight), None
                     self._fold(batch)
                 if sent is None:
+                    if not out.stopped:
+                        self._flush_counts()
                     out.complete = finished and not truncated and not out.stopped
                     return out
-                sent_keys, ix, mem_pos, want_scan, auth = sent
+                sent_keys, ix, mem_pos, sampled, counts, want_scan, auth = sent
                 if auth:
                     self._read_auth_reply()
                 if want_scan:
@@ -201,10 +231,63 @@ class NodeReader:
                     finished = cursor == b"0"
                 else:
                     keys, finished = [], True
-                in_flight = (sent_keys, ix, mem_pos)
+                in_flight = (sent_keys, ix, mem_pos, sampled, counts)
         except ScanError as exc:
             out.error = exc
             return out
+
+    # -- element counts (DRF016)
+
+    def _take_pending(self) -> list[tuple[bytes, bytes, int]]:
+        pending, self.pending = self.pending, []
+        refused = self.outcome.refused
+        if pending and refused:
+            pending = [p for p in pending if COUNT_COMMANDS[p[1]] not in refused]
+        return pending
+
+    def _queue_counts(self, keys: list[bytes], ix: list[int], types: list, sampled: list[int]) -> None:
+        """Queue the sampled keys of a batch that are collections for an element count."""
+        if not sampled:
+            return
+        if len(sampled) == len(keys):
+            chosen = list(compress(range(len(types)), map(_COUNT_HEAD.__contains__, types)))
+        else:
+            chosen = [p for p in sampled if types[p] in _COUNT_HEAD]
+        if chosen:
+            self.pending += zip(
+                map(keys.__getitem__, chosen),
+                map(types.__getitem__, chosen),
+                map(ix.__getitem__, chosen),
+                strict=True,
+            )
+
+    def _fold_counts(self, counts: list[tuple[bytes, bytes, int]], replies: list) -> None:
+        counted = []
+        refused = self.outcome.refused
+        for (key, type_reply, i), reply in zip(counts, replies, strict=True):
+            if type(reply) is int:
+                if reply:  # 0: the key is gone (or emptied) since its TYPE
+                    counted.append((key, type_reply, i, reply))
+            elif isinstance(reply, _ERROR):
+                text = str(reply)
+                if _refuses_command(text):
+                    refused.setdefault(COUNT_COMMANDS[type_reply], refusal(text))
+        if counted:
+            self.agg.add_counts(counted)
+
+    def _flush_counts(self) -> None:
+        """The counts still queued when the node has no more keys: one last round trip."""
+        counts = self._take_pending()
+        if not counts or not self.budget.wait(len(counts), self.should_stop):
+            return
+        self.conn.sendall(self._count_block(counts))
+        self._fold_counts(counts, self._replies(len(counts)))
+
+    @staticmethod
+    def _count_block(counts: list[tuple[bytes, bytes, int]]) -> bytes:
+        return b"".join(
+            chain.from_iterable((_COUNT_HEAD[t], b"$%d\r\n%b\r\n" % (len(k), k)) for k, t, _ in counts)
+        )
 
     def _memory_positions(self, ix: list[int]) -> list[int]:
         rate = self.sampler.rate
@@ -233,16 +316,25 @@ class NodeReader:
             )
 
     def _fold(self, batch) -> None:
-        keys = batch[0]
-        kept = self.agg.add_batch(*batch)
+        keys, ix, types, pttls, mem_pos, mems, sampled, counts, count_replies = batch
+        kept = self.agg.add_batch(keys, ix, types, pttls, mem_pos, mems)
         self.outcome.keys += kept
         self.outcome.vanished += len(keys) - kept
+        if counts:
+            self._fold_counts(counts, count_replies)
+        self._queue_counts(keys, ix, types, sampled)
         if self.on_batch is not None:
             self.on_batch(self.outcome)
 
     # -- encoding
 
-    def _request(self, keys: list[bytes], mem_pos: list[int], cursor: bytes | None) -> bytes:
+    def _request(
+        self,
+        keys: list[bytes],
+        mem_pos: list[int],
+        cursor: bytes | None,
+        counts: list[tuple[bytes, bytes, int]] = (),
+    ) -> bytes:
         # SCAN first: its reply (the next batch) comes back before the server starts on this
         # batch's commands, so the next request can be built and queued while it works.
         parts = [] if cursor is None else [_scan_command(cursor, self.count)]
@@ -278,6 +370,8 @@ class NodeReader:
                 parts.append(b"".join(chain.from_iterable(zip(repeat(_TYPE), enc, repeat(_PTTL), enc))))
                 if mem_pos:
                     parts += (_MEMORY, _MEMORY.join([enc[p] for p in mem_pos]))
+        if counts:
+            parts.append(self._count_block(counts))
         return b"".join(parts)
 
     # -- decoding
@@ -295,13 +389,16 @@ class NodeReader:
         return out
 
     def _read_batch(self, in_flight) -> tuple:
-        """Read one batch's replies: TYPE and PTTL per key, then MEMORY USAGE per sampled key."""
-        keys, ix, mem_pos = in_flight
+        """Read one request's replies: TYPE and PTTL per key, MEMORY USAGE per sampled key, then
+        the element counts it carried."""
+        keys, ix, mem_pos, sampled, counts = in_flight
         n_keys = len(keys)
-        replies = self._replies(2 * n_keys + len(mem_pos))
+        n_mem = len(mem_pos)
+        replies = self._replies(2 * n_keys + n_mem + len(counts))
         types = replies[0 : 2 * n_keys : 2]
         pttls = replies[1 : 2 * n_keys : 2]
-        mems = replies[2 * n_keys :]
+        mems = replies[2 * n_keys : 2 * n_keys + n_mem]
+        count_replies = replies[2 * n_keys + n_mem :]
         # Errors are rare (MOVED while resharding, NOPERM): look for them cheaply first.
         try:
             sum(pttls)
@@ -310,10 +407,18 @@ class NodeReader:
             clean = False
         if not clean:
             types, pttls, mems = self._without_errors(types, pttls, mems)
-        return keys, ix, types, pttls, mem_pos, mems
+            if "MEMORY USAGE" in self.outcome.refused:
+                mem_pos, mems = [], []  # refused: the keys were not measured, not gone
+        return keys, ix, types, pttls, mem_pos, mems, sampled, counts, count_replies
 
     def _without_errors(self, types: list, pttls: list, mems: list):
-        """A key that moved (MOVED while resharding) or was refused counts as gone."""
+        """A key that moved (MOVED while resharding) or was refused counts as gone; a MEMORY
+        USAGE the server refuses as a command is recorded and not asked again."""
+        for m in mems:
+            if isinstance(m, _ERROR):
+                if _refuses_command(str(m)):
+                    self.outcome.refused.setdefault("MEMORY USAGE", refusal(str(m)))
+                break
         errors = [t for t in types if isinstance(t, _ERROR)]
         if errors:
             self.outcome.key_errors += len(errors)

@@ -61,6 +61,9 @@ class NamespaceReport(_Model):
     personal_data: dict[str, int] = Field(default_factory=dict)  # kind -> keys
     personal_data_example: str | None = None
     ttl_histogram: list[TtlBucket] = Field(default_factory=list)
+    without_ttl_types: dict[str, int] = Field(default_factory=dict)  # type -> keys without a key TTL
+    collections_counted: int = 0  # sampled collections whose elements were counted (HLEN, SCARD, ...)
+    collections_above_limit: int = 0  # ... with more than the scan's elements_limit
 
 
 class InferredPattern(_Model):
@@ -81,6 +84,24 @@ class UnmatchedReport(_Model):
     personal_data: dict[str, int] = Field(default_factory=dict)
     personal_data_example: str | None = None
     biggest_keys: list[BiggestKey] = Field(default_factory=list)
+    collections_counted: int = 0
+    collections_above_limit: int = 0
+
+
+class BigCollection(_Model):
+    key: str  # masked
+    type: str
+    elements: int
+    namespace: str | None = None  # None: the key matches no registered namespace
+
+
+class UnreadableFact(_Model):
+    """A command the server refused, so a fact the report lacks (or took from elsewhere)."""
+
+    command: str  # "CONFIG GET", "SLOWLOG GET", "MEMORY USAGE", "HLEN", ...
+    fact: str  # what is missing, for people
+    reason: str  # the server's refusal, with any quoted arguments cut off
+    nodes: list[str] = Field(default_factory=list)  # host:port of the nodes that refused
 
 
 class ServerFacts(_Model):
@@ -159,6 +180,9 @@ class ScanReport(_Model):
     ops_sent: int = 0
     paused_s: float = 0.0  # time spent pausing for the ops budget
     notes: list[str] = Field(default_factory=list)
+    unreadable_facts: list[UnreadableFact] = Field(default_factory=list)
+    elements_limit: int | None = None  # collections above this many elements were counted (DRF016)
+    big_collections: list[BigCollection] = Field(default_factory=list)  # the largest above it, at most 20
 
     @classmethod
     def failed(cls, instance: str, error: Exception, *, started_at: dt.datetime | None = None) -> ScanReport:

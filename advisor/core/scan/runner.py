@@ -19,12 +19,14 @@ from advisor.core.scan.connect import (
     open_node,
     parse_url,
     resolve_credentials,
+    seed_addresses,
 )
 from advisor.core.scan.errors import ScanError
 from advisor.core.scan.facts import NodeFacts, keyspace_keys, node_facts
 from advisor.core.scan.masking import mask_key
-from advisor.core.scan.reader import Budget, KeyLimit, NodeOutcome, NodeReader, Sampler
+from advisor.core.scan.reader import COUNT_COMMANDS, Budget, KeyLimit, NodeOutcome, NodeReader, Sampler
 from advisor.core.scan.report import (
+    BigCollection,
     BiggestKey,
     InferredPattern,
     NamespaceReport,
@@ -37,6 +39,7 @@ from advisor.core.scan.report import (
     TtlBucket,
     TtlSeconds,
     UnmatchedReport,
+    UnreadableFact,
 )
 from advisor.core.scan.spec import NamespaceSpec, ScanOptions, ScanProgress, ScanTarget
 
@@ -84,7 +87,7 @@ def run_scan(
     specs = _specs(namespaces)
     allowed = options.allowed_hosts if options.allowed_hosts is not None else default_allowed_hosts()
 
-    parsed = parse_url(target.url)
+    parsed = parse_url(target.url, product=target.product, tier=target.tier)
     _require_allowed(parsed.endpoint.host, allowed)
     credentials = resolve_credentials(
         target.credential, url_username=parsed.username, url_password=parsed.password, environ=options.environ
@@ -107,7 +110,7 @@ def run_scan(
     try:
         notes: list[str] = []
         if clustered:
-            primaries = discover_primaries(seed, allowed)
+            primaries = discover_primaries(seed, allowed, seed_ips=seed_addresses(seed))
         else:
             primaries = [Primary(parsed.endpoint, "", 0)]
         agg = Aggregator(
@@ -116,6 +119,8 @@ def run_scan(
             examples=options.examples,
             max_patterns=options.max_patterns,
             cluster=clustered,
+            max_elements=options.max_elements,
+            big_collections=options.big_collections,
         )
         stop = _StopCheck(cancel)
         budget = Budget(options.max_ops)
@@ -127,8 +132,10 @@ def run_scan(
 
         shards: list[ShardReport] = []
         node_facts_list: list[NodeFacts] = []
+        facts_labels: list[str] = []
         errors: list[ScanError] = []
         outcomes: list[NodeOutcome] = []
+        outcome_labels: list[str] = []
         reporter = _Progress(progress, options.progress_interval, t0, len(primaries))
 
         # Every node's facts first: the progress total then covers the whole keyspace from the
@@ -152,6 +159,7 @@ def run_scan(
                 errors.append(exc)
                 continue
             node_facts_list.append(facts)
+            facts_labels.append(primary.endpoint.label)
             shard.keys_total = keyspace_keys(facts.info, 0 if clustered else parsed.db)
             shard.used_memory = _int(facts.info.get("used_memory"))
             reporter.add_estimate(shard.keys_total)
@@ -174,6 +182,7 @@ def run_scan(
             )
             outcome = reader.run()
             outcomes.append(outcome)
+            outcome_labels.append(primary.endpoint.label)
             shard.keys = outcome.keys
             shard.complete = outcome.complete
             if outcome.error is not None:
@@ -237,6 +246,20 @@ def run_scan(
             ops_sent=budget.ops,
             paused_s=round(budget.paused_s, 3),
             notes=notes,
+            unreadable_facts=_unreadable(
+                list(zip(facts_labels, node_facts_list, strict=True)),
+                list(zip(outcome_labels, outcomes, strict=True)),
+            ),
+            elements_limit=options.max_elements,
+            big_collections=[
+                BigCollection(
+                    key=mask_key(k, max_chars=120),
+                    type=type_name(t),
+                    elements=n,
+                    namespace=specs[i].name if i >= 0 else None,
+                )
+                for n, i, k, t in agg.biggest_collections()
+            ],
         )
         reporter.final(report)
         return report
@@ -312,8 +335,14 @@ def _ttl_histogram(stats: NamespaceStats) -> list[TtlBucket]:
 
 
 def _types(stats: NamespaceStats) -> dict[str, int]:
+    return _type_counts(stats.types)
+
+
+def _type_counts(counter) -> dict[str, int]:
     out: dict[str, int] = {}
-    for reply, c in stats.types.items():
+    for reply, c in counter.items():
+        if not c:
+            continue
         name = type_name(reply)
         out[name] = out.get(name, 0) + c
     return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -360,6 +389,9 @@ def _namespace_report(spec: NamespaceSpec, stats: NamespaceStats) -> NamespaceRe
         personal_data=dict(sorted(stats.pii.items())),
         personal_data_example=stats.pii_example,
         ttl_histogram=_ttl_histogram(stats),
+        without_ttl_types=_type_counts(stats.no_ttl_types),
+        collections_counted=stats.elements_n,
+        collections_above_limit=stats.elements_over,
     )
 
 
@@ -378,6 +410,8 @@ def _unmatched_report(agg: Aggregator) -> UnmatchedReport:
         personal_data=dict(sorted(stats.pii.items())),
         personal_data_example=stats.pii_example,
         biggest_keys=_biggest(stats),
+        collections_counted=stats.elements_n,
+        collections_above_limit=stats.elements_over,
     )
 
 
@@ -445,3 +479,44 @@ def _slowlog(facts: list[NodeFacts]) -> SlowlogSummary:
     ]
     commands.sort(key=lambda c: (-c.total_us, c.command))
     return SlowlogSummary(entries=entries, commands=commands, error=error)
+
+
+_COUNTED_TYPES = {command: type_name(t) for t, command in COUNT_COMMANDS.items()}
+
+
+def _unreadable(
+    facts: list[tuple[str, NodeFacts]], outcomes: list[tuple[str, NodeOutcome]]
+) -> list[UnreadableFact]:
+    """What the servers refused, one entry per command, naming the nodes that refused it."""
+    found: dict[str, UnreadableFact] = {}
+
+    def add(command: str, fact: str, reason: str, node: str) -> None:
+        entry = found.get(command)
+        if entry is None:
+            found[command] = UnreadableFact(command=command, fact=fact, reason=reason, nodes=[node])
+        elif node not in entry.nodes:
+            entry.nodes.append(node)
+
+    for label, f in facts:
+        if f.config_error:
+            fact = (
+                "maxmemory-policy from CONFIG GET (taken from INFO instead)"
+                if f.policy_source == "info"
+                else "maxmemory-policy (the eviction policy could not be checked)"
+            )
+            add("CONFIG GET", fact, f.config_error.removeprefix("CONFIG GET refused: "), label)
+        if f.slowlog_error:
+            add(
+                "SLOWLOG GET",
+                "the slow log (expensive commands could not be checked)",
+                f.slowlog_error.removeprefix("SLOWLOG GET refused: "),
+                label,
+            )
+    for label, outcome in outcomes:
+        for command, reason in outcome.refused.items():
+            if command == "MEMORY USAGE":
+                fact = "memory per key (memory figures, oversized values and the biggest keys are missing)"
+            else:
+                fact = f"element counts of {_COUNTED_TYPES.get(command, command)} keys (big collections not checked)"
+            add(command, fact, reason, label)
+    return list(found.values())

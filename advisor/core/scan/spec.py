@@ -71,6 +71,9 @@ class ScanTarget(BaseModel):
     url: str
     credential: str | None = None  # env:VAR | entra-id | entra-id:<client-id> | none
     clustering: str = "none"  # oss | enterprise | none
+    # The design's product and tier: a URL without a port goes to the product's default port.
+    product: str | None = None
+    tier: str | None = None
 
     @classmethod
     def from_instance(cls, instance: Any) -> ScanTarget:
@@ -84,6 +87,8 @@ class ScanTarget(BaseModel):
             url=url,
             credential=getattr(conn, "credential", None),
             clustering=_value(getattr(instance, "clustering", "none")) or "none",
+            product=_value(getattr(instance, "product", None)),
+            tier=_value(getattr(instance, "tier", None)),
         )
 
 
@@ -106,6 +111,10 @@ class ScanOptions:
     max_patterns: int = 200  # inferred patterns reported for unmatched keys
     fullest_slots: int = 10
     slowlog_entries: int = 128
+    # DRF016: sampled collections above this many elements (HLEN, SCARD, ZCARD, LLEN, XLEN) are
+    # counted per namespace, and the `big_collections` largest of them listed in the report.
+    max_elements: int = 10_000
+    big_collections: int = 20
     environ: dict[str, str] | None = field(default=None, repr=False)  # for credentials; None = os.environ
 
     def __post_init__(self) -> None:
@@ -117,6 +126,12 @@ class ScanOptions:
             raise ValueError("max_ops must be >= 1 (or None for no limit)")
         if self.max_keys is not None and self.max_keys < 0:
             raise ValueError("max_keys must be >= 0")
+        if self.max_elements < 0 or self.big_collections < 0:
+            raise ValueError("max_elements and big_collections must be >= 0")
+        if self.allowed_hosts is not None:
+            from advisor.core.scan.connect import validate_allowed_hosts
+
+            self.allowed_hosts = validate_allowed_hosts(self.allowed_hosts, source="allowed_hosts")
 
 
 class ScanProgress(BaseModel):
