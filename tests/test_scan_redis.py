@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import time
 
 import pytest
 from scan_fixtures import (
@@ -32,6 +34,7 @@ def lab():
     """The drift lab: a server (allkeys-lru) loaded with the keyspace of scan_fixtures."""
     with drift_server() as server:
         load_drift_keyspace(client(server))
+        server.loaded_at = time.monotonic()  # remaining TTLs shrink from here on
         yield server
 
 
@@ -44,6 +47,9 @@ def _scan(server, design=None, url=None, **opts):
 
 def test_it_finds_exactly_the_drift_that_was_loaded(lab):
     design, report = _scan(lab, memory_sample=1.0)
+    # Remaining TTLs count down from the load, and the report rounds them to whole seconds: a key
+    # set with EX 86400 reads 86399 once more than half a second has passed (a loaded machine).
+    aged = math.ceil(time.monotonic() - lab.loaded_at)
     assert report.status == "completed" and report.complete and report.error is None
     assert report.keys_scanned == DRIFT_TOTAL and report.keys_vanished == 0
     ns = {n.name: n for n in report.namespaces}
@@ -55,7 +61,11 @@ def test_it_finds_exactly_the_drift_that_was_loaded(lab):
     assert product.oversized_keys == 5
     assert product.memory_estimated is False and product.memory_sampled_keys == 1105
     assert len(product.biggest_keys) == 5 and all(k.memory_bytes > 5000 for k in product.biggest_keys)
-    assert product.ttl_seconds.max == 86400 and product.ttl_seconds.min >= 598
+    assert 86400 - aged <= product.ttl_seconds.max <= 86400
+    assert 600 - aged - 1 <= product.ttl_seconds.min <= 600
+    assert product.without_ttl_types == {"string": 50}
+    assert product.collections_counted == 20 and product.collections_above_limit == 0  # HLEN of the hashes
+    assert report.unreadable_facts == [] and report.big_collections == [] and report.elements_limit == 10_000
     assert ns["user-by-email"].personal_data == {"email": 40}
     assert ns["user-by-email"].personal_data_example.endswith("***@example.com")
     assert all("@example.com" not in e or "***@" in e for e in ns["user-by-email"].examples)
@@ -75,7 +85,7 @@ def test_it_finds_exactly_the_drift_that_was_loaded(lab):
     by_rule = {(f.rule, f.target): f for f in findings}
     assert "50 of 1,105 keys" in by_rule[("DRF002", "namespace:product-cache")].message
     assert "30 of 1,105" in by_rule[("DRF003", "namespace:product-cache")].message
-    assert "86400 s" in by_rule[("DRF003", "namespace:product-cache")].message
+    assert f"longest is {product.ttl_seconds.max} s" in by_rule[("DRF003", "namespace:product-cache")].message
     assert (
         "20 of 1,105 keys are not string: hash 20" in by_rule[("DRF004", "namespace:product-cache")].message
     )
@@ -188,6 +198,13 @@ def test_refused_config_get_and_slowlog_are_reported_not_fatal(lab, monkeypatch)
     # INFO still tells the policy, so DRF007 is still judged
     assert report.server.maxmemory_policy == "allkeys-lru" and report.server.maxmemory_policy_source == "info"
     assert report.slowlog.error.startswith("SLOWLOG GET refused")
+    unreadable = {u.command: u for u in report.unreadable_facts}
+    assert set(unreadable) == {"CONFIG GET", "SLOWLOG GET"}
+    assert (
+        unreadable["CONFIG GET"].reason.startswith("NOPERM")
+        and "taken from INFO" in unreadable["CONFIG GET"].fact
+    )
+    assert unreadable["SLOWLOG GET"].nodes == [f"127.0.0.1:{lab.port}"]
 
 
 def test_the_slowlog_summary_has_command_names_and_durations_only():
@@ -330,3 +347,132 @@ def test_rejected_connections_are_drift():
     assert report.server.rejected_connections >= 1
     findings = [f for f in evaluate_drift(design, DRIFT_INSTANCE, report, TODAY) if f.rule == "DRF014"]
     assert len(findings) == 1 and "rejected" in findings[0].message
+
+
+# --------------------------------------------------------------------------------------------
+# Servers that refuse commands, the slow log, big collections
+
+
+def _by_rule(design, report):
+    out: dict[str, list] = {}
+    for f in evaluate_drift(design, DRIFT_INSTANCE, report, TODAY):
+        out.setdefault(f.rule, []).append(f)
+    return out
+
+
+def _everything_said(report, findings) -> str:
+    """The report's JSON and every finding's text: where a leak would show."""
+    return report.to_json() + json.dumps([f.model_dump(mode="json") for f in findings])
+
+
+def test_a_server_that_renamed_config_slowlog_and_memory_away_is_still_scanned():
+    args = ["--maxmemory-policy", "allkeys-lru"]
+    for command in ("CONFIG", "SLOWLOG", "MEMORY"):
+        args += ["--rename-command", command, ""]
+    with RedisProcess(args=args) as server:
+        r = client(server)
+        for i in range(300):
+            r.set(f"prod:users:by-email:user{i}@example.com", "s", ex=1800)
+        r.hset("legacy:prefs:bob@example.com", mapping={f"f{i}": i for i in range(20_000)})
+        design, report = _scan(server, memory_sample=1.0, count=20)
+    assert report.status == "completed" and report.complete and report.keys_scanned == 301
+    # the policy comes from INFO, so DRF007 is still judged
+    assert report.server.maxmemory_policy == "allkeys-lru" and report.server.maxmemory_policy_source == "info"
+    unreadable = {u.command: u for u in report.unreadable_facts}
+    assert list(unreadable) == ["CONFIG GET", "SLOWLOG GET", "MEMORY USAGE"]
+    assert all(u.reason.startswith("ERR unknown command") for u in unreadable.values())
+    assert "taken from INFO" in unreadable["CONFIG GET"].fact
+    # MEMORY USAGE was refused by the first batches (the next is on its way before a reply is
+    # read), then not sent again: far fewer than one per key. Nothing measured, nothing "vanished".
+    assert report.memory_sampled_keys == 0 and report.keys_vanished == 0
+    assert report.ops_sent < 2 * 301 + 100
+    # element counts need no MEMORY: the big hash is still found
+    findings = _by_rule(design, report)
+    assert "DRF005" not in findings and "DRF015" not in findings
+    assert "DRF007" in findings
+    (big,) = findings["DRF016"]
+    assert big.message.startswith(
+        "Unregistered keys: 1 collections of 1 measured hold more than 10,000 elements"
+    )
+    assert "legacy:prefs:b***@example.com (hash, 20,000 elements)" in big.message
+    # Redis quotes an unknown command's arguments (key names) in its error: none may be kept
+    said = _everything_said(report, [f for fs in findings.values() for f in fs])
+    assert "bob@example.com" not in said and "user1@example.com" not in said
+
+
+def test_the_slow_log_names_expensive_commands_with_counts_and_never_arguments():
+    with RedisProcess(args=["--slowlog-log-slower-than", "0", "--slowlog-max-len", "1024"]) as server:
+        r = client(server)
+        r.hset("prod:users:by-email:jane@example.com", mapping={"ssn": "078-05-1120", "pin": "4321"})
+        r.set("prod:catalog:product:v3:1", "hunter2-value", ex=600)
+        for _ in range(2):
+            r.keys("needle-pattern-*")
+        for _ in range(3):
+            r.hgetall("ghost:profile:jim@example.com")  # logged although the key does not exist
+        design, report = _scan(server)
+    commands = {c.command: c.count for c in report.slowlog.commands}
+    assert commands["KEYS"] == 2 and commands["HGETALL"] == 3
+    assert "SCAN" not in commands and "INFO" not in commands  # the scanner's own commands are left out
+    (f,) = _by_rule(design, report)["DRF015"]
+    assert f.message.startswith("The slow log holds HGETALL 3 times, KEYS 2 times (of ")
+    assert f.target == "instance:lab-cache"
+    # the slow log's arguments (a KEYS pattern, key names, values) appear nowhere
+    said = _everything_said(report, [f])
+    for secret in ("needle-pattern", "ghost", "jim@", "jane@", "078-05-1120", "4321", "hunter2"):
+        assert secret not in said
+
+
+def test_a_second_scan_does_not_count_the_first_scans_commands():
+    with RedisProcess(args=["--slowlog-log-slower-than", "0"]) as server:
+        client(server).set("prod:catalog:product:v3:1", "x", ex=600)
+        _scan(server)
+        _, report = _scan(server)
+    assert {c.command for c in report.slowlog.commands} <= {"SET", "HELLO", "CLIENT", "PING", "INFO"}
+    assert "SCAN" not in {c.command for c in report.slowlog.commands}
+
+
+@pytest.mark.parametrize("sample", [1.0, 0.1])
+def test_a_hash_of_20000_fields_is_a_big_collection_masked(sample):
+    with RedisProcess() as server:
+        r = client(server)
+        r.hset("prod:users:by-email:ann@example.com", mapping={f"field{i}": i for i in range(20_000)})
+        r.hset("prod:users:by-email:bo@example.com", mapping={f"field{i}": i for i in range(10_000)})
+        p = r.pipeline(transaction=False)
+        for i in range(500):
+            p.sadd(f"legacy:tags:{i}", "a", "b")
+            p.set(f"prod:catalog:product:v3:{i}", "x", ex=600)
+        p.execute()
+        design, report = _scan(server, memory_sample=sample, count=100)
+    ns = report.namespace("user-by-email")
+    # both hashes are measured even at 0.1: a small namespace's first keys always are
+    assert ns.collections_counted == 2 and ns.collections_above_limit == 1
+    assert [(b.key, b.type, b.elements, b.namespace) for b in report.big_collections] == [
+        ("prod:users:by-email:a***@example.com", "hash", 20_000, "user-by-email")
+    ]
+    if sample == 1.0:
+        assert report.unmatched.collections_counted == 500
+    else:  # about a tenth, plus the first keys of each batch's small namespaces
+        assert 40 <= report.unmatched.collections_counted <= 70
+    findings = _by_rule(design, report)
+    (f,) = findings["DRF016"]
+    assert f.target == "namespace:user-by-email"
+    assert f.message.startswith("1 collections of 2 measured hold more than 10,000 elements; the biggest: ")
+    assert "prod:users:by-email:a***@example.com (hash, 20,000 elements)" in f.message
+    assert "ann@example.com" not in _everything_said(report, [f])
+    # the element counts are in the ops budget: TYPE + PTTL per key, MEMORY USAGE and a count per sample
+    measured = report.memory_sampled_keys
+    counted = ns.collections_counted + report.unmatched.collections_counted
+    scans = report.ops_sent - 2 * report.keys_scanned - measured - counted
+    assert 1 <= scans <= 1002 // 100 + 3  # the SCAN calls
+
+
+def test_a_scanner_user_without_the_count_commands_lists_them_as_unreadable(lab, monkeypatch):
+    rules = SCANNER_ACL.replace("+hlen ", "")
+    add_acl_user(client(lab), "nohlen", "nohlen-pw", rules)
+    monkeypatch.setenv("LAB_NOHLEN_PW", "nohlen-pw")
+    design = drift_design(f"redis://nohlen@127.0.0.1:{lab.port}/0", credential="env:LAB_NOHLEN_PW")
+    _, report = _scan(lab, design=design, memory_sample=1.0)
+    assert report.complete and report.keys_scanned == DRIFT_TOTAL
+    (u,) = report.unreadable_facts
+    assert u.command == "HLEN" and u.reason.startswith("NOPERM") and "hash keys" in u.fact
+    assert report.namespace("product-cache").collections_counted == 0

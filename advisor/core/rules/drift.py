@@ -29,6 +29,7 @@ _PII_LABELS = {
     "card": "card numbers",
     "ipv4": "IPv4 addresses",
 }
+_COLLECTIONS = {"hash", "list", "set", "zset", "stream"}
 # DRF001 names this many inferred patterns one by one; the rest share one finding.
 MAX_PATTERN_FINDINGS = 50
 # DRF009 judges key distribution only above this many keys: a few keys are always "skewed".
@@ -161,6 +162,10 @@ class DRF002(DriftRule):
     (a `SET` without `EX`, a `HSET` never followed by `EXPIRE`); they pile up as stale data and
     cannot be evicted under `volatile-*` policies.
 
+    A namespace with `ttl.mode: per-field` expires the fields of its hashes (`HEXPIRE`), not the
+    keys: its hashes never carry a key TTL by design and are not counted. Keys of another type in
+    such a namespace (DRF004 names them) have no fields to expire, so they are counted.
+
     **What to do instead.** Find the writer that leaves out the TTL and set it on every write
     (`SET … EX`, or `EXPIRE` in the same pipeline or transaction); expire or delete the keys
     already there.
@@ -181,12 +186,28 @@ class DRF002(DriftRule):
         if not _usable(ctx):
             return
         for ns, entry in _scanned_namespaces(ctx):
-            if ns.has_ttl and entry.without_ttl > 0:
-                jitter = f" (+{ns.ttl.jitter_seconds} s jitter)" if ns.ttl.jitter_seconds else ""
+            if not ns.has_ttl or entry.without_ttl <= 0:
+                continue
+            jitter = f" (+{ns.ttl.jitter_seconds} s jitter)" if ns.ttl.jitter_seconds else ""
+            if ns.key_has_ttl:
                 yield self.finding(
                     namespace_target(ns.name),
                     f"{entry.without_ttl:,} of {entry.keys:,} keys ({_pct(entry.without_ttl, entry.keys)}) have no TTL; "
                     f"the design gives them {ns.ttl.seconds} s{jitter}{_incomplete_note(ctx)}.",
+                )
+                continue
+            # per-field: only keys that are not hashes count. A report without the breakdown by
+            # type (stored before it existed) cannot tell them apart, so it proves nothing.
+            by_type = entry.without_ttl_types
+            others = {t: c for t, c in by_type.items() if t != "hash" and c}
+            count = sum(others.values())
+            if count:
+                seen = ", ".join(f"{t} {c:,}" for t, c in sorted(others.items(), key=lambda kv: -kv[1]))
+                yield self.finding(
+                    namespace_target(ns.name),
+                    f"{count:,} of {entry.keys:,} keys ({_pct(count, entry.keys)}) are not hashes and have no TTL "
+                    f"({seen}); the design expires hash fields after {ns.ttl.seconds} s{jitter} (per-field), "
+                    f"which leaves keys of other types to live forever{_incomplete_note(ctx)}.",
                 )
 
 
@@ -194,7 +215,10 @@ class DRF003(DriftRule):
     """Keys carry a remaining TTL longer than the design allows.
 
     It fires when a key's remaining TTL is above the design's `seconds + jitter_seconds`, with
-    one second of tolerance.
+    one second of tolerance. In a `per-field` namespace the keys carry no TTL by design (their
+    hash fields expire); a key without TTL is never "above", so the rule fires only for keys that
+    do carry a key TTL longer than the fields may live: such a TTL is no cap at all, and once
+    fields are written without `HEXPIRE` it is the only expiry left.
 
     **Why it matters.** A TTL longer than designed keeps data staler than the owners agreed to
     and makes the namespace hold more keys (and memory) than sized for. It usually means a
@@ -220,9 +244,13 @@ class DRF003(DriftRule):
         for ns, entry in _scanned_namespaces(ctx):
             if ns.has_ttl and entry.ttl_above_design > 0:
                 jitter = f" + {ns.ttl.jitter_seconds} s jitter" if ns.ttl.jitter_seconds else ""
+                if ns.key_has_ttl:
+                    what = "a remaining TTL above the design's"
+                else:
+                    what = "a key TTL above the per-field design's"
                 yield self.finding(
                     namespace_target(ns.name),
-                    f"{entry.ttl_above_design:,} of {entry.keys:,} keys have a remaining TTL above the design's "
+                    f"{entry.ttl_above_design:,} of {entry.keys:,} keys have {what} "
                     f"{ns.ttl.seconds} s{jitter}; the longest is {_duration(entry.ttl_seconds.max)}.",
                 )
 
@@ -269,7 +297,11 @@ class DRF005(DriftRule):
 
     A key counts when its `MEMORY USAGE`, less its name, exceeds `value_bytes.max` plus a
     quarter (allocator rounding) plus 160 bytes of per-key overhead. Only keys the scan measured
-    are judged (all of them with `--memory-sample 1`).
+    are judged (all of them with `--memory-sample 1`). The finding names the biggest keys,
+    masked. For a hash, list, set, sorted set or stream, `MEMORY USAGE` is an estimate: Redis
+    measures 5 sampled elements and extrapolates (its `SAMPLES` option, default 5,
+    https://redis.io/docs/latest/commands/memory-usage/). The scanner leaves that default, since
+    `SAMPLES 0` would walk every element of every big key it measures.
 
     **Why it matters.** Values bigger than designed slow every read and write of them, block the
     server while they are copied or freed, and break the memory sizing the instance was chosen by.
@@ -297,12 +329,20 @@ class DRF005(DriftRule):
                 continue
             limit = entry.memory_limit_bytes
             big = [k for k in entry.biggest_keys if limit is None or k.memory_bytes > limit][:3]
-            names = ", ".join(f"{k.key} ({_bytes(k.memory_bytes)})" for k in big)
+            names = ", ".join(f"{k.key} ({k.type}, {_bytes(k.memory_bytes)})" for k in big)
             sampled = f" of {entry.memory_sampled_keys:,} measured" if entry.memory_sampled_keys else ""
+            types = {k.type for k in big} | {_TYPE_OF.get(_v(ns.data_type))}
+            estimate = (
+                " MEMORY USAGE of a collection is an estimate from 5 sampled elements."
+                if types & _COLLECTIONS
+                else ""
+            )
             yield self.finding(
                 namespace_target(ns.name),
                 f"{entry.oversized_keys:,} keys{sampled} are bigger than value_bytes.max "
-                f"({_bytes(ns.value_bytes.max)}) allows" + (f"; the biggest: {names}." if names else "."),
+                f"({_bytes(ns.value_bytes.max)}) allows"
+                + (f"; the biggest: {names}." if names else ".")
+                + estimate,
             )
 
 
@@ -678,37 +718,210 @@ class DRF013(DriftRule):
 class DRF014(DriftRule):
     """Too many client connections, or connections refused.
 
-    It fires with more than `DRF014.max_clients` (default 1,000) connected clients on a node, or
-    any `rejected_connections` since the server started.
+    It fires when the connected clients on a node exceed `DRF014.max_clients_share` (default
+    0.8, 80%) of the connection limit of the instance's Azure size, when the design names its
+    `sku` and the platform catalog knows the size's limit (Azure Managed Redis:
+    https://learn.microsoft.com/azure/redis/overview, Azure Cache for Redis:
+    https://learn.microsoft.com/azure/azure-cache-for-redis/cache-configure); otherwise above
+    `DRF014.max_clients` (default 1,000). Any `rejected_connections` since the server started
+    fire it too. The clients counted are those of the busiest node.
 
     **Why it matters.** Thousands of connections mean clients open one per request or per thread
-    instead of reusing a pool; each costs server memory and CPU, and at `maxclients` new
-    connections are refused, which applications see as an outage.
+    instead of reusing a pool; each costs server memory and CPU, and at the limit new connections
+    are refused, which applications see as an outage.
 
     **What to do instead.** Use one shared, bounded connection pool (or one multiplexed
-    connection) per process, and close what you open.
+    connection) per process, and close what you open. If the connections are all needed, move to
+    a size with a higher connection limit.
 
-    **Example.** `4,210 connected clients; 37 connections rejected since the server started.`
+    **Example.** `12,400 connected clients, 83% of the B10 limit of 15,000; 37 connections
+    rejected since the server started.`
     """
 
     id = "DRF014"
     title = "Too many connections"
     default_severity = Severity.medium
-    thresholds = {"DRF014.max_clients": 1000}
+    thresholds = {"DRF014.max_clients": 1000, "DRF014.max_clients_share": 0.8}
     remediation = "Reuse connections: one bounded pool (or one multiplexed connection) per process."
 
     def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
         if not _usable(ctx):
             return
+        name = _instance_name(ctx)
         server = report_of(ctx).server
         clients, rejected = server.connected_clients, server.rejected_connections
         parts = []
-        if clients is not None and clients > ctx.threshold("DRF014.max_clients"):
-            parts.append(f"{clients:,} connected clients")
+        if clients is not None:
+            sku = self._sku(ctx, name)
+            if sku is not None and sku.max_connections:
+                share = ctx.threshold("DRF014.max_clients_share")
+                if clients > share * sku.max_connections:
+                    parts.append(
+                        f"{clients:,} connected clients, {_pct(clients, sku.max_connections)} of the {sku.name} "
+                        f"limit of {sku.max_connections:,}"
+                    )
+            elif clients > ctx.threshold("DRF014.max_clients"):
+                parts.append(f"{clients:,} connected clients")
         if rejected:
             parts.append(f"{rejected:,} connections rejected since the server started")
         if parts:
-            yield self.finding(instance_target(_instance_name(ctx)), "; ".join(parts) + ".")
+            yield self.finding(instance_target(name), "; ".join(parts) + ".")
+
+    @staticmethod
+    def _sku(ctx: ScanContext, name: str):
+        from advisor.core import platform
+
+        try:
+            instance = ctx.instance(name)
+        except KeyError:
+            return None
+        return platform.instance_sku(instance)
+
+
+# DRF015: commands that walk the whole keyspace or a whole collection (redis.io time complexity).
+EXPENSIVE_COMMANDS = (
+    "KEYS",  # O(N), N keys in the database
+    "FLUSHALL",  # O(N), N keys in all databases
+    "FLUSHDB",  # O(N), N keys in the database
+    "SMEMBERS",  # O(N), N members
+    "HGETALL",  # O(N), N fields
+    "LRANGE",  # O(S+N)
+    "ZRANGE",  # O(log(N)+M), M elements returned
+    "SORT",  # O(N+M*log(M))
+    "SUNION",  # O(N), N members of all given sets
+    "SINTER",  # O(N*M) worst case
+    "SDIFF",  # O(N), N members of all given sets
+)
+
+
+class DRF015(DriftRule):
+    """The slow log holds commands that walk the whole keyspace or a whole collection.
+
+    The scan reads `SLOWLOG GET` (the last 128 entries per node) when it begins, keeping only
+    command names and counts, never their arguments, which may hold key names and values with
+    personal data. It fires when the log holds KEYS, FLUSHALL, FLUSHDB, SMEMBERS, HGETALL,
+    LRANGE, ZRANGE, SORT, SUNION, SINTER or SDIFF. Each of them costs time in proportion to
+    the keys or elements it touches (https://redis.io/docs/latest/commands/keys/: O(N); the
+    other command pages give theirs). The scanner's own commands are left out.
+
+    **Why it matters.** Redis runs commands one at a time: "Redis command processing is
+    single-threaded. Any command that takes a long time to run can block all others that come
+    after it" (https://learn.microsoft.com/azure/redis/troubleshoot-timeouts#long-running-commands).
+    Microsoft's guidance is to avoid such operations, naming KEYS first
+    (https://learn.microsoft.com/azure/redis/best-practices-development,
+    https://learn.microsoft.com/azure/azure-cache-for-redis/cache-best-practices-server-load).
+    Every client waits while one of them runs: timeouts elsewhere, failovers under load.
+
+    **What to do instead.** Iterate with SCAN, HSCAN, SSCAN and ZSCAN; read ranges in pages
+    (`LRANGE key 0 99`, `ZRANGE … LIMIT`); keep collections small (DRF016); compute set algebra
+    on small sets only; never flush a shared production cache (`FLUSHALL ASYNC` where a flush is
+    really meant).
+
+    **Example.** `The slow log holds KEYS 12 times, HGETALL 3 times (of 128 entries read).`
+    """
+
+    id = "DRF015"
+    title = "Expensive commands in the slow log"
+    default_severity = Severity.medium
+    remediation = (
+        "Replace KEYS with SCAN and whole-collection reads with HSCAN/SSCAN/ZSCAN or paged ranges; keep "
+        "collections small; do not flush a shared production cache."
+    )
+
+    def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
+        if not _usable(ctx):
+            return
+        slowlog = report_of(ctx).slowlog
+        found = [c for c in slowlog.commands if c.command in EXPENSIVE_COMMANDS and c.count > 0]
+        if not found:
+            return
+        found.sort(key=lambda c: (-c.count, c.command))
+        listed = ", ".join(f"{c.command} {self._times(c.count)}" for c in found)
+        slowest = max(found, key=lambda c: c.max_us)
+        yield self.finding(
+            instance_target(_instance_name(ctx)),
+            f"The slow log holds {listed} (of {slowlog.entries:,} entries read; the slowest, "
+            f"{slowest.command}, ran {_micros(slowest.max_us)}): each walks the whole keyspace or a whole "
+            "collection while every other client waits.",
+        )
+
+    @staticmethod
+    def _times(n: int) -> str:
+        return "once" if n == 1 else f"{n:,} times"
+
+
+def _micros(us: int) -> str:
+    if us >= 1_000_000:
+        return f"{us / 1_000_000:.1f} s"
+    if us >= 1000:
+        return f"{us / 1000:.1f} ms"
+    return f"{us} µs"
+
+
+class DRF016(DriftRule):
+    """Collections with too many elements.
+
+    For every key whose memory the scan measures (the sampled keys; all of them with
+    `--memory-sample 1`), it also reads the element count with the type's own O(1), read-only
+    command: HLEN, SCARD, ZCARD, LLEN or XLEN. It fires when a hash, set, sorted set, list or
+    stream holds more than `DRF016.max_elements` (default 10,000) elements, naming the biggest
+    keys, masked, with their counts. Unregistered keys get one finding on the instance.
+
+    **Why it matters.** A big key makes each command on it slow: reading it whole (HGETALL,
+    SMEMBERS, LRANGE 0 -1) blocks the server, deleting it blocks it too (unless UNLINK), and
+    it cannot be split across shards, so one shard carries its memory and traffic. Microsoft
+    advises "more keys and smaller values"
+    (https://learn.microsoft.com/azure/redis/best-practices-development).
+
+    **What to do instead.** Split the collection by a bucket in the key (`feed:<user>:<month>`),
+    cap it (`LTRIM`, `ZREMRANGEBYRANK`, `XADD … MAXLEN`), or expire old fields; read it in pages.
+
+    **Example.** `3 of 1,204 measured collections hold more than 10,000 elements; the biggest:
+    prod:feeds:follow:v1:42 (set, 250,311 elements).`
+    """
+
+    id = "DRF016"
+    title = "Collections with too many elements"
+    default_severity = Severity.medium
+    thresholds = {"DRF016.max_elements": 10000}
+    remediation = (
+        "Split big collections by a bucket in the key, cap them (LTRIM, ZREMRANGEBYRANK, XADD MAXLEN), and "
+        "read them in pages."
+    )
+
+    def check_scan(self, ctx: ScanContext) -> Iterable[Finding]:
+        if not _usable(ctx):
+            return
+        report = report_of(ctx)
+        limit = ctx.threshold("DRF016.max_elements")
+        exact = report.elements_limit is not None and report.elements_limit == limit
+        for ns, entry in _scanned_namespaces(ctx):
+            message = self._message(report, ns.name, entry, limit, exact)
+            if message:
+                yield self.finding(namespace_target(ns.name), message)
+        message = self._message(report, None, report.unmatched, limit, exact)
+        if message:
+            yield self.finding(instance_target(_instance_name(ctx)), "Unregistered keys: " + message)
+
+    @staticmethod
+    def _message(report, namespace: str | None, entry, limit: float, exact: bool) -> str | None:
+        big = [b for b in report.big_collections if b.namespace == namespace and b.elements > limit]
+        count = entry.collections_above_limit if exact else len(big)
+        if not count:
+            return None
+        of = f" of {entry.collections_counted:,} measured" if entry.collections_counted else ""
+        at_least = "" if exact else "at least "
+        names = ", ".join(f"{b.key} ({b.type}, {b.elements:,} elements)" for b in big[:5])
+        sampled = (
+            " Only sampled keys are counted: there can be more."
+            if report.memory_sampled and report.memory_sample_rate < 1.0
+            else ""
+        )
+        return (
+            f"{at_least}{count:,} collections{of} hold more than {int(limit):,} elements"
+            + (f"; the biggest: {names}." if names else ".")
+            + sampled
+        )
 
 
 RULES: list[DriftRule] = [
@@ -726,4 +939,6 @@ RULES: list[DriftRule] = [
     DRF012(),
     DRF013(),
     DRF014(),
+    DRF015(),
+    DRF016(),
 ]
