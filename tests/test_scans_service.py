@@ -272,7 +272,7 @@ def test_the_overview_never_says_no_drift_for_an_incomplete_scan(client, shop, v
     [
         ["no-such-instance"],
         ["prod-shop-cache", "--memory-sample", "2"],
-        ["prod-shop-cache", "--max-ops", "0"],
+        ["prod-shop-cache", "--max-ops", "-1"],
     ],
 )
 def test_usage_errors_exit_2_not_1_which_means_high_findings(shop, capsys, args):
@@ -316,3 +316,66 @@ def test_compliance_shows_drift_only_for_scanned_instances(client, shop, viewer)
     _run(shop)
     rows = {r["team"].name: r for r in client.get("/compliance/").context["rows"]}
     assert rows["shop"]["drift"]["scanned"] == 1 and rows["shop"]["drift"]["findings"] >= 1  # DRF002
+
+
+def test_max_ops_0_lifts_the_ops_budget(shop, capsys, settings):
+    settings.ADVISOR_SCAN_MAX_OPS = 100  # ~1,500 commands would take 15 s at this budget
+    assert services.scan_options().max_ops == 100
+    assert services.scan_options(max_ops=0).max_ops is None
+    with pytest.raises(SystemExit) as exc:
+        call_command("scan_instance", shop.name, "--json", "--max-ops", "0")
+    assert exc.value.code == 1  # completed, with high findings
+    out = json.loads(capsys.readouterr().out)
+    assert out["complete"] and out["paused_s"] == 0 and out["ops_sent"] > 1400
+    settings.ADVISOR_SCAN_MAX_OPS = 0  # the setting takes 0 the same way
+    assert services.scan_options().max_ops is None
+
+
+def test_a_negative_max_ops_is_a_usage_error_that_says_what_is_allowed(shop, capsys):
+    with pytest.raises(SystemExit) as exc:
+        call_command("scan_instance", shop.name, "--max-ops", "-5")
+    assert exc.value.code == 2
+    assert "--max-ops must be 0 (no limit) or a positive number" in capsys.readouterr().err
+    assert not ScanRun.objects.filter(instance=shop).exists()
+
+
+def test_refused_commands_are_listed_in_the_text_output_the_json_and_the_page(db, client, viewer, capsys):
+    args = []
+    for command in ("CONFIG", "SLOWLOG"):
+        args += ["--rename-command", command, ""]
+    with RedisProcess(args=args) as server:
+        redis.Redis(port=server.port).set("prod:shop:product:v1:1", "x", ex=300)
+        shop = register_shop(server.url, ttl_seconds=300, ttl_jitter_seconds=30, cardinality=600)
+        # the server runs noeviction, the design says allkeys-lru: DRF007 (high), so exit 1
+        outputs = []
+        for args in ([], ["--json"]):
+            with pytest.raises(SystemExit) as exc:
+                call_command("scan_instance", shop.name, *args)
+            assert exc.value.code == 1
+            outputs.append(capsys.readouterr().out)
+        text, data = outputs[0], json.loads(outputs[1])
+    assert "Not read (the server refused the command):" in text
+    assert "CONFIG GET" in text and "taken from INFO instead" in text and "SLOWLOG GET" in text
+    assert [u["command"] for u in data["unreadable_facts"]] == ["CONFIG GET", "SLOWLOG GET"]
+    assert data["server"]["maxmemory_policy_source"] == "info"
+    run = ScanRun.objects.filter(instance=shop).first()
+    client.force_login(viewer)
+    body = client.get(f"/scans/{run.pk}/").content.decode()
+    assert (
+        'id="unreadable-facts"' in body
+        and "<code>CONFIG GET</code>" in body
+        and "<code>SLOWLOG GET</code>" in body
+    )
+
+
+def test_a_bad_cidr_in_the_scan_allowlist_stops_the_app_at_startup(settings):
+    from django.apps import apps
+    from django.core.exceptions import ImproperlyConfigured
+
+    config = apps.get_app_config("scans")
+    settings.ADVISOR_SCAN_ALLOWED_HOSTS = [".redis.azure.net", "10.0.0.0/8", "fd00::/8"]
+    config.ready()
+    settings.ADVISOR_SCAN_ALLOWED_HOSTS = [".redis.azure.net", "10.0.0.0/33"]
+    with pytest.raises(ImproperlyConfigured) as e:
+        config.ready()
+    assert str(e.value).startswith("ADVISOR_SCAN_ALLOWED_HOSTS: '10.0.0.0/33' is not a valid CIDR range")

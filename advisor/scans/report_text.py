@@ -51,6 +51,21 @@ def render_scan_text(report: dict, *, color: bool = False) -> str:
         lines.append(
             f"{ns['name']:<28} {ns.get('keys', 0):>10,} {ns.get('without_ttl', 0):>8,} {mem:>12}  {ttl_text}"
         )
+    unreadable = report.get("unreadable_facts") or []
+    if unreadable:
+        lines.append("")
+        lines.append("Not read (the server refused the command):")
+        for u in unreadable:
+            lines.append(f"  {u.get('command', '?'):<14} {u.get('fact', '')}: {u.get('reason', '')}")
+    big = report.get("big_collections") or []
+    if big:
+        lines.append("")
+        lines.append(
+            f"Biggest collections (over {report.get('elements_limit') or 0:,} elements, sampled keys):"
+        )
+        for b in big[:10]:
+            where = b.get("namespace") or "unregistered"
+            lines.append(f"  {b['key']:<50} {b['type']:<7} {b['elements']:>12,}  {where}")
     unmatched = report.get("unmatched") or {}
     if unmatched.get("keys"):
         lines.append("")

@@ -6,6 +6,7 @@ scan from the command line is stored exactly like a scheduled one.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import secrets
@@ -18,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from advisor.core.findings import Severity
+from advisor.core.rules.base import effective_thresholds
 from advisor.core.scan import ScanError, ScanOptions, ScanTarget, evaluate_drift, namespace_specs, run_scan
 from advisor.registry.models import Instance
 from advisor.registry.services import registry_design
@@ -104,11 +106,15 @@ def scan_run_cancel(*, run: ScanRun) -> None:
 
 
 def scan_options(**overrides) -> ScanOptions:
+    """The settings' scan options with overrides (None: keep the setting). `max_ops` 0 lifts the
+    ops budget, in the setting and as an override; ValueError for anything ScanOptions refuses."""
     options = {
         "allowed_hosts": list(settings.ADVISOR_SCAN_ALLOWED_HOSTS),
         "max_ops": settings.ADVISOR_SCAN_MAX_OPS,
     }
     options.update({k: v for k, v in overrides.items() if v is not None})
+    if options["max_ops"] == 0:
+        options["max_ops"] = None  # no budget: commands go out as fast as the server answers
     return ScanOptions(**options)
 
 
@@ -179,6 +185,10 @@ def _execute(run, instance, lock, options, on_progress, today) -> ScanRun:
         ScanRun.objects.filter(pk=run.pk).update(**fields)
         cancelled = ScanRun.objects.filter(pk=run.pk, cancel_requested=True).exists()
 
+    # The scan counts collections above the same element limit DRF016 judges them by.
+    options = dataclasses.replace(
+        options, max_elements=int(effective_thresholds(design)["DRF016.max_elements"])
+    )
     try:
         report = run_scan(
             target,

@@ -20,6 +20,7 @@ def _namespace_rows(report: dict, instance: Instance) -> list[dict]:
     # namespace_to_core reads multi_key_with: prefetch it, or every row costs a query.
     namespaces = instance.namespaces.select_related("team", "instance").prefetch_related("multi_key_with")
     designs = {ns.name: ns for ns in namespaces}
+    memory_refused = any(u.get("command") == "MEMORY USAGE" for u in report.get("unreadable_facts") or [])
     rows = []
     for ns in report.get("namespaces", []):
         design = designs.get(ns["name"])
@@ -28,6 +29,8 @@ def _namespace_rows(report: dict, instance: Instance) -> list[dict]:
         limit = None
         if design and design.ttl_mode != "none" and design.ttl_seconds:
             limit = design.ttl_seconds + design.ttl_jitter_seconds
+        # per-field: the hash fields expire, the keys carry no TTL by design (DRF002)
+        per_field = bool(design and design.ttl_mode == "per-field")
         rows.append(
             {
                 "name": ns["name"],
@@ -36,10 +39,13 @@ def _namespace_rows(report: dict, instance: Instance) -> list[dict]:
                 "without_ttl": ns.get("without_ttl", 0),
                 "without_ttl_share": (ns.get("without_ttl", 0) / keys) if keys else 0,
                 "designed_ttl": limit,
+                "per_field": per_field,
                 "ttl_p50": ttl.get("p50"),
                 "ttl_max": ttl.get("max"),
                 "ttl_over": bool(limit and ttl.get("max") and ttl["max"] > limit + 1),
-                "memory_bytes": ns.get("memory_bytes"),
+                "memory_bytes": None
+                if memory_refused and not ns.get("memory_sampled_keys")
+                else ns.get("memory_bytes"),
                 "memory_estimated": ns.get("memory_estimated"),
                 # What the design's sizing model predicts, for the keys actually present.
                 "memory_designed": (

@@ -50,13 +50,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--memory-sample", type=float, help="share of keys measured with MEMORY USAGE (default 0.1)"
         )
-        parser.add_argument("--max-ops", type=int, help="commands per second the scan may send")
+        parser.add_argument(
+            "--max-ops",
+            type=int,
+            help="commands per second the scan may send (default ADVISOR_SCAN_MAX_OPS); 0 lifts the budget: "
+            "no throttling, as fast as the cache answers",
+        )
         parser.add_argument("--count", type=int, help="SCAN COUNT per batch (default 1000)")
 
     def handle(self, *args, name, json: bool = False, **options):
         instance = Instance.objects.filter(name=name).first()
         if instance is None:
             _usage_error(f"no registered instance named {name!r}")
+        max_ops = options.get("max_ops")
+        if max_ops is not None and max_ops < 0:
+            _usage_error(
+                f"--max-ops must be 0 (no limit) or a positive number of commands per second, not {max_ops}"
+            )
         try:
             opts = services.scan_options(
                 max_keys=options.get("max_keys"),
