@@ -1,23 +1,43 @@
-"""The migration planner: the core checklist (advisor.core.migration) and its two pages."""
+"""The migration planner: the core plan (advisor.core.migration) and the pages that show it."""
 
 import datetime as dt
+import json
 
 import pytest
 
-from advisor.core.design import load_design
+from advisor.core import platform
+from advisor.core.design import Design, load_design
 from advisor.core.engine import lint_design
 from advisor.core.migration import (
-    BALANCED_MAX_OPS_PER_GB,
-    MEMORY_OPTIMIZED_MAX_OPS_PER_GB,
+    MICROSOFT_SIZE_MAP,
+    NothingToMigrate,
+    UnknownInstance,
     migration_plan,
     retiring_instances,
-    sizing_plan,
 )
+from advisor.core.scan.report import ScanReport, ServerFacts
 from advisor.findings import clock
-from advisor.registry.models import Instance
+from advisor.registry.models import Instance, Namespace
+from advisor.scans.models import ScanRun
 from tests.conftest import CLEAN_DESIGN, DEMO_DESIGN
 
 TODAY = dt.date(2026, 11, 26)
+GIB = 2**30
+CONTRACT_KEYS = {
+    "instance",
+    "retires",
+    "days_left",
+    "source",
+    "need",
+    "target",
+    "alternatives",
+    "data_migration",
+    "blockers",
+    "steps",
+}
+# The sizing model's bytes per key of the namespaces below: the literal `prod:shop:nX:v1:` (16) plus 8
+# for the int, the typical value, 64 overhead and 32 for the TTL.
+KEY_OVERHEAD = 16 + 8 + 64 + 32
 
 
 @pytest.fixture(autouse=True)
@@ -29,23 +49,19 @@ def demo():
     return load_design(DEMO_DESIGN.read_bytes())
 
 
-def clean():
-    return load_design(CLEAN_DESIGN.read_bytes())
-
-
-def design_with(instance: dict, namespaces: list[dict]):
-    """A one-instance design; namespaces default to a small disposable cache."""
+def design_with(instance: dict, namespaces: list[dict]) -> Design:
+    """A one-instance design on ACR Premium; namespaces default to a small disposable cache."""
     base_instance = {
         "name": "legacy",
         "environment": "prod",
         "product": "azure-cache-for-redis",
         "tier": "premium",
         "memory_gb": 6,
-        "clustering": "oss",
+        "clustering": "none",
         "high_availability": True,
         "persistence": "none",
         "geo_replication": False,
-        "eviction_policy": "volatile-lru",
+        "eviction_policy": "allkeys-lru",
         "auth": "access-key",
         "tls": True,
         "public_network_access": False,
@@ -63,23 +79,37 @@ def design_with(instance: dict, namespaces: list[dict]):
         "data_classification": "internal",
         "source_of_truth": "shop-sql",
     }
-    from advisor.core.design import Design
-
     return Design.model_validate(
         {
             "version": 1,
             "teams": [{"name": "shop"}],
             "instances": [{**base_instance, **instance}],
-            "namespaces": [{**base_ns, **ns} for ns in namespaces],
+            "namespaces": [
+                {**base_ns, "name": f"ns{i}", "pattern": f"prod:shop:n{i}:v1:<id:int>", **ns}
+                for i, ns in enumerate(namespaces)
+            ],
         }
     )
 
 
-# Core -----------------------------------------------------------------------------------------
+def keys_for(gib: float, typical: int = 512) -> int:
+    """The cardinality whose estimate (sizing model) is `gib` GiB."""
+    return round(gib * GIB / (KEY_OVERHEAD + typical))
+
+
+def plan_of(instance: dict, namespaces: list[dict], **kwargs):
+    return migration_plan(design_with(instance, namespaces), "legacy", today=TODAY, **kwargs)
+
+
+def all_output(plan) -> str:
+    return json.dumps(plan.to_dict()) + plan.to_markdown() + plan.to_text()
+
+
+# Retiring instances ---------------------------------------------------------------------------
 
 
 def test_retiring_instances_are_sorted_by_urgency():
-    design = design_with({}, [{"name": "a", "pattern": "prod:shop:a:v1:<id:int>"}])
+    design = design_with({}, [{}])
     instances = [
         *design.instances,
         design.instances[0].model_copy(update={"name": "old-enterprise", "tier": "enterprise"}),
@@ -106,143 +136,466 @@ def test_the_urgency_is_ins001s_severity():
             r for r in retiring_instances(demo().instances, today=today) if r.name == "prod-legacy-cache"
         )
         assert row.urgency == ins001.severity
+        assert migration_plan(demo(), "prod-legacy-cache", today=today).urgency == ins001.severity
 
 
-def test_multi_key_pairs_use_the_same_slot_logic_as_hsh002():
+def test_only_retiring_instances_have_a_plan():
+    with pytest.raises(NothingToMigrate, match="Azure Managed Redis Memory Optimized, which is not retiring"):
+        migration_plan(load_design(CLEAN_DESIGN.read_bytes()), "prod-checkout-state", today=TODAY)
+    with pytest.raises(UnknownInstance, match="no-such"):
+        migration_plan(demo(), "no-such", today=TODAY)
+
+
+# The JSON of the contract -----------------------------------------------------------------------
+
+
+def test_the_json_has_the_contract_shape():
+    plan = migration_plan(demo(), "prod-legacy-cache", today=TODAY)
+    data = json.loads(json.dumps(plan.to_dict()))
+    assert set(data) == CONTRACT_KEYS
+    assert data["instance"] == "prod-legacy-cache"
+    assert data["retires"] == "2027-03-31" and data["days_left"] == 125
+    assert {"product", "tier", "sku", "memory_gb"} <= set(data["source"])
+    assert data["source"]["product"] == "azure-cache-for-redis" and data["source"]["tier"] == "enterprise"
+    assert {"memory_bytes", "ops_per_sec", "source"} <= set(data["need"]) and data["need"][
+        "source"
+    ] == "design"
+    assert data["need"]["ops_per_sec"] == 2500 + 600 + 300 + 30 + 1200 + 60
+    target_keys = {"product", "tier", "sku", "memory_gb", "clustering", "eviction_policy", "port"}
+    assert target_keys <= set(data["target"])
+    assert data["target"]["product"] == "azure-managed-redis" and data["target"]["port"] == 10000
+    assert all({"tier", "sku", "memory_gb"} <= set(a) for a in data["alternatives"])
+    assert [d["id"] for d in data["data_migration"]] == ["rdb-import", "dual-write", "riot", "start-empty"]
+    assert all({"id", "available", "why"} <= set(d) for d in data["data_migration"])
+    assert all({"id", "message"} <= set(b) for b in data["blockers"])
+    assert all({"id", "title", "detail"} <= set(s) for s in data["steps"])
+
+
+def test_the_steps_are_an_ordered_checklist():
+    plan = migration_plan(demo(), "prod-legacy-cache", today=TODAY)
+    ids = [s.id for s in plan.steps]
+    order = [
+        "hostname",
+        "tls",
+        "entra-id",
+        "cluster-client",
+        "hash-tags",
+        "sizing",
+        "persistence-ha",
+        "private-endpoint",
+        "data-migration",
+        "cutover",
+        "rollback",
+        "decommission",
+    ]
+    assert [i for i in ids if i in order] == order
+    by_id = {s.id: s for s in plan.steps}
+    assert "westeurope.redis.azure.net" in by_id["hostname"].detail and "10000" in by_id["hostname"].detail
+    assert by_id["tls"].status == "ok" and by_id["entra-id"].status == "action"
+    assert "managed identity" in by_id["entra-id"].detail
+    assert "2027-03-31" in by_id["decommission"].detail and "1 h" in by_id["decommission"].detail
+    # The per-namespace plans feed the data step.
+    assert any(p.startswith("legacy-session (session, continuity)") for p in by_id["data-migration"].points)
+
+
+# Target size, on every retiring tier --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("instance", "gib", "typical", "ops", "tier"),
+    [
+        # C1 → B1 in Microsoft's mapping: Balanced.
+        ({"tier": "basic", "memory_gb": 1, "high_availability": False}, 0.9, 512, (100, 10), "balanced"),
+        # C4 → M10: Memory Optimized, where the need makes 12 GB the right size anyway.
+        ({"tier": "standard", "memory_gb": 13}, 7.0, 512, (100, 10), "memory-optimized"),
+        ({"tier": "premium", "memory_gb": 13}, 8.0, 512, (100, 10), "balanced"),  # P2 → B10
+        # Clustered Premium: Memory Optimized with equivalent memory.
+        (
+            {"tier": "premium", "memory_gb": 52, "clustering": "oss", "shards": 2},
+            30.0,
+            512,
+            (100, 10),
+            "memory-optimized",
+        ),
+        (
+            {"tier": "enterprise", "memory_gb": 25, "clustering": "enterprise"},
+            15.0,
+            512,
+            (100, 10),
+            "balanced",
+        ),
+        # Read-heavy with 2 KiB values: Flash Optimized.
+        (
+            {"tier": "enterprise-flash", "memory_gb": 345, "clustering": "enterprise"},
+            300.0,
+            2048,
+            (9000, 100),
+            "flash-optimized",
+        ),
+    ],
+    ids=["basic", "standard", "premium", "premium-clustered", "enterprise", "enterprise-flash"],
+)
+def test_the_target_is_the_smallest_size_of_its_tier_that_holds_the_need(instance, gib, typical, ops, tier):
     namespaces = [
         {
-            "name": "cart-items",
-            "pattern": "prod:shop:cart:v1:{<cart:int>}:items",
-            "multi_key_with": ["cart-totals"],
-        },
-        {"name": "cart-totals", "pattern": "prod:shop:cart:v1:{<cart:int>}:totals"},
-        {
-            "name": "order-lines",
-            "pattern": "prod:shop:order:v1:<order:int>:lines",
-            "multi_key_with": ["order-sum"],
-        },
-        {"name": "order-sum", "pattern": "prod:shop:order:v1:<order:int>:sum"},
-        {"name": "stock-a", "pattern": "prod:shop:stock:v1:{<sku:int>}:a", "multi_key_with": ["stock-b"]},
-        {"name": "stock-b", "pattern": "prod:shop:stock:v1:{<item:int>}:b"},
+            "cardinality": keys_for(gib, typical),
+            "value_bytes": {"typical": typical, "max": typical * 4},
+            "ops_per_sec": {"reads": ops[0], "writes": ops[1]},
+        }
     ]
-    design = design_with({"clustering": "oss"}, namespaces)
+    plan = plan_of(instance, namespaces)
+    need = plan.need.memory_bytes
+    assert abs(need - gib * GIB) < GIB / 100
+    target = plan.target
+    assert target.tier == tier, target.why
+    sizes = platform.skus("azure-managed-redis", target.tier)
+    size = platform.find_sku("azure-managed-redis", target.tier, target.sku)
+    assert size is not None and size.memory_gb == target.memory_gb
+    assert platform.usable_bytes(size.memory_gb) == target.usable_bytes >= need
+    assert target.usable_bytes == int(size.memory_gb * GIB * 0.8)
+    index = sizes.index(size)
+    assert index == 0 or platform.usable_bytes(sizes[index - 1].memory_gb) < need
+    assert not target.preview and target.covers_need
+    assert target.clustering == "oss" and target.port == 10000
+    assert plan.source.tier == instance["tier"]
+
+
+def test_microsofts_size_mapping_names_real_sizes():
+    for source, targets in MICROSOFT_SIZE_MAP.items():
+        assert platform.sku_anywhere("azure-cache-for-redis", source) is not None, source
+        for name in targets:
+            assert platform.sku_anywhere("azure-managed-redis", name) is not None, name
+
+
+@pytest.mark.parametrize(
+    "instance",
+    [
+        {"tier": "standard", "memory_gb": 13},  # C4: Microsoft's mapping says M10
+        {"tier": "premium", "memory_gb": 26, "clustering": "oss", "shards": 2},  # clustered: Memory Optimized
+        {"tier": "standard", "memory_gb": 53},  # C6 → M50
+    ],
+    ids=["C4", "clustered-premium", "C6"],
+)
+def test_a_small_need_never_gets_memory_optimized_m10(instance):
+    plan = plan_of(instance, [{"cardinality": keys_for(0.4)}])
+    assert 0.39 * GIB < plan.need.memory_bytes < 0.41 * GIB
+    assert plan.target.tier == "balanced" and plan.target.sku in ("B0", "B1")
+    assert plan.target.sku != "M10"
+    assert any("Memory Optimized starts at 12 GB (M10)" in reason for reason in plan.target.why)
+    m10 = next(a for a in plan.alternatives if a.sku == "M10")
+    assert "oversized" in m10.note
+
+
+def test_the_declared_load_can_ask_for_more_cpu():
+    light = plan_of({"tier": "enterprise", "memory_gb": 25}, [{"cardinality": keys_for(15)}])
+    heavy = plan_of(
+        {"tier": "enterprise", "memory_gb": 25},
+        [{"cardinality": keys_for(15), "ops_per_sec": {"reads": 500_000, "writes": 50_000}}],
+    )
+    assert light.target.tier == "balanced"
+    assert heavy.target.tier == "compute-optimized" and heavy.target.sku == "X20"
+    assert any("declared load" in reason for reason in heavy.target.why)
+
+
+def test_flash_only_for_a_workload_that_suits_flash():
+    instance = {"tier": "enterprise-flash", "memory_gb": 345, "clustering": "enterprise"}
+    big = {"cardinality": keys_for(300, 2048), "value_bytes": {"typical": 2048, "max": 8192}}
+    write_heavy = plan_of(instance, [{**big, "ops_per_sec": {"reads": 5000, "writes": 5000}}])
+    assert write_heavy.target.tier != "flash-optimized"
+    assert "writes are 50%" in write_heavy.target.why[0]
+    assert all(a.tier != "flash-optimized" for a in write_heavy.alternatives)
+    small_data = plan_of(
+        instance, [{**big, "cardinality": keys_for(2, 2048), "ops_per_sec": {"reads": 900, "writes": 10}}]
+    )
+    assert small_data.target.tier == "balanced" and small_data.target.sku == "B3"
+    assert "Flash Optimized starts at 235 GB" in small_data.target.why[0]
+
+
+def test_a_preview_target_is_a_blocker_unless_a_generally_available_size_holds_it():
+    huge = {"cardinality": keys_for(400), "ops_per_sec": {"reads": 100, "writes": 100}}  # 512-byte values
+    plan = plan_of({"tier": "premium", "memory_gb": 600, "clustering": "oss", "shards": 5}, [huge])
+    assert plan.target.preview and plan.target.sku == "M700"
+    assert "preview-sku" in {b.id for b in plan.blockers}
+    read_heavy = {
+        "cardinality": keys_for(400, 4096),
+        "value_bytes": {"typical": 4096, "max": 8192},
+        "ops_per_sec": {"reads": 1000, "writes": 10},
+    }
+    plan = plan_of({"tier": "premium", "memory_gb": 600, "clustering": "oss", "shards": 5}, [read_heavy])
+    assert plan.target.tier == "flash-optimized" and not plan.target.preview
+    assert "preview-sku" not in {b.id for b in plan.blockers}
+
+
+def test_a_need_beyond_every_size_says_so():
+    plan = plan_of(
+        {"tier": "premium", "memory_gb": 1200, "clustering": "oss", "shards": 10},
+        [{"cardinality": keys_for(2000)}],
+    )
+    assert not plan.target.covers_need and plan.target.sku == "M2000"
+    assert "too-large" in {b.id for b in plan.blockers}
+
+
+# Need: the design, or the last scan ----------------------------------------------------------------
+
+
+def test_the_need_comes_from_the_last_scan_when_there_is_one():
+    namespaces = [{"cardinality": keys_for(0.9)}]
+    by_design = plan_of({"tier": "premium", "memory_gb": 6}, namespaces)
+    measured_at = dt.datetime(2026, 11, 20, 3, 0, tzinfo=dt.UTC)
+    by_scan = plan_of(
+        {"tier": "premium", "memory_gb": 6}, namespaces, measured_used_memory=5 * GIB, measured_at=measured_at
+    )
+    assert by_design.need.source == "design" and by_design.target.sku == "B3"
+    assert by_scan.need.source == "last-scan" and by_scan.need.memory_bytes == 5 * GIB
+    assert by_scan.need.design_bytes == by_design.need.memory_bytes
+    assert by_scan.target.sku == "B10"  # B5 holds 4.8 GB usable
+    for text in (by_scan.to_markdown(), by_scan.to_text()):
+        assert (
+            "measured by the last scan on 2026-11-20" in text and "estimated at 921.6 MB" in text
+        )  # the estimate beside it
+
+
+# Data migration -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("instance", "available"),
+    [
+        ({"tier": "basic", "memory_gb": 1, "high_availability": False}, False),
+        ({"tier": "standard", "memory_gb": 1}, False),
+        ({"tier": "premium", "memory_gb": 6}, True),
+        ({"tier": "enterprise", "memory_gb": 12, "clustering": "enterprise"}, True),
+        ({"tier": "enterprise-flash", "memory_gb": 345, "clustering": "enterprise"}, True),
+    ],
+    ids=["basic", "standard", "premium", "enterprise", "enterprise-flash"],
+)
+def test_rdb_import_only_from_tiers_that_export_rdb_files(instance, available):
+    plan = plan_of(
+        instance, [{"classification": "durable", "source_of_truth": None, "ttl": {"mode": "none"}}]
+    )
+    options = {d.id: d for d in plan.data_migration}
+    assert options["rdb-import"].available is available
+    assert options["rdb-import"].source == platform.AMR_IMPORT_EXPORT
+    if not available:
+        assert options["rdb-import"].why.startswith(
+            "Basic and Standard caches cannot export RDB files; only Premium (and the Enterprise tiers) can."
+        )
+    assert options["dual-write"].available and "no data loss or downtime" in options["dual-write"].why
+    assert options["riot"].available and "not officially supported by Microsoft" in options["riot"].why
+    assert (options["rdb-import"].recommended, options["dual-write"].recommended) == (
+        available,
+        not available,
+    )
+    # The namespace plan copies the only copy the way this tier can.
+    durable = plan.namespaces[0]
+    assert ("RDB" in " ".join(durable.steps)) is available
+
+
+def test_start_empty_only_when_every_namespace_is_disposable():
+    disposable = plan_of({}, [{}, {"ttl": {"mode": "sliding", "seconds": 60}}])
+    start = {d.id: d for d in disposable.data_migration}["start-empty"]
+    assert start.available and start.recommended
+    mixed = plan_of(
+        {},
+        [
+            {},
+            {"classification": "session", "source_of_truth": None},
+            {"classification": "coordination", "ttl": {"mode": "absolute", "seconds": 30}},
+        ],
+    )
+    start = {d.id: d for d in mixed.data_migration}["start-empty"]
+    assert not start.available and not start.recommended
+    assert "ns1, ns2 are session, coordination or durable data" in start.why
+    empty = migration_plan(design_with({}, [{}]).model_copy(update={"namespaces": []}), "legacy", today=TODAY)
+    assert not {d.id: d for d in empty.data_migration}["start-empty"].available
+    assert "no-namespaces" in {b.id for b in empty.blockers}
+
+
+# Blockers -----------------------------------------------------------------------------------------
+
+
+def _connection(db: int) -> dict:
+    return {"connection": {"url": f"rediss://legacy.redis.cache.windows.net:6380/{db}", "credential": "none"}}
+
+
+def test_a_database_other_than_0_is_a_blocker():
+    assert "db-index" not in {b.id for b in plan_of(_connection(0), [{}]).blockers}
+    plan = plan_of(_connection(1), [{}])
+    blocker = next(b for b in plan.blockers if b.id == "db-index")
+    assert "selects database 1" in blocker.message and "only database 0" in blocker.message
+    assert "database-0" in [s.id for s in plan.steps]
+    scanned = plan_of(_connection(0), [{}], measured_databases=[0, 2])
+    assert "database 2" in next(b for b in scanned.blockers if b.id == "db-index").message
+    assert "db-index" not in {b.id for b in plan_of(_connection(0), [{}], measured_databases=[0]).blockers}
+
+
+def test_passive_geo_replication_becomes_active_without_persistence():
+    plan = plan_of({"geo_replication": True, "persistence": "rdb"}, [{"cardinality": 10}])
+    blocker = next(b for b in plan.blockers if b.id == "geo-replication-passive")
+    assert "active" in blocker.message and "conflict-free" in blocker.message
+    assert "persistence cannot be combined" in blocker.message
+    assert plan.target.geo_replication and plan.target.persistence == "none" and plan.target.high_availability
+    size = platform.find_sku("azure-managed-redis", plan.target.tier, plan.target.sku)
+    assert size.geo_replication and plan.target.sku not in ("B0", "B1")
+    enterprise = plan_of(
+        {"tier": "enterprise", "memory_gb": 12, "clustering": "enterprise", "geo_replication": True}, [{}]
+    )
+    assert "geo-replication-passive" not in {b.id for b in enterprise.blockers}
+    assert enterprise.target.persistence == "none"
+
+
+def test_vnet_injection_only_for_premium_without_public_access():
+    assert "vnet-injection" in {b.id for b in plan_of({"tier": "premium"}, [{}]).blockers}
+    blocker = next(b for b in plan_of({"tier": "premium"}, [{}]).blockers if b.id == "vnet-injection")
+    assert (
+        blocker.message.startswith("If this cache is VNet-injected") and "private endpoint" in blocker.message
+    )
+    assert "vnet-injection" not in {b.id for b in plan_of({"public_network_access": True}, [{}]).blockers}
+    assert "vnet-injection" not in {
+        b.id for b in plan_of({"tier": "standard", "memory_gb": 1}, [{}]).blockers
+    }
+
+
+def test_keyspace_notifications_only_when_the_scan_saw_them():
+    assert "keyspace-notifications" not in {b.id for b in plan_of({}, [{}]).blockers}
+    plan = plan_of({}, [{}], notify_keyspace_events="Ex")
+    blocker = next(b for b in plan.blockers if b.id == "keyspace-notifications")
+    assert "preview" in blocker.message and "`Ex`" in blocker.message
+
+
+def test_enterprise_gains_entra_id():
+    plan = migration_plan(demo(), "prod-legacy-cache", today=TODAY)
+    entra = next(b for b in plan.blockers if b.id == "entra-id")
+    assert entra.kind == "info" and "has no Microsoft Entra ID" in entra.message
+    assert "entra-id" not in {b.id for b in plan_of({}, [{}]).blockers}  # Premium has Entra ID
+
+
+def test_crossslot_pairs_use_the_same_slot_logic_as_hsh002():
+    namespaces = [
+        {"pattern": "prod:shop:cart:v1:{<cart:int>}:items", "multi_key_with": ["ns1"]},
+        {"pattern": "prod:shop:cart:v1:{<cart:int>}:totals"},
+        {"pattern": "prod:shop:order:v1:<order:int>:lines", "multi_key_with": ["ns3"]},
+        {"pattern": "prod:shop:order:v1:<order:int>:sum"},
+        {"pattern": "prod:shop:stock:v1:{<sku:int>}:a", "multi_key_with": ["ns5"]},
+        {"pattern": "prod:shop:stock:v1:{<item:int>}:b"},
+    ]
+    design = design_with({"clustering": "oss", "shards": 2, "memory_gb": 12}, namespaces)
     plan = migration_plan(design, "legacy", today=TODAY)
     verdict = {(p.namespace, p.other): p.same_slot for p in plan.slot_pairs}
-    assert verdict == {
-        ("cart-items", "cart-totals"): True,
-        ("order-lines", "order-sum"): False,
-        ("stock-a", "stock-b"): False,
-    }
-    # Exactly the pairs HSH002 reports on an OSS-clustered instance.
+    assert verdict == {("ns0", "ns1"): True, ("ns2", "ns3"): False, ("ns4", "ns5"): False}
     hsh002 = {
         (f.target.split(":")[1], f.related[0].split(":")[1])
         for f in lint_design(design, today=TODAY).findings
         if f.rule == "HSH002"
     }
     assert hsh002 == {pair for pair, same in verdict.items() if not same}
-    order = next(p for p in plan.slot_pairs if p.namespace == "order-lines")
-    assert order.suggested_tag == "{<order:int>}" and "no hash tag" in order.detail
-    assert plan.clustering.status == "action"
+    crossslot = next(b for b in plan.blockers if b.id == "crossslot")
+    assert "ns2 + ns3" in crossslot.message and "`{<order:int>}`" in crossslot.message
+    assert "non-clustered" in crossslot.message  # the target is small enough for it
+    assert {s.id: s.status for s in plan.steps}["hash-tags"] == "action"
 
-    # On Enterprise clustering HSH002 is silent today, but the move to the OSS policy would break them.
-    design = design_with({"clustering": "enterprise"}, namespaces)
-    assert not [f for f in lint_design(design, today=TODAY).findings if f.rule == "HSH002"]
-    plan = migration_plan(design, "legacy", today=TODAY)
-    assert sum(not p.same_slot for p in plan.slot_pairs) == 2 and plan.clustering.status == "action"
-
-
-def test_connection_items_suggest_entra_id_and_tls():
-    design = design_with(
-        {"auth": "access-key", "tls": False, "public_network_access": True},
-        [{"name": "a", "pattern": "prod:shop:a:v1:<id:int>"}],
+    # Beyond 25 GB a non-clustered cache is no way out.
+    big = design_with(
+        {"clustering": "oss", "shards": 4, "memory_gb": 52},
+        [{**ns, "cardinality": keys_for(10)} for ns in namespaces],
     )
-    items = {i.key: i for i in migration_plan(design, "legacy", today=TODAY).connection}
-    assert items["hostname"].status == "action" and "redis.azure.net:10000" in items["hostname"].detail
-    assert items["auth"].status == "action" and "Entra ID" in items["auth"].detail
-    assert items["tls"].status == "action" and items["network"].status == "action"
-    design = design_with({"auth": "entra-id"}, [{"name": "a", "pattern": "prod:shop:a:v1:<id:int>"}])
-    items = {i.key: i for i in migration_plan(design, "legacy", today=TODAY).connection}
-    assert items["auth"].status == "ok" and items["tls"].status == "ok"
+    crossslot = next(b for b in migration_plan(big, "legacy", today=TODAY).blockers if b.id == "crossslot")
+    assert "non-clustered" not in crossslot.message
 
 
-def test_namespaces_are_rebuilt_or_need_a_continuity_plan():
-    namespaces = [
-        {"name": "cache", "pattern": "prod:shop:cache:v1:<id:int>"},
-        {
-            "name": "sessions",
-            "pattern": "prod:shop:session:v1:<id:hash>",
-            "classification": "session",
-            "source_of_truth": None,
-        },
-        {
-            "name": "locks",
-            "pattern": "prod:shop:lock:v1:<id:int>",
-            "classification": "coordination",
-            "ttl": {"mode": "absolute", "seconds": 30},
-        },
-        {
-            "name": "carts",
-            "pattern": "prod:shop:cart:v1:<id:int>",
-            "classification": "durable",
-            "source_of_truth": None,
-            "ttl": {"mode": "none"},
-        },
-    ]
-    plan = migration_plan(design_with({}, namespaces), "legacy", today=TODAY)
-    strategies = {ns.name: ns.strategy for ns in plan.namespaces}
-    assert strategies == {
-        "cache": "rebuild",
-        "sessions": "continuity",
-        "locks": "continuity",
-        "carts": "continuity",
-    }
-    by_name = {ns.name: ns for ns in plan.namespaces}
-    assert "warming" in by_name["cache"].summary and "expire within 11 min" in " ".join(
-        by_name["cache"].steps
-    )
-    assert "only copy" in by_name["carts"].summary
-    persistence = next(i for i in plan.resilience if i.key == "persistence")
-    assert persistence.status == "action" and "`aof`" in persistence.detail  # carts: Redis is the only copy
+def test_a_non_clustered_cache_is_offered_to_clients_that_cannot_handle_a_cluster():
+    small = plan_of({"clustering": "none"}, [{}])
+    client = {s.id: s for s in small.steps}["cluster-client"]
+    assert client.status == "action" and "qualifies" in client.points[0] and "25 GB" in client.points[0]
+    large = plan_of({"memory_gb": 53, "clustering": "none"}, [{"cardinality": keys_for(30)}])
+    client = {s.id: s for s in large.steps}["cluster-client"]
+    assert "too large" in client.points[0]
+
+
+# Eviction: never volatile-* to protect keys with TTLs ------------------------------------------------
+
+MIXED = [
+    {},
+    {"classification": "session", "source_of_truth": None, "ttl": {"mode": "sliding", "seconds": 3600}},
+    {"classification": "coordination", "ttl": {"mode": "absolute", "seconds": 30}},
+]
+
+
+def test_a_mixed_instance_is_split_and_never_offered_volatile():
+    plan = plan_of({"eviction_policy": "allkeys-lru"}, MIXED)
+    assert "volatile" not in all_output(plan)
+    assert plan.target.eviction_policy == "noeviction"
+    split = {s.id: s for s in plan.steps}["split-workloads"]
+    assert "`allkeys-lru` for the disposable namespaces" in split.detail and "`noeviction`" in split.detail
+    demo_plan = migration_plan(demo(), "prod-legacy-cache", today=TODAY)  # sessions beside caches
+    assert "volatile" not in all_output(demo_plan)
+    # Today's volatile policy is not carried over, nor named in the plan's JSON.
+    plan = plan_of({"eviction_policy": "volatile-lru"}, MIXED)
+    assert plan.target.eviction_policy == "noeviction"
+    assert "volatile" not in json.dumps(plan.to_dict())
 
 
 @pytest.mark.parametrize(
-    ("ops", "cardinality", "typical", "writes_share", "family"),
+    ("policy", "classes", "expected"),
     [
-        (100, 1_000_000, 512, 0.1, "memory-optimized"),
-        (3_000, 1_000_000, 512, 0.1, "balanced"),
-        (200_000, 1_000_000, 512, 0.1, "compute-optimized"),
-        (20_000, 200_000_000, 4096, 0.05, "flash-optimized"),
-        (20_000, 200_000_000, 4096, 0.5, "memory-optimized"),  # large, but write-heavy: not flash
+        ("volatile-lru", ["disposable"], "allkeys-lru"),
+        ("noeviction", ["disposable"], "allkeys-lru"),
+        ("allkeys-lfu", ["disposable"], "allkeys-lfu"),
+        ("allkeys-lru", ["session"], "noeviction"),
+        ("volatile-ttl", ["durable"], "noeviction"),
     ],
 )
-def test_the_tier_family_follows_the_load_per_gb(ops, cardinality, typical, writes_share, family):
-    ns = {
-        "name": "data",
-        "pattern": "prod:shop:data:v1:<id:int>",
-        "cardinality": cardinality,
-        "value_bytes": {"typical": typical, "max": typical * 4},
-        "ops_per_sec": {"reads": ops * (1 - writes_share), "writes": ops * writes_share},
-    }
-    plan = sizing_plan(design_with({"memory_gb": 1000}, [ns]), "legacy")
-    assert plan.family == family, plan.family_reason
-    assert plan.required_gb * 2**30 * 0.9 * 0.6 >= plan.estimated_bytes
-    if family in ("memory-optimized", "balanced"):
-        assert (
-            plan.ops_per_gb
-            <= {"memory-optimized": MEMORY_OPTIMIZED_MAX_OPS_PER_GB, "balanced": BALANCED_MAX_OPS_PER_GB}[
-                family
-            ]
-        )
+def test_the_eviction_policy_follows_the_data(policy, classes, expected):
+    namespaces = [
+        {"classification": c, "source_of_truth": "shop-sql" if c != "session" else None} for c in classes
+    ]
+    plan = plan_of({"eviction_policy": policy}, namespaces)
+    assert plan.target.eviction_policy == expected
+    assert not plan.target.eviction_policy.startswith("volatile")
 
 
-def test_the_clean_design_needs_few_actions():
-    plan = migration_plan(clean(), "prod-checkout-state", today=TODAY)
-    assert plan.retires is None and plan.days_left is None
-    assert plan.clustering.status == "ok" and all(p.same_slot for p in plan.slot_pairs)
-    assert {i.key: i.status for i in plan.connection}["auth"] == "ok"
+def test_the_plan_never_proposes_what_the_target_cannot_do():
+    plans = [
+        plan_of({"geo_replication": True, "persistence": "aof"}, MIXED),
+        plan_of({"tier": "basic", "memory_gb": 1, "high_availability": False}, [{}]),
+        plan_of({"auth": "entra-id"}, [{}]),
+        migration_plan(demo(), "prod-legacy-cache", today=TODAY),
+    ]
+    for plan in plans:
+        text = all_output(plan).lower()
+        assert "data access polic" not in text
+        assert not (plan.target.geo_replication and plan.target.persistence != "none")
+    basic = plans[1]
+    assert basic.target.high_availability  # a production Basic cache gets HA all the same (INS002)
+    dev_basic = plan_of(
+        {"tier": "basic", "memory_gb": 1, "high_availability": False, "environment": "dev"}, [{}]
+    )
+    assert not dev_basic.target.high_availability  # Microsoft: Basic maps to a non-HA cache
 
 
-# Pages ----------------------------------------------------------------------------------------
+def test_the_markdown_is_a_change_ticket():
+    markdown = migration_plan(demo(), "prod-legacy-cache", today=TODAY).to_markdown()
+    for heading in [
+        "# Migration plan: prod-legacy-cache",
+        "## Source and target",
+        "## Blockers",
+        "## Data migration",
+        "## Steps",
+        "## Namespaces",
+        "## Sources",
+    ]:
+        assert f"\n{heading}" in f"\n{markdown}", heading
+    assert "| Tier | Enterprise | Balanced |" in markdown
+    assert "\n1. **New hostname and port**" in markdown
+    assert (
+        "[Microsoft Learn: redis/how to import export data](https://learn.microsoft.com/azure/redis/how-to-import-export-data)"
+        in markdown
+    )
+    plan = plan_of(_connection(3), [{}])
+    assert "- [ ] **db-index**:" in plan.to_markdown()
+
+
+# Pages ------------------------------------------------------------------------------------------
 
 
 @pytest.mark.django_db
@@ -251,7 +604,9 @@ def test_the_planner_lists_the_retiring_demo_instance_with_days_left(
 ):
     client.force_login(viewer)
     response = client.get("/migration/")
-    assert [row["plan"].name for row in response.context["rows"]] == ["prod-legacy-cache"]
+    names = [row["plan"].name for row in response.context["rows"]]
+    assert names[0] == "prod-legacy-cache"  # the most urgent: Enterprise retires first
+    assert "prod-catalog-cache" not in names  # Azure Managed Redis
     body = response.content.decode()
     assert "prod-legacy-cache" in body and "2027-03-31" in body and "125 days" in body
     assert 'href="/migration/prod-legacy-cache/"' in body
@@ -275,11 +630,9 @@ def test_the_planner_sorts_by_urgency(client, viewer, demo_registry):
         | {"name": "prod-premium-cache", "tier": "premium"}
     )
     client.force_login(viewer)
-    rows = client.get("/migration/").context["rows"]
-    assert [(r["plan"].name, r["plan"].days_left) for r in rows] == [
-        ("prod-legacy-cache", 125),
-        ("prod-premium-cache", 674),
-    ]
+    rows = [(r["plan"].name, r["plan"].days_left) for r in client.get("/migration/").context["rows"]]
+    assert rows.index(("prod-legacy-cache", 125)) < rows.index(("prod-premium-cache", 674))
+    assert [days for _, days in rows] == sorted(days for _, days in rows)
 
 
 @pytest.mark.django_db
@@ -289,36 +642,92 @@ def test_the_planner_has_an_empty_state(client, viewer, db):
 
 
 @pytest.mark.django_db
-def test_the_checklist_page_covers_every_section_and_prints(client, viewer, demo_registry):
-    client.force_login(viewer)
+@pytest.mark.parametrize("persona", ["member", "viewer"])
+def test_the_plan_page_shows_target_options_blockers_and_steps(client, demo_registry, persona, request):
+    client.force_login(request.getfixturevalue(persona))
     response = client.get("/migration/prod-legacy-cache/")
     assert response.status_code == 200
+    plan = response.context["plan"]
     body = response.content.decode()
+    assert f'data-target-sku="{plan.target.sku}"' in body and "Azure Managed Redis Balanced" in body
+    assert "usable" in body and "125 day" in body and "2027-03-31" in body
     for heading in [
-        "Hostname, authentication and network",
-        "Clustering and multi-key commands",
-        "Sizing for Azure Managed Redis",
-        "Persistence, availability and eviction",
-        "rebuild or carry over",
-        "Cutover and rollback",
+        "Why " + plan.target.sku,
+        "Blockers",
+        "Data migration",
+        "Steps",
+        "Namespaces: rebuild or carry over",
     ]:
         assert heading in body, heading
-    assert "125 days" in body and "2027-03-31" in body
-    assert "access keys" in body and "Entra ID" in body
-    plan = response.context["plan"]
-    strategies = {ns.name: ns.strategy for ns in plan.namespaces}
-    assert strategies["legacy-session"] == "continuity" and strategies["profile-cache"] == "rebuild"
-    assert "@media print" in body and "data-print" in body and "advisor/findings.js" in body
-    assert 'class="d-print-none"' in body
+    for option in ("rdb-import", "dual-write", "riot", "start-empty"):
+        assert f'data-option="{option}"' in body
+    for step in plan.steps:
+        assert f'data-step="{step.id}"' in body
+    assert 'data-blocker="entra-id"' in body
+    assert 'href="/migration/prod-legacy-cache/plan.md"' in body and "Download Markdown" in body
+    assert "@media print" in body and "data-print" in body
 
 
 @pytest.mark.django_db
-def test_the_checklist_follows_the_registry(client, viewer, demo_registry):
-    Instance.objects.filter(name="prod-legacy-cache").update(auth="entra-id")
+@pytest.mark.parametrize("persona", ["member", "viewer"])
+def test_the_markdown_download_is_the_same_plan(client, demo_registry, persona, request):
+    client.force_login(request.getfixturevalue(persona))
+    response = client.get("/migration/prod-legacy-cache/plan.md")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/markdown; charset=utf-8"
+    assert 'filename="migration-plan-prod-legacy-cache.md"' in response["Content-Disposition"]
+    body = response.content.decode()
+    assert body.startswith("# Migration plan: prod-legacy-cache") and "## Steps" in body
+
+
+@pytest.mark.django_db
+def test_the_plan_pages_need_a_login_and_a_retiring_instance(client, viewer, demo_registry):
+    assert client.get("/migration/prod-legacy-cache/").status_code == 302
+    assert client.get("/migration/prod-legacy-cache/plan.md").status_code == 302
     client.force_login(viewer)
+    for url in [
+        "/migration/no-such-instance/",
+        "/migration/prod-catalog-cache/",
+        "/migration/prod-catalog-cache/plan.md",
+    ]:
+        assert client.get(url).status_code == 404, url
+
+
+@pytest.mark.django_db
+def test_the_page_follows_the_registry_and_the_last_scan(client, viewer, demo_registry):
+    client.force_login(viewer)
+    legacy = Instance.objects.get(name="prod-legacy-cache")
     plan = client.get("/migration/prod-legacy-cache/").context["plan"]
-    assert {i.key: i.status for i in plan.connection}["auth"] == "ok"
-    assert client.get("/migration/no-such-instance/").status_code == 404
+    assert plan.need.source == "design" and plan.target.sku == "B3"
+
+    # A completed scan, stored as the scans app stores it, measured 7 GB: the need follows.
+    now = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.UTC)
+    report = ScanReport(
+        instance=legacy.name,
+        status="completed",
+        started_at=now,
+        finished_at=now,
+        duration_s=1.0,
+        keys_scanned=10,
+        complete=True,
+        server=ServerFacts(used_memory=7 * GIB, maxmemory_policy="allkeys-lru"),
+    ).model_dump(mode="json")
+    ScanRun.objects.create(
+        instance=legacy, status=ScanRun.Status.COMPLETED, finished_at=now, report=report, memory_bytes=7 * GIB
+    )
+    # Newer runs that did not complete are not measurements.
+    ScanRun.objects.create(
+        instance=legacy, status=ScanRun.Status.FAILED, finished_at=now + dt.timedelta(hours=1)
+    )
+    response = client.get("/migration/prod-legacy-cache/")
+    plan = response.context["plan"]
+    assert plan.need.source == "last-scan" and plan.need.memory_bytes == 7 * GIB
+    assert plan.target.sku == "B10"
+    assert "last scan" in response.content.decode()
+
+    Namespace.objects.filter(instance=legacy, classification="session").update(classification="disposable")
+    plan = client.get("/migration/prod-legacy-cache/").context["plan"]
+    assert {d.id: d.available for d in plan.data_migration}["start-empty"]
 
 
 @pytest.mark.django_db
