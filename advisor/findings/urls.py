@@ -12,4 +12,5 @@ urlpatterns = [
     path("platform/", views.platform_catalog, name="platform_catalog"),
     path("migration/", views.migration_list, name="migration_list"),
     path("migration/<slug:name>/", views.migration_detail, name="migration_detail"),
+    path("migration/<slug:name>/plan.md", views.migration_markdown, name="migration_markdown"),
 ]

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -20,7 +20,7 @@ from advisor.registry import permissions
 from advisor.registry.models import Instance, Policy, Team, Waiver
 from advisor.registry.services import instance_to_core
 
-from . import clock, services
+from . import clock, planning, services
 from .forms import WaiverForm
 from .markup import render_markdown
 from .models import DesignFinding
@@ -246,21 +246,35 @@ def migration_list(request):
     return render(request, "findings/migration_list.html", {"rows": rows, "today": today})
 
 
+def _migration_plan_or_404(name):
+    instance = get_object_or_404(Instance, name=name)
+    try:
+        return instance, planning.instance_migration_plan(instance, today=clock.today())
+    except migration.NothingToMigrate as e:
+        raise Http404(str(e)) from None
+
+
 @login_required
 def migration_detail(request, name):
-    instance = get_object_or_404(Instance, name=name)
-    today = clock.today()
-    plan = migration.migration_plan(services.instance_design(instance), instance.name, today=today)
+    instance, plan = _migration_plan_or_404(name)
     return render(
         request,
         "findings/migration_detail.html",
         {
             "instance": instance,
             "plan": plan,
-            "today": today,
+            "today": plan.today,
             "findings_url": reverse("finding_list") + f"?instance={instance.name}",
         },
     )
+
+
+@login_required
+def migration_markdown(request, name):
+    instance, plan = _migration_plan_or_404(name)
+    response = HttpResponse(plan.to_markdown(), content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="migration-plan-{instance.name}.md"'
+    return response
 
 
 # Platform catalog ----------------------------------------------------------------------------
