@@ -51,6 +51,7 @@ api.add_router("", registry_router)
 api.add_router("", "advisor.api.findings.router")
 api.add_router("", "advisor.api.reviews.router")
 api.add_router("", "advisor.api.scans.router")
+api.add_router("", "advisor.api.migration.router")
 
 
 @api.get("/health", auth=None, response={200: Health, 503: Error}, tags=["health"])
