@@ -78,7 +78,7 @@ def test_stored_findings_know_their_team_and_instance(demo_registry):
         "namespace",
         "search-results",
     )
-    ins = DesignFinding.objects.get(rule="INS001")
+    ins = DesignFinding.objects.get(rule="INS001", target="instance:prod-legacy-cache")
     assert ins.team is None and ins.instance.name == "prod-legacy-cache"
     assert ins.severity == "high" and ins.severity_rank == 3
 
@@ -138,13 +138,14 @@ def test_the_design_import_page_and_command_refresh_findings(client, admin_user,
 
 def test_pages_recompute_on_a_new_day(client, viewer, demo_registry, monkeypatch):
     services.findings_refresh(today=dt.date(2026, 1, 1))
-    assert DesignFinding.objects.get(rule="INS001").severity == "medium"
+    legacy = {"rule": "INS001", "target": "instance:prod-legacy-cache"}
+    assert DesignFinding.objects.get(**legacy).severity == "medium"
     client.force_login(viewer)
     client.get("/findings/")
-    assert DesignFinding.objects.get(rule="INS001").severity == "high"  # 125 days left on TODAY
+    assert DesignFinding.objects.get(**legacy).severity == "high"  # 125 days left on TODAY
     monkeypatch.setattr(clock, "today", lambda: dt.date(2027, 4, 1))
     client.get("/instances/prod-legacy-cache/")
-    assert DesignFinding.objects.get(rule="INS001").severity == "critical"
+    assert DesignFinding.objects.get(**legacy).severity == "critical"
 
 
 def test_pages_notice_a_change_made_around_the_views(client, viewer, demo_registry):

@@ -214,7 +214,11 @@ def test_today(lint):
         result = lint(DEMO_DESIGN, "--today", today, "--format", "json")
         doc = json.loads(result.stdout)
         assert doc["today"] == today
-        return [f["severity"] for f in doc["findings"] if f["rule"] == "INS001"]
+        return [
+            f["severity"]
+            for f in doc["findings"]
+            if f["rule"] == "INS001" and f["target"] == "instance:prod-legacy-cache"
+        ]
 
     assert ins001("2026-01-01") == ["medium"]
     assert ins001("2027-04-01") == ["critical"]
