@@ -186,6 +186,14 @@ class Need(BaseModel):
     write_share: float = Field(description="writes / declared operations")
     typical_value_bytes: int = Field(description="typical value size, weighted by declared operations")
 
+    @property
+    def memory_words(self) -> str:
+        return _size(self.memory_bytes)
+
+    @property
+    def design_words(self) -> str:
+        return _size(self.design_bytes)
+
 
 class Target(BaseModel):
     product: str = AMR
@@ -205,6 +213,10 @@ class Target(BaseModel):
     hostname: str
     why: list[str] = Field(description="why this tier and size")
 
+    @property
+    def usable_words(self) -> str:
+        return _size(self.usable_bytes)
+
 
 class Alternative(BaseModel):
     tier: str
@@ -214,6 +226,10 @@ class Alternative(BaseModel):
     usable_bytes: int
     preview: bool
     note: str
+
+    @property
+    def usable_words(self) -> str:
+        return _size(self.usable_bytes)
 
 
 class DataMigration(BaseModel):
@@ -257,6 +273,10 @@ class NamespacePlan(BaseModel):
     summary: str
     steps: list[str]
     memory_bytes: int
+
+    @property
+    def memory_words(self) -> str:
+        return _size(self.memory_bytes)
 
 
 class MigrationPlan(BaseModel):
@@ -526,7 +546,7 @@ def _mapped_tier(inst: Instance, source_sku: platform.Sku | None) -> tuple[str, 
             return (
                 mapped.tier,
                 f"Microsoft's size mapping suggests {options[0]}{either} for {source_sku.name}: "
-                f"{platform.tiers_label(mapped)}.",
+                f"{platform.tiers_label(mapped)}. The plan takes the tier from it and the size from the need.",
             )
         return (
             "balanced",
