@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from rule_cases import Case, inst_add, inst_set, no_change, ns_add, ns_set, run_case
+from rule_cases import Case, base, build, inst_add, inst_set, no_change, ns_add, ns_set, run_case, run_rule
+
+from advisor.core.rules import get_rule
 
 CACHE = "instance:prod-cache"
 STATE = "instance:prod-state"
 NONE = {"mode": "none"}
 
 
-def _half_and_half(typical_without_ttl: int):
+def _half_and_half(typical_without_ttl: int, ttl: dict = NONE):
     """A volatile instance with a TTL namespace and a no-TTL one of the same cardinality.
 
-    Per key: key + 968 + 64 + 32 with TTL, key + typical + 64 without (same key size); 1000 makes them equal.
+    Per key: key + 968 + 64 + 32 with TTL, key + typical + 64 without (same key size); 1000 makes them
+    equal. A per-field hash carries the 32 bytes of expiry metadata, so 968 makes it equal.
     """
 
     def change(d):
@@ -27,9 +30,23 @@ def _half_and_half(typical_without_ttl: int):
             "prod:x:b:v1:<id:int>",
             instance="vol",
             classification="durable",
-            ttl=NONE,
+            data_type="hash",
+            ttl=ttl,
             value_bytes={"typical": typical_without_ttl, "max": typical_without_ttl},
         )
+
+    return change
+
+
+PER_FIELD = {"mode": "per-field", "seconds": 3600}
+
+
+def _mixed_state(policy: str = "volatile-lru", **misc):
+    """A disposable namespace added to prod-state (sessions and carts with sliding TTLs)."""
+
+    def change(d):
+        inst_set(d, "prod-state", eviction_policy=policy)
+        ns_add(d, "misc", "prod:checkout:misc:v1:<id:int>", instance="prod-state", **misc)
 
     return change
 
@@ -83,6 +100,17 @@ CASES = [
         [(STATE, "medium", ["namespace:ledger"])],
     ),
     Case("EVI002", "exactly-half", _half_and_half(1000), []),
+    # per-field hashes: the fields expire, the keys do not, so volatile-* cannot evict them
+    Case("EVI002", "per-field-just-over-half", _half_and_half(969, PER_FIELD), [("instance:vol", "medium")]),
+    Case("EVI002", "per-field-exactly-half", _half_and_half(968, PER_FIELD), []),
+    Case(
+        "EVI002",
+        "sessions-per-field",
+        lambda d: [
+            ns_set(d, name, ttl={"mode": "per-field", "seconds": 1800}) for name in ("sessions", "cart-items")
+        ],
+        [(STATE, "medium", ["namespace:sessions", "namespace:cart-items"])],
+    ),
     Case(
         "EVI002",
         "allkeys-is-not-volatile",
@@ -122,6 +150,7 @@ CASES = [
         [],
     ),
     Case("EVI003", "base", no_change, []),
+    Case("EVI003", "allkeys-cache", lambda d: inst_set(d, "prod-cache", eviction_policy="allkeys-lfu"), []),
     # EVI004: namespaces of other environments on the instance
     Case(
         "EVI004",
@@ -218,9 +247,109 @@ CASES = [
         lambda d: ns_add(d, "misc", "prod:checkout:misc:v1:<id:int>", instance="prod-state"),
         [],
     ),
+    # EVI007: volatile-* with a disposable namespace and stateful namespaces whose keys have a TTL;
+    # one finding per stateful namespace, related to the instance and the cache namespaces
+    Case(
+        "EVI007",
+        "cache-added-to-sessions",
+        _mixed_state(),
+        [
+            ("namespace:sessions", "high", [STATE, "namespace:misc"]),
+            ("namespace:cart-items", "high", [STATE, "namespace:misc"]),
+            ("namespace:cart-totals", "high", [STATE, "namespace:misc"]),
+        ],
+    ),
+    Case(
+        "EVI007",
+        "lock-beside-cache-volatile-ttl",
+        lambda d: (
+            inst_set(d, "prod-cache", eviction_policy="volatile-ttl"),
+            ns_add(
+                d,
+                "locks",
+                "prod:catalog:lock:v1:<id:int>",
+                classification="coordination",
+                ttl={"mode": "absolute", "seconds": 30},
+            ),
+        ),
+        [("namespace:locks", "high", [CACHE, "namespace:product-cache"])],
+    ),
+    Case(
+        "EVI007",
+        "durable-with-ttl",
+        lambda d: (
+            inst_set(d, "prod-cache", eviction_policy="volatile-lfu"),
+            ns_add(d, "ledger", "prod:catalog:ledger:v1:<id:int>", classification="durable"),
+        ),
+        [("namespace:ledger", "high")],
+    ),
+    Case("EVI007", "sessions-without-cache", no_change, []),
+    Case(
+        "EVI007",
+        "stateful-without-key-ttl",
+        lambda d: (
+            _mixed_state()(d),
+            ns_set(d, "sessions", ttl={"mode": "per-field", "seconds": 1800}),
+            ns_set(d, "cart-items", ttl=NONE),
+            ns_set(d, "cart-totals", ttl=NONE),
+        ),
+        [],
+    ),
+    Case("EVI007", "allkeys-is-evi001", _mixed_state("allkeys-lru"), []),
+    Case("EVI007", "noeviction", _mixed_state("noeviction"), []),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_it_reports_exactly_the_expected_findings(case):
     run_case(case)
+
+
+def _findings(rule_id: str, change) -> list:
+    d = base()
+    change(d)
+    return run_rule(rule_id, build(d))
+
+
+@pytest.mark.parametrize(
+    "rule_id, change",
+    [
+        ("EVI001", lambda d: inst_set(d, "prod-state", eviction_policy="allkeys-lru")),
+        ("EVI003", lambda d: inst_set(d, "prod-cache", eviction_policy="noeviction")),
+        ("EVI003", _mixed_state("noeviction")),
+        ("EVI007", _mixed_state()),
+    ],
+)
+def test_no_remediation_proposes_a_volatile_policy(rule_id, change):
+    findings = _findings(rule_id, change)
+    assert findings
+    for finding in findings:
+        assert "volatile" not in finding.remediation.lower()
+    for rule in ("EVI001", "EVI003"):
+        assert "volatile" not in get_rule(rule).documentation().lower()
+
+
+def test_evi003_moves_a_mixed_cache_out_and_switches_a_pure_one():
+    (mixed,) = _findings("EVI003", _mixed_state("noeviction"))
+    assert "separate cache instance" in mixed.remediation and "allkeys-" in mixed.remediation
+    assert "keep prod-state on `noeviction`" in mixed.remediation
+    (pure,) = _findings("EVI003", lambda d: inst_set(d, "prod-cache", eviction_policy="noeviction"))
+    assert "holds only cache entries: switch it to `allkeys-lru`" in pure.remediation
+
+
+def test_evi001_sends_state_to_a_noeviction_instance():
+    findings = _findings("EVI001", lambda d: inst_set(d, "prod-state", eviction_policy="allkeys-lru"))
+    assert all("`noeviction`" in f.remediation for f in findings)
+
+
+def test_evi002_says_which_namespaces_expire_fields_not_keys():
+    (finding,) = _findings("EVI002", _half_and_half(969, PER_FIELD))
+    assert "no-ttl expires hash fields, not keys" in finding.message
+
+
+def test_evi007_names_the_policy_and_the_cache():
+    findings = _findings("EVI007", _mixed_state())
+    sessions = next(f for f in findings if f.target == "namespace:sessions")
+    assert "`volatile-lru`" in sessions.message and "misc" in sessions.message
+    assert "sliding TTL of 1,800 s" in sessions.message
+    assert "`noeviction`" in sessions.remediation and "allkeys-" in sessions.remediation

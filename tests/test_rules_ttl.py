@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from rule_cases import Case, no_change, ns_add, ns_set, run_case
+from rule_cases import Case, base, build, inst_set, no_change, ns_add, ns_set, run_case, run_rule
 
 P = "namespace:product-cache"
 S = "namespace:sessions"
@@ -102,6 +102,112 @@ CASES = [
 ]
 
 
+# --------------------------------------------------------------------------------------------
+# per-field: hash fields expire (HEXPIRE); it counts as expiry, and its `seconds` are the TTL
+
+
+def per_field(name: str, seconds: int, jitter: int = 0, **fields):
+    value = {"mode": "per-field", "seconds": seconds, "jitter_seconds": jitter}
+    return lambda d: ns_set(d, name, data_type="hash", ttl=value, **fields)
+
+
+def state_on(product: str, tier: str | None, **fields):
+    """prod-state (sessions, carts) moved to another product or tier."""
+    return lambda d: inst_set(d, "prod-state", product=product, tier=tier, **fields)
+
+
+def both(*changes):
+    return lambda d: [change(d) for change in changes]
+
+
+STATE = "instance:prod-state"
+
+PER_FIELD_CASES = [
+    Case("TTL001", "disposable-per-field", per_field("product-cache", 600, 60), []),
+    Case("TTL002", "per-field-is-not-absolute", per_field("product-cache", 600, 0), []),
+    Case("TTL003", "session-per-field", per_field("sessions", 1800), []),
+    Case("TTL004", "per-field-86401", per_field("sessions", 86401), [(S, "low")]),
+    Case("TTL004", "per-field-exactly-24h", per_field("sessions", 86400), []),
+    Case(
+        "TTL005",
+        "per-field-301",
+        add("misses", negative_cache=True, data_type="hash", ttl={"mode": "per-field", "seconds": 301}),
+        [("namespace:misses", "medium")],
+    ),
+    Case(
+        "TTL005",
+        "per-field-exactly-300",
+        add("misses", negative_cache=True, data_type="hash", ttl={"mode": "per-field", "seconds": 300}),
+        [],
+    ),
+    Case(
+        "TTL006",
+        "leases-per-field",
+        add(
+            "leases",
+            classification="coordination",
+            data_type="hash",
+            ttl={"mode": "per-field", "seconds": 30},
+        ),
+        [],
+    ),
+    Case("TTL007", "per-field-jitter-over", per_field("sessions", 10, 11), [(S, "low")]),
+    Case("TTL007", "per-field-jitter-equal", per_field("sessions", 10, 10), []),
+    # TTL008: per-field on a Redis without hash field expiration (ACR Basic/Standard/Premium: 6,
+    # Enterprise: 7.2); one finding per namespace, related to its instance
+    Case(
+        "TTL008",
+        "acr-premium",
+        both(state_on("azure-cache-for-redis", "premium"), per_field("sessions", 1800)),
+        [(S, "high", [STATE])],
+    ),
+    Case(
+        "TTL008",
+        "acr-standard-two-namespaces",
+        both(
+            state_on("azure-cache-for-redis", "standard", clustering="none", persistence="none"),
+            per_field("sessions", 1800),
+            per_field("cart-items", 3600),
+        ),
+        [(S, "high", [STATE]), ("namespace:cart-items", "high", [STATE])],
+    ),
+    Case(
+        "TTL008",
+        "acr-basic",
+        both(
+            state_on("azure-cache-for-redis", "basic", clustering="none", high_availability=False),
+            per_field("sessions", 1800),
+        ),
+        [(S, "high")],
+    ),
+    Case(
+        "TTL008",
+        "acr-enterprise-7.2",
+        both(state_on("azure-cache-for-redis", "enterprise", auth="access-key"), per_field("sessions", 1800)),
+        [(S, "high")],
+    ),
+    Case("TTL008", "managed-redis-7.4", per_field("sessions", 1800), []),
+    Case("TTL008", "acr-premium-sliding", state_on("azure-cache-for-redis", "premium"), []),
+    Case(
+        "TTL008",
+        "self-hosted-version-unknown",
+        both(state_on("redis-oss", None), per_field("sessions", 1800)),
+        [],
+    ),
+]
+CASES += PER_FIELD_CASES
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_it_reports_exactly_the_expected_findings(case):
     run_case(case)
+
+
+def test_ttl008_names_the_redis_version_and_the_way_out():
+    d = base()
+    state_on("azure-cache-for-redis", "premium")(d)
+    per_field("sessions", 1800)(d)
+    (finding,) = run_rule("TTL008", build(d))
+    assert "Redis 6" in finding.message and "7.4" in finding.message
+    assert "never expire" in finding.message
+    assert "Azure Managed Redis" in finding.remediation and "own key" in finding.remediation

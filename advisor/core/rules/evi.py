@@ -32,9 +32,10 @@ class EVI001(Rule):
     and idempotency records (duplicate work) and durable state (data loss). A pure read cache can
     use an all-keys policy; a mixed cache containing sessions or coordination records cannot.
 
-    **What to do instead.** Move the stateful namespace to an instance with a `volatile-*` or
-    `noeviction` policy sized for it, or give the instance a policy that only evicts keys with a
-    TTL.
+    **What to do instead.** Move the stateful namespace to an instance of its own with
+    `noeviction`, sized (and alerted on) so that it never fills, and keep the disposable cache on
+    the `allkeys-*` instance. A policy that evicts only keys with a TTL is no fix: sessions, locks
+    and leases carry TTLs, so they are evicted just the same once memory is full (EVI007).
 
     **Bad**
 
@@ -49,10 +50,15 @@ class EVI001(Rule):
 
     ```yaml
     instances:
-      - {name: session-store, eviction_policy: volatile-lru, ...}
+      - {name: shared-cache, eviction_policy: allkeys-lru, ...}   # the cache only
+      - {name: session-store, eviction_policy: noeviction, ...}   # sized for the sessions
     namespaces:
       - {name: sessions, instance: session-store, classification: session, ...}
     ```
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/best-practices-memory-management> and
+    <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-best-practices-memory-management>
+    (eviction policies), <https://redis.io/docs/latest/develop/reference/eviction/>.
     """
 
     id = "EVI001"
@@ -69,8 +75,9 @@ class EVI001(Rule):
                         namespace_target(ns.name),
                         f"{ns.classification.capitalize()} namespace {ns.name} is on instance {inst.name} "
                         f"whose policy `{inst.eviction_policy}` may evict any of its keys under memory pressure.",
-                        f"Move {ns.name} to an instance that does not evict it (`volatile-*` or `noeviction`, "
-                        "sized for the data), away from disposable cache entries.",
+                        f"Move {ns.name} to an instance of its own with `noeviction`, sized and alerted on so "
+                        "that it never fills, and keep the disposable cache entries on this `allkeys-*` "
+                        "instance.",
                         related=[instance_target(inst.name)],
                     )
 
@@ -80,7 +87,9 @@ class EVI002(Rule):
 
     **Why it matters.** `volatile-*` policies only evict keys that have an expiration. When
     namespaces without TTL account for most of the memory, eviction can free little: the instance
-    runs out of memory and writes fail (OOM errors) even though the policy says it evicts.
+    runs out of memory and writes fail (OOM errors) even though the policy says it evicts. A hash
+    whose fields expire (`ttl.mode: per-field`) counts as without TTL here: its key has none, so
+    the policy cannot evict it.
 
     **What to do instead.** Give the disposable namespaces TTLs, or move the no-TTL state to an
     instance of its own, sized for it.
@@ -95,11 +104,16 @@ class EVI002(Rule):
     **Good**
 
     ```yaml
-    eviction_policy: volatile-lru
-    # only namespaces with a TTL, or no-TTL data well below half of the memory
+    instances:
+      - {name: cache, eviction_policy: allkeys-lru, ...}        # the 1 GiB of cache
+      - {name: ledger-store, eviction_policy: noeviction, ...}  # the 8 GiB of durable keys, sized for them
     ```
 
     Estimates come from the sizing model (cardinality × (key + typical value + overhead)).
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/best-practices-memory-management> and
+    <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-best-practices-memory-management>
+    (eviction policies), <https://redis.io/docs/latest/develop/reference/eviction/>.
     """
 
     id = "EVI002"
@@ -115,13 +129,19 @@ class EVI002(Rule):
             if not inst.eviction_policy.startswith("volatile-"):
                 continue
             sizing = ctx.sizing[inst.name]
-            if sizing.without_ttl_share > 0.5:
-                no_ttl = [ns for ns in ctx.namespaces_on(inst.name) if not ns.has_ttl]
+            if sizing.without_key_ttl_share > 0.5:
+                no_ttl = [ns for ns in ctx.namespaces_on(inst.name) if not ns.key_has_ttl]
+                per_field = [ns for ns in no_ttl if ns.ttl.mode == "per-field"]
+                note = (
+                    f"; {_names(per_field)} expire{'s' if len(per_field) == 1 else ''} hash fields, not keys"
+                    if per_field
+                    else ""
+                )
                 yield self.finding(
                     instance_target(inst.name),
-                    f"Namespaces without TTL ({_names(no_ttl)}) hold an estimated "
-                    f"{_mib(sizing.without_ttl_bytes)} of {_mib(sizing.total_bytes)} "
-                    f"({sizing.without_ttl_share:.0%}, more than 50%) on instance {inst.name}, whose policy "
+                    f"Namespaces whose keys have no TTL ({_names(no_ttl)}{note}) hold an estimated "
+                    f"{_mib(sizing.without_key_ttl_bytes)} of {_mib(sizing.total_bytes)} "
+                    f"({sizing.without_key_ttl_share:.0%}, more than 50%) on instance {inst.name}, whose policy "
                     f"`{inst.eviction_policy}` can only evict keys with a TTL.",
                     related=_targets(no_ttl),
                 )
@@ -134,9 +154,11 @@ class EVI003(Rule):
     For a cache that is the wrong trade: the application gets errors on writes (often on the
     request path) when it could have lost a few cache entries that it can rebuild.
 
-    **What to do instead.** Put disposable caches on an instance with an eviction policy
-    (`allkeys-lru`/`allkeys-lfu` for a pure cache, `volatile-*` when mixed with keys that must not
-    be evicted).
+    **What to do instead.** Give the disposable cache a separate instance with an `allkeys-lru` or
+    `allkeys-lfu` policy (or switch this instance to `allkeys-*` if it holds nothing but cache),
+    and keep `noeviction` for the state. A policy that evicts only keys with a TTL is no fix for a
+    mixed instance: sessions, locks and leases carry TTLs and would be evicted along with the cache
+    (EVI007).
 
     **Bad**
 
@@ -151,33 +173,49 @@ class EVI003(Rule):
 
     ```yaml
     instances:
+      - {name: state, eviction_policy: noeviction, ...}
       - {name: cache, eviction_policy: allkeys-lru, ...}
     namespaces:
       - {name: product-cache, instance: cache, classification: disposable, ...}
     ```
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/best-practices-memory-management> and
+    <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-best-practices-memory-management>
+    (eviction policies), <https://redis.io/docs/latest/develop/reference/eviction/>.
     """
 
     id = "EVI003"
     title = "Disposable cache on a no-eviction instance"
     default_severity = Severity.medium
-    remediation = (
-        "Move the disposable namespaces to an instance with an eviction policy (`allkeys-lru` for a pure "
-        "cache, `volatile-lru` when mixed), or switch this instance to `volatile-*` with TTLs on the cache."
-    )
 
     def check(self, ctx: DesignContext) -> Iterable[Finding]:
         for inst in ctx.design.instances:
             if inst.eviction_policy != "noeviction":
                 continue
-            disposable = [ns for ns in ctx.namespaces_on(inst.name) if ns.classification == "disposable"]
-            if disposable:
-                yield self.finding(
-                    instance_target(inst.name),
-                    f"Instance {inst.name} uses `noeviction` and hosts {len(disposable)} disposable "
-                    f"namespace(s) ({_names(disposable)}): under memory pressure writes fail instead of "
-                    "dropping cache entries.",
-                    related=_targets(disposable),
+            hosted = ctx.namespaces_on(inst.name)
+            disposable = [ns for ns in hosted if ns.classification == "disposable"]
+            if not disposable:
+                continue
+            others = [ns for ns in hosted if ns.classification != "disposable"]
+            if others:
+                fix = (
+                    f"Move {_names(disposable)} to a separate cache instance with `allkeys-lru` or `allkeys-lfu` "
+                    f"and keep {inst.name} on `noeviction` for {_names(others)}: any evicting policy here would "
+                    "also drop its keys with TTLs (sessions, locks, leases) along with the cache."
                 )
+            else:
+                fix = (
+                    f"{inst.name} holds only cache entries: switch it to `allkeys-lru` or `allkeys-lfu`, so that "
+                    "a full instance drops the least useful entries instead of failing writes."
+                )
+            yield self.finding(
+                instance_target(inst.name),
+                f"Instance {inst.name} uses `noeviction` and hosts {len(disposable)} disposable "
+                f"namespace(s) ({_names(disposable)}): under memory pressure writes fail instead of "
+                "dropping cache entries.",
+                fix,
+                related=_targets(disposable),
+            )
 
 
 class EVI004(Rule):
@@ -188,6 +226,9 @@ class EVI004(Rule):
     flush production data, load tests hit production capacity, and access rules cannot differ.
 
     **What to do instead.** Give every environment its own instance.
+
+    **Sources.** <https://learn.microsoft.com/azure/architecture/best-practices/caching> (security
+    and isolation of a shared cache).
 
     **Bad**
 
@@ -241,7 +282,13 @@ class EVI005(Rule):
     protected namespace beside it.
 
     **What to do instead.** Give restricted namespaces an instance of their own (or shared only
-    with namespaces of the same owner and classification), with least-privilege access.
+    with namespaces of the same owner and classification), with least-privilege access. On Azure
+    Managed Redis this is the only boundary: every Entra ID principal with data access gets all of
+    it, there are no per-user access policies.
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/entra-for-authentication> (Azure Managed
+    Redis data access), <https://learn.microsoft.com/azure/architecture/best-practices/caching>
+    (security).
 
     **Bad**
 
@@ -301,6 +348,9 @@ class EVI006(Rule):
     **What to do instead.** Separate workloads whose durability and eviction requirements conflict
     into different instances.
 
+    **Sources.** <https://learn.microsoft.com/azure/redis/how-to-persistence> (persistence),
+    <https://learn.microsoft.com/azure/redis/best-practices-memory-management> (eviction).
+
     **Bad**
 
     ```yaml
@@ -338,4 +388,73 @@ class EVI006(Rule):
                 )
 
 
-RULES: list[Rule] = [EVI001(), EVI002(), EVI003(), EVI004(), EVI005(), EVI006()]
+class EVI007(Rule):
+    """A `volatile-*` instance mixes cache entries with sessions, locks or state that carry TTLs.
+
+    **Why it matters.** A `volatile-*` policy evicts any key with a TTL, not just the cache's.
+    Sessions (sliding TTL), locks and leases (absolute TTL) and durable records with a TTL are all
+    candidates; under memory pressure they are evicted together with the cache entries: users are
+    logged out, a lock vanishes while its owner still works, an idempotency record is lost and the
+    work runs twice. Stateful keys without a TTL are safe from `volatile-*`, and so are hashes
+    whose fields expire (`ttl.mode: per-field`): their keys carry no TTL.
+
+    **What to do instead.** Separate the workloads: the disposable cache on an instance of its own
+    with `allkeys-lru` or `allkeys-lfu`, the sessions, locks and state on an instance with
+    `noeviction`, sized and alerted on so that it never fills. Another policy of the same family
+    does not help: they all choose among the same keys, the ones with a TTL.
+
+    **Bad**
+
+    ```yaml
+    instances:
+      - {name: shared, eviction_policy: volatile-lru, ...}
+    namespaces:
+      - {name: product-cache, instance: shared, classification: disposable, ttl: {mode: absolute, seconds: 600}, ...}
+      - {name: sessions, instance: shared, classification: session, ttl: {mode: sliding, seconds: 1800}, ...}
+    ```
+
+    **Good**
+
+    ```yaml
+    instances:
+      - {name: cache, eviction_policy: allkeys-lru, ...}
+      - {name: session-store, eviction_policy: noeviction, ...}
+    namespaces:
+      - {name: product-cache, instance: cache, classification: disposable, ...}
+      - {name: sessions, instance: session-store, classification: session, ...}
+    ```
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/best-practices-memory-management> and
+    <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-best-practices-memory-management>
+    (eviction policies), <https://redis.io/docs/latest/develop/reference/eviction/>.
+    """
+
+    id = "EVI007"
+    title = "Volatile eviction mixes cache and stateful keys"
+    default_severity = Severity.high
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for inst in ctx.design.instances:
+            if not inst.eviction_policy.startswith("volatile-"):
+                continue
+            hosted = ctx.namespaces_on(inst.name)
+            disposable = [ns for ns in hosted if ns.classification == "disposable"]
+            if not disposable:
+                continue
+            for ns in hosted:
+                if ns.classification not in STATEFUL or not ns.key_has_ttl:
+                    continue
+                yield self.finding(
+                    namespace_target(ns.name),
+                    f"{ns.classification.capitalize()} namespace {ns.name} ({ns.ttl.mode} TTL of "
+                    f"{ns.ttl.seconds:,} s) shares instance {inst.name} with the disposable "
+                    f"{_names(disposable)}; its policy `{inst.eviction_policy}` evicts any key with a TTL, so "
+                    f"under memory pressure {ns.name} is evicted together with the cache entries.",
+                    f"Move {_names(disposable)} to a separate cache instance with `allkeys-lru` or `allkeys-lfu`, "
+                    f"and run {inst.name} with `noeviction`, sized and alerted on so that {ns.name} is never "
+                    "evicted.",
+                    related=[instance_target(inst.name), *_targets(disposable)],
+                )
+
+
+RULES: list[Rule] = [EVI001(), EVI002(), EVI003(), EVI004(), EVI005(), EVI006(), EVI007()]

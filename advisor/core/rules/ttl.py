@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from advisor.core import platform
 from advisor.core.findings import Finding, Severity
-from advisor.core.rules.base import DesignContext, Rule, namespace_target
+from advisor.core.rules.base import DesignContext, Rule, instance_target, namespace_target
 
 
 def _namespaces_classified(ctx: DesignContext, classification: str) -> Iterable:
@@ -27,6 +28,8 @@ class TTL001(Rule):
     cache entries is a common mistake: entries stay until something deletes or evicts them, so
     stale data lives forever after a missed invalidation and memory fills with keys nobody reads.
 
+    A hash whose fields expire one by one (`ttl.mode: per-field`, HEXPIRE) has an expiry too.
+
     **What to do instead.** Set a TTL that reflects how quickly the source changes and how much
     staleness is acceptable, with jitter for large key sets.
 
@@ -43,6 +46,9 @@ class TTL001(Rule):
     classification: disposable
     ttl: {mode: absolute, seconds: 600, jitter_seconds: 90}
     ```
+
+    **Sources.** <https://learn.microsoft.com/azure/architecture/best-practices/caching>
+    (expiration), <https://redis.io/docs/latest/commands/expire/>.
     """
 
     id = "TTL001"
@@ -59,7 +65,7 @@ class TTL001(Rule):
                 yield self.finding(
                     namespace_target(ns.name),
                     f"Disposable namespace {ns.name} ({ns.cardinality:,} keys) has `ttl.mode: none`: "
-                    "its entries never expire.",
+                    "its entries never expire (neither the keys nor, per field, their hash fields).",
                 )
 
 
@@ -86,6 +92,11 @@ class TTL002(Rule):
     cardinality: 500000
     ttl: {mode: absolute, seconds: 600, jitter_seconds: 90}
     ```
+
+    Only `absolute` TTLs: a `sliding` TTL is renewed on every access, so keys drift apart anyway.
+
+    **Sources.** <https://learn.microsoft.com/azure/architecture/best-practices/caching>
+    (expiration), <https://redis.io/docs/latest/commands/expire/>.
 
     Threshold: `TTL002.min_cardinality` (default 10,000 keys).
     """
@@ -115,6 +126,8 @@ class TTL003(Rule):
     Redis. Without a TTL, abandoned sessions accumulate until memory pressure evicts something,
     possibly live sessions, and a stolen session identifier stays valid indefinitely.
 
+    Expiring hash fields (`ttl.mode: per-field`) count as a TTL.
+
     **What to do instead.** Use a sliding TTL equal to the session idle timeout.
 
     **Bad**
@@ -130,6 +143,9 @@ class TTL003(Rule):
     classification: session
     ttl: {mode: sliding, seconds: 1200}
     ```
+
+    **Sources.** <https://learn.microsoft.com/aspnet/core/fundamentals/app-state> (the session idle
+    timeout), <https://learn.microsoft.com/azure/architecture/best-practices/caching>.
     """
 
     id = "TTL003"
@@ -155,6 +171,8 @@ class TTL004(Rule):
     abandoned sessions in memory and keeps stolen session identifiers valid for days. Long-lived
     identity belongs in a signed authentication cookie or token, not in the Redis session record.
 
+    With `ttl.mode: per-field`, the fields' TTL (`seconds`) is the one compared.
+
     **What to do instead.** Use an idle timeout in minutes or hours with a sliding TTL.
 
     **Bad**
@@ -170,6 +188,9 @@ class TTL004(Rule):
     classification: session
     ttl: {mode: sliding, seconds: 1800}
     ```
+
+    **Sources.** <https://learn.microsoft.com/aspnet/core/fundamentals/app-state> (idle timeout),
+    <https://learn.microsoft.com/azure/architecture/best-practices/caching>.
 
     Threshold: `TTL004.max_seconds` (default 86,400 s = 24 h).
     """
@@ -201,6 +222,8 @@ class TTL005(Rule):
     short TTL: the item might be created soon, authorisation results can change, and long
     negative caching hides newly available data.
 
+    With `ttl.mode: per-field`, the fields' TTL (`seconds`) is the one compared.
+
     **What to do instead.** Keep negative entries for seconds to a few minutes, with a distinct
     marker value.
 
@@ -217,6 +240,9 @@ class TTL005(Rule):
     negative_cache: true
     ttl: {mode: absolute, seconds: 60, jitter_seconds: 10}
     ```
+
+    **Sources.** <https://learn.microsoft.com/azure/architecture/best-practices/caching> (expiration
+    and invalidation), <https://redis.io/docs/latest/commands/expire/>.
 
     Threshold: `TTL005.max_seconds` (default 300 s).
     """
@@ -254,6 +280,8 @@ class TTL006(Rule):
     owner crashes, a lock without TTL is held forever and every other worker waits on it.
     Idempotency and deduplication records without TTL grow without bound.
 
+    Expiring hash fields (`ttl.mode: per-field`, one field per lease) count as a TTL.
+
     **What to do instead.** Acquire with `SET key token NX PX <lease>`, give the namespace an
     absolute TTL equal to the lease, and handle work that outlives it.
 
@@ -270,6 +298,9 @@ class TTL006(Rule):
     classification: coordination
     ttl: {mode: absolute, seconds: 30}
     ```
+
+    **Sources.** <https://redis.io/docs/latest/develop/clients/patterns/distributed-locks/>,
+    <https://redis.io/docs/latest/commands/set/> (NX and PX).
     """
 
     id = "TTL006"
@@ -297,6 +328,8 @@ class TTL007(Rule):
     dominate it; jitter above the TTL more than doubles the lifetime of some keys, so staleness
     and memory use are much higher than the declared TTL suggests. It is usually a unit mistake.
 
+    Any mode with `seconds` counts: `absolute`, `sliding` and `per-field`.
+
     **What to do instead.** Keep jitter to a fraction of the TTL (10–20%).
 
     **Bad**
@@ -310,6 +343,9 @@ class TTL007(Rule):
     ```yaml
     ttl: {mode: absolute, seconds: 600, jitter_seconds: 60}
     ```
+
+    **Sources.** <https://learn.microsoft.com/azure/architecture/best-practices/caching>
+    (expiration), <https://redis.io/docs/latest/commands/expire/>.
     """
 
     id = "TTL007"
@@ -327,4 +363,72 @@ class TTL007(Rule):
                 )
 
 
-RULES: list[Rule] = [TTL001(), TTL002(), TTL003(), TTL004(), TTL005(), TTL006(), TTL007()]
+class TTL008(Rule):
+    """Hash fields are meant to expire, but the instance's Redis cannot expire hash fields.
+
+    **Why it matters.** `ttl.mode: per-field` means the hash's fields expire one by one (HEXPIRE,
+    HPEXPIRE, HSETEX), which Redis offers from version 7.4 on. Azure Cache for Redis Basic,
+    Standard and Premium run Redis 6, and Azure Cache for Redis Enterprise runs Redis 7.2: there
+    the commands do not exist, the application's HEXPIRE calls fail (or were never written), and
+    the fields never expire. Memory grows with every field ever written, and state that should
+    lapse (a session's cart line, a lease) stays. Azure Managed Redis runs Redis 7.4. Self-hosted
+    Redis is not checked: its version is not in the design.
+
+    **What to do instead.** Run the namespace on Azure Managed Redis (which also retires the
+    Azure Cache for Redis tier), or give every field its own key with an `absolute` or `sliding`
+    TTL.
+
+    **Bad**
+
+    ```yaml
+    instances:
+      - {name: legacy, product: azure-cache-for-redis, tier: premium, ...}
+    namespaces:
+      - {name: cart-lines, instance: legacy, data_type: hash, ttl: {mode: per-field, seconds: 900}, ...}
+    ```
+
+    **Good**
+
+    ```yaml
+    instances:
+      - {name: carts, product: azure-managed-redis, tier: balanced, ...}
+    namespaces:
+      - {name: cart-lines, instance: carts, data_type: hash, ttl: {mode: per-field, seconds: 900}, ...}
+    ```
+
+    **Sources.** <https://redis.io/docs/latest/commands/hexpire/> (available since 7.4.0). Redis
+    versions: Azure Cache for Redis Basic/Standard/Premium 6 and Azure Managed Redis 7.4 in
+    <https://learn.microsoft.com/azure/redis/migrate/migrate-basic-standard-premium-understand>;
+    Azure Cache for Redis Enterprise 7.2 in
+    <https://learn.microsoft.com/azure/redis/migrate/migrate-redis-enterprise-understand>.
+    """
+
+    id = "TTL008"
+    title = "Per-field expiry on Redis without HEXPIRE"
+    default_severity = Severity.high
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for ns in ctx.design.namespaces:
+            if ns.ttl.mode != "per-field":
+                continue
+            inst = ctx.instance_of(ns)
+            if platform.supports_hash_field_expiration(inst) is not False:
+                continue  # Redis 7.4+, or a version the catalog cannot tell (self-hosted)
+            entry = platform.tier(inst.product, inst.tier)
+            since = ".".join(str(n) for n in platform.HASH_FIELD_EXPIRATION_SINCE)
+            yield self.finding(
+                namespace_target(ns.name),
+                f"{ns.name} expires hash fields one by one (`ttl.mode: per-field`, HEXPIRE), but instance "
+                f"{inst.name} is {entry.title}, which runs Redis {entry.redis_version}: hash field expiration "
+                f"needs Redis {since} or later, so the fields would never expire.",
+                f"Move the namespace to Azure Managed Redis (Redis {_amr_redis_version()}), or store each field "
+                "as its own key with an `absolute` or `sliding` TTL.",
+                related=[instance_target(inst.name)],
+            )
+
+
+def _amr_redis_version() -> str:
+    return platform.tiers(platform.AMR)[0].redis_version
+
+
+RULES: list[Rule] = [TTL001(), TTL002(), TTL003(), TTL004(), TTL005(), TTL006(), TTL007(), TTL008()]
