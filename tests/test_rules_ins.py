@@ -19,6 +19,8 @@ from rule_cases import (
     run_rule,
 )
 
+from advisor.core import platform
+from advisor.core.rules.ins import ACR_RETIREMENT, RETIREMENT_WARNING_DAYS
 from advisor.core.sizing import design_sizing
 
 CACHE = "instance:prod-cache"
@@ -31,7 +33,28 @@ PREMIUM_RETIRES = date(2028, 9, 30)
 def acr(tier: str, **extra):
     clustering = "none" if tier in ("basic", "standard") else "oss"
     return lambda d: inst_set(
-        d, "prod-cache", product="azure-cache-for-redis", tier=tier, clustering=clustering, **extra
+        d, "prod-cache", product="azure-cache-for-redis", tier=tier, sku=None, clustering=clustering, **extra
+    )
+
+
+def cache(**fields):
+    return lambda d: inst_set(d, "prod-cache", **fields)
+
+
+# What each Azure Cache for Redis tier offers, so that a case changes exactly one thing.
+ACR_VALID = {
+    "basic": {"clustering": "none", "high_availability": False},
+    "standard": {"clustering": "none"},
+    "premium": {},
+    "enterprise": {"auth": "access-key"},
+    "enterprise-flash": {"auth": "access-key"},
+}
+
+
+def acr_cache(tier: str, **fields):
+    """prod-cache as a valid cache of that ACR tier (no sku), then `fields` changed."""
+    return cache(
+        **{"product": "azure-cache-for-redis", "tier": tier, "sku": None, **ACR_VALID[tier], **fields}
     )
 
 
@@ -199,7 +222,113 @@ CASES = [
     ),
     Case("INS008", "cache-only-disposable", lambda d: inst_set(d, "prod-cache", geo_replication=True), []),
     Case("INS008", "base", no_change, []),
+    Case(
+        "INS008",
+        "acr-enterprise-active",
+        lambda d: inst_set(
+            d, "prod-state", product="azure-cache-for-redis", tier="enterprise", geo_replication=True
+        ),
+        [(STATE, "medium")],
+    ),
+    Case(
+        "INS008",
+        "acr-premium-passive",
+        lambda d: inst_set(
+            d, "prod-state", product="azure-cache-for-redis", tier="premium", geo_replication=True
+        ),
+        [],
+    ),
 ]
+
+# INS009: one finding per combination the product and tier do not offer, naming it
+# (name, change, what the message must say)
+IMPOSSIBLE = [
+    ("acr-basic-clustered", acr_cache("basic", clustering="oss"), "does not offer the OSS cluster policy"),
+    (
+        "acr-standard-clustered",
+        acr_cache("standard", clustering="oss"),
+        "does not offer the OSS cluster policy",
+    ),
+    ("acr-basic-persistence", acr_cache("basic", persistence="aof"), "does not offer AOF persistence"),
+    ("acr-standard-persistence", acr_cache("standard", persistence="rdb"), "does not offer RDB persistence"),
+    ("acr-basic-geo", acr_cache("basic", geo_replication=True), "does not offer geo-replication"),
+    ("acr-standard-geo", acr_cache("standard", geo_replication=True), "does not offer geo-replication"),
+    ("acr-basic-with-ha", acr_cache("basic", high_availability=True), "single node"),
+    ("acr-standard-without-ha", acr_cache("standard", high_availability=False), "always runs a replica"),
+    ("acr-premium-without-ha", acr_cache("premium", high_availability=False), "always runs a replica"),
+    (
+        "acr-premium-enterprise-clustering",
+        acr_cache("premium", clustering="enterprise"),
+        "does not offer the Enterprise cluster policy",
+    ),
+    (
+        "acr-premium-persistence-with-geo",
+        acr_cache("premium", persistence="rdb", geo_replication=True),
+        "does not combine data persistence with geo-replication",
+    ),
+    (
+        "entra-on-acr-enterprise",
+        acr_cache("enterprise", auth="entra-id"),
+        "does not support Microsoft Entra ID",
+    ),
+    ("entra-on-acr-enterprise-flash", acr_cache("enterprise-flash", auth="entra-id"), "Microsoft Entra ID"),
+    ("entra-without-tls-amr", cache(tls=False), "works over TLS only"),
+    ("amr-non-clustered-26gb", cache(clustering="none", sku=None, memory_gb=26), "only up to 25 GB"),
+    (
+        "amr-persistence-with-geo",
+        cache(persistence="rdb", geo_replication=True),
+        "persistence with geo-replication",
+    ),
+    (
+        "amr-geo-on-b1",
+        cache(sku="B1", memory_gb=1, geo_replication=True),
+        "B1 does not offer active geo-replication",
+    ),
+    ("amr-geo-on-b0", cache(sku="B0", memory_gb=0.5, geo_replication=True), "B0 does not offer active"),
+    (
+        "amr-geo-on-flash",
+        cache(tier="flash-optimized", sku="A250", memory_gb=235, geo_replication=True),
+        "does not offer geo-replication",
+    ),
+    ("amr-geo-without-ha", cache(geo_replication=True, high_availability=False), "needs high availability"),
+    ("sku-of-another-tier", cache(sku="M10"), "M10 is not a size of Azure Managed Redis Balanced"),
+    ("sku-unknown", cache(sku="Z9"), "Z9 is not a size of"),
+    ("sku-memory-disagrees", cache(memory_gb=13), "B10 has 12 GB of memory, but `memory_gb` says 13 GB"),
+    (
+        "premium-sku-per-shard",
+        acr_cache("premium", sku="P2", memory_gb=13, shards=2),
+        "P2 has 13 GB of memory per shard, 26 GB with 2 shards",
+    ),
+    (
+        "enterprise-clustering-on-redis-oss",
+        cache(product="redis-oss", tier=None, sku=None, clustering="enterprise"),
+        "Enterprise cluster policy exists only in Redis Enterprise",
+    ),
+]
+POSSIBLE = [
+    ("base", no_change),
+    ("acr-basic", acr_cache("basic")),
+    ("acr-standard", acr_cache("standard")),
+    ("acr-premium-clustered-rdb", acr_cache("premium", persistence="rdb")),
+    ("acr-premium-passive-geo", acr_cache("premium", geo_replication=True)),
+    ("acr-premium-entra-beside-plain-port", acr_cache("premium", tls=False)),
+    ("acr-premium-sku-per-shard", acr_cache("premium", sku="P2", memory_gb=26, shards=2)),
+    ("acr-enterprise-access-key", acr_cache("enterprise", clustering="enterprise", geo_replication=True)),
+    ("acr-enterprise-flash", acr_cache("enterprise-flash")),
+    ("amr-non-clustered-exactly-25gb", cache(clustering="none", sku=None, memory_gb=25)),
+    ("amr-geo-on-b3", cache(sku="B3", memory_gb=3, geo_replication=True)),
+    ("amr-enterprise-clustering", cache(clustering="enterprise")),
+    ("lower-case-sku", cache(sku="b10")),
+    ("redis-oss-clustered", cache(product="redis-oss", tier=None, sku=None, auth="access-key")),
+]
+CASES += [Case("INS009", name, change, [(CACHE, "high")]) for name, change, _ in IMPOSSIBLE]
+CASES += [Case("INS009", name, change, []) for name, change in POSSIBLE]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_it_reports_exactly_the_expected_findings(case):
+    run_case(case)
+
 
 # product-cache: key "prod:catalog:product:v3:" 24 + int 8, + 2048 typical + 64 + 32 (TTL) per key
 PER_KEY = 24 + 8 + 2048 + 64 + 32
@@ -209,11 +338,6 @@ USABLE = int(12 * 2**30 * 0.8)  # 20% reserved (INS007.reserved_share)
 def _fill(d: dict, ratio: float, extra_keys: int = 0) -> None:
     """Set product-cache's cardinality to the most keys that stay at or under `ratio` of usable memory."""
     ns_set(d, "product-cache", cardinality=int(ratio * USABLE) // PER_KEY + extra_keys)
-
-
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_it_reports_exactly_the_expected_findings(case):
-    run_case(case)
 
 
 def test_it_gives_the_retirement_date_and_days_left():
@@ -260,3 +384,101 @@ def test_it_names_the_reserve_in_the_message():
     _fill(d, 0.7)
     (finding,) = run_rule("INS007", build(d))
     assert "12 GB less the 20% reserve" in finding.message
+
+
+@pytest.mark.parametrize(("name", "change", "says"), IMPOSSIBLE, ids=[c[0] for c in IMPOSSIBLE])
+def test_ins009_names_each_impossible_combination(name, change, says):
+    d = base()
+    change(d)
+    (finding,) = run_rule("INS009", build(d))
+    assert says in finding.message, finding.message
+    assert "https://learn.microsoft.com/" in finding.remediation
+
+
+def test_ins009_reports_every_combination_of_one_instance():
+    d = base()
+    acr_cache("standard", clustering="oss", persistence="rdb", geo_replication=True)(d)
+    messages = [f.message for f in run_rule("INS009", build(d))]
+    assert len(messages) == 4
+    assert any("cluster policy" in m for m in messages)
+    assert any("RDB persistence" in m for m in messages)
+    assert any("does not offer geo-replication" in m for m in messages)
+    assert any("does not combine data persistence with geo-replication" in m for m in messages)
+
+
+def test_ins009_sku_findings_say_how_to_fix_the_size():
+    d = base()
+    cache(memory_gb=13)(d)
+    (finding,) = run_rule("INS009", build(d))
+    assert "`sku`" in finding.remediation and "`memory_gb`" in finding.remediation
+
+
+def test_the_retirement_dates_come_from_the_platform_catalog():
+    assert ACR_RETIREMENT == {
+        "basic": PREMIUM_RETIRES,
+        "standard": PREMIUM_RETIRES,
+        "premium": PREMIUM_RETIRES,
+        "enterprise": ENTERPRISE_RETIRES,
+        "enterprise-flash": ENTERPRISE_RETIRES,
+    }
+    for tier, retires in ACR_RETIREMENT.items():
+        assert platform.retirement_date("azure-cache-for-redis", tier) == retires
+    assert RETIREMENT_WARNING_DAYS == 180
+
+
+@pytest.mark.parametrize(
+    ("tier", "guide"),
+    [("enterprise", platform.AMR_MIGRATE_ENTERPRISE), ("premium", platform.AMR_MIGRATE_BSP)],
+)
+def test_ins001_points_at_the_migration_guide_and_planner(tier, guide):
+    d = base()
+    acr(tier)(d)
+    (finding,) = run_rule("INS001", build(d))
+    assert guide in finding.remediation
+    assert "plan_migration prod-cache" in finding.remediation
+
+
+@pytest.mark.parametrize(
+    ("change", "says", "never"),
+    [
+        (cache(auth="access-key"), "no per-user access policies", "access policy for each"),
+        (acr_cache("enterprise"), "does not support Microsoft Entra ID", "Enable Microsoft Entra ID"),
+        (acr_cache("premium", auth="access-key"), "least-privilege data access policy", "no per-user"),
+        (acr_cache("standard", auth="none"), "least-privilege data access policy", "no per-user"),
+        (cache(product="redis-oss", tier=None, sku=None, auth="none"), "ACL user", "Entra ID with"),
+    ],
+    ids=["amr", "acr-enterprise", "acr-premium", "acr-standard-none", "redis-oss"],
+)
+def test_ins003_remediation_fits_the_product(change, says, never):
+    d = base()
+    change(d)
+    (finding,) = run_rule("INS003", build(d))
+    assert says in finding.remediation
+    assert never not in finding.remediation
+
+
+def test_ins003_on_acr_enterprise_says_to_migrate_before_retirement():
+    d = base()
+    acr_cache("enterprise")(d)
+    (finding,) = run_rule("INS003", build(d))
+    assert "migrate to Azure Managed Redis before it retires on 2027-03-31" in finding.remediation
+
+
+def test_ins003_reminds_that_entra_needs_tls():
+    d = base()
+    cache(auth="access-key", tls=False)(d)
+    (finding,) = run_rule("INS003", build(d))
+    assert "TLS only" in finding.remediation
+
+
+def test_ins008_fires_only_for_active_geo_replication():
+    for product, tier, kind in [
+        ("azure-managed-redis", "balanced", "active"),
+        ("azure-cache-for-redis", "enterprise", "active"),
+        ("azure-cache-for-redis", "premium", "passive"),
+    ]:
+        d = base()
+        inst_set(d, "prod-state", product=product, tier=tier, geo_replication=True)
+        design = build(d)
+        assert platform.geo_replication_kind(design.instance("prod-state")) == kind
+        assert len(run_rule("INS008", design)) == (1 if kind == "active" else 0)

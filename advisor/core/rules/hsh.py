@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from advisor.core import platform
 from advisor.core.findings import Finding, Severity
 from advisor.core.patterns import Literal, Pattern, key_hash_slot
 from advisor.core.rules.base import DesignContext, Rule, namespace_target
@@ -69,6 +70,11 @@ class HSH001(Rule):
     ```yaml
     pattern: "prod:checkout:cart:v1:{<customer:int>}:items"
     ```
+
+    **Sources.**
+    <https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags>,
+    <https://learn.microsoft.com/azure/redis/architecture> (clustering policies and shards),
+    <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-how-to-premium-clustering>.
     """
 
     id = "HSH001"
@@ -108,7 +114,10 @@ class HSH002(Rule):
     tags must be built from the same placeholders and literals.
 
     **What to do instead.** Give both patterns the same hash tag, built from the value that ties
-    the keys together.
+    the keys together. Switching the instance to the Enterprise cluster policy is not the fix: it
+    lets only a few simple commands (DEL, MSET, MGET, EXISTS, UNLINK, TOUCH) span slots, while
+    transactions and scripts still fail with `CROSSSLOT` (HSH004), and it moves every client to a
+    single endpoint proxy.
 
     **Bad**
 
@@ -123,6 +132,12 @@ class HSH002(Rule):
     - {name: cart-items, pattern: "prod:checkout:cart:v1:{<customer:int>}:items", multi_key_with: [cart-totals]}
     - {name: cart-totals, pattern: "prod:checkout:cart:v1:{<customer:int>}:totals"}
     ```
+
+    **Sources.**
+    <https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags>,
+    <https://learn.microsoft.com/azure/redis/architecture> (multi-key commands under the OSS and
+    Enterprise policies),
+    <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-how-to-premium-clustering>.
     """
 
     id = "HSH002"
@@ -130,29 +145,43 @@ class HSH002(Rule):
     default_severity = Severity.high
 
     def check(self, ctx: DesignContext) -> Iterable[Finding]:
-        seen: set[frozenset[str]] = set()
-        for ns in ctx.design.namespaces:
-            inst = ctx.instance_of(ns)
-            if inst.clustering != "oss":
+        for ns, other, inst in _unaligned_pairs(ctx, lambda inst: inst.clustering == "oss"):
+            pa, pb = ctx.pattern(ns), ctx.pattern(other)
+            yield self.finding(
+                namespace_target(ns.name),
+                f"{ns.name} is used in multi-key commands with {other.name} on OSS-clustered instance "
+                f"{inst.name}, but their keys are not guaranteed the same slot: {_why(ns, pa, other, pb)}.",
+                _same_tag_fix(pa, pb),
+                related=[namespace_target(other.name)],
+            )
+
+
+def _unaligned_pairs(ctx: DesignContext, applies) -> Iterable[tuple]:
+    """(namespace, partner, instance) for each `multi_key_with` pair, once, whose keys may land in
+    different slots, on instances where `applies(instance)`."""
+    seen: set[frozenset[str]] = set()
+    for ns in ctx.design.namespaces:
+        inst = ctx.instance_of(ns)
+        if not applies(inst):
+            continue
+        for other_name in ns.multi_key_with:
+            other = ctx.namespace(other_name)
+            pair = frozenset((ns.name, other_name))
+            if other is None or pair in seen:
                 continue
-            for other_name in ns.multi_key_with:
-                other = ctx.namespace(other_name)
-                pair = frozenset((ns.name, other_name))
-                if other is None or pair in seen:
-                    continue
-                seen.add(pair)
-                pa, pb = ctx.pattern(ns), ctx.pattern(other)
-                sa, sb = slot_determinant(pa), slot_determinant(pb)
-                if sa is not None and sa == sb:
-                    continue
-                yield self.finding(
-                    namespace_target(ns.name),
-                    f"{ns.name} is used in multi-key commands with {other.name} on OSS-clustered instance "
-                    f"{inst.name}, but their keys are not guaranteed the same slot: {_why(ns, pa, other, pb)}.",
-                    "Give both patterns the same hash tag built from the value that ties their keys together, "
-                    f"e.g. `{_suggested_tag(pa, pb)}`.",
-                    related=[namespace_target(other.name)],
-                )
+            seen.add(pair)
+            sa, sb = slot_determinant(ctx.pattern(ns)), slot_determinant(ctx.pattern(other))
+            if sa is not None and sa == sb:
+                continue
+            yield ns, other, inst
+
+
+def _same_tag_fix(pa: Pattern, pb: Pattern) -> str:
+    return (
+        "Give both patterns the same hash tag built from the value that ties their keys together, "
+        f"e.g. `{_suggested_tag(pa, pb)}`: then every multi-key command, transaction and script on one "
+        "customer's keys stays in one slot."
+    )
 
 
 def _why(a, pa: Pattern, b, pb: Pattern) -> str:
@@ -196,6 +225,10 @@ class HSH003(Rule):
     pattern: "prod:catalog:product:v3:<id:int>"
     multi_key_with: []
     ```
+
+    **Sources.**
+    <https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags>,
+    <https://learn.microsoft.com/azure/redis/architecture>.
     """
 
     id = "HSH003"
@@ -217,4 +250,88 @@ class HSH003(Rule):
                 )
 
 
-RULES: list[Rule] = [HSH001(), HSH002(), HSH003()]
+class HSH004(Rule):
+    """Namespaces used together may span slots where only a few multi-key commands can.
+
+    **Why it matters.** The Enterprise cluster policy (Azure Managed Redis, Azure Cache for Redis
+    Enterprise) hides the shards behind one endpoint, but it does not make every multi-key command
+    work across hash slots: only DEL, MSET, MGET, EXISTS, UNLINK and TOUCH may span slots, and
+    under active geo-replication only MGET, EXISTS and TOUCH. MULTI/EXEC transactions, Lua scripts
+    and every other multi-key command (`SUNIONSTORE`, `RENAME`, `LMOVE`…) still fail with
+    `CROSSSLOT` when their keys are in different slots. An actively geo-replicated instance
+    clustered with the OSS policy is checked too (HSH002 covers its OSS side); a non-clustered
+    instance keeps every key on one shard and is not.
+
+    Severity: medium on the Enterprise policy, high with active geo-replication, where even DEL,
+    MSET and UNLINK across slots fail.
+
+    **What to do instead.** Give both patterns the same hash tag, built from the value that ties
+    their keys together, so that transactions and scripts over them keep working whatever the
+    cluster policy.
+
+    **Bad**
+
+    ```yaml
+    instances:
+      - {name: carts, clustering: enterprise, ...}
+    namespaces:
+      - {name: cart-items, pattern: "prod:checkout:cart:v1:<customer:int>:items", multi_key_with: [cart-totals]}
+      - {name: cart-totals, pattern: "prod:checkout:cart:v1:<customer:int>:totals"}
+    ```
+
+    **Good**
+
+    ```yaml
+    namespaces:
+      - {name: cart-items, pattern: "prod:checkout:cart:v1:{<customer:int>}:items", multi_key_with: [cart-totals]}
+      - {name: cart-totals, pattern: "prod:checkout:cart:v1:{<customer:int>}:totals"}
+    ```
+
+    **Sources.** Multi-key commands per cluster policy and under active geo-replication:
+    <https://learn.microsoft.com/azure/redis/architecture>,
+    <https://learn.microsoft.com/azure/redis/best-practices-client-libraries>; active
+    geo-replication: <https://learn.microsoft.com/azure/redis/how-to-active-geo-replication>.
+    """
+
+    id = "HSH004"
+    title = "Multi-key commands limited across slots"
+    default_severity = Severity.medium
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for ns, other, inst in _unaligned_pairs(ctx, _limits_cross_slot):
+            pa, pb = ctx.pattern(ns), ctx.pattern(other)
+            active_geo = platform.has_active_geo_replication(inst)
+            if active_geo:
+                allowed = platform.ACTIVE_GEO_CROSS_SLOT_COMMANDS
+                where = f"actively geo-replicated instance {inst.name} ({inst.clustering} cluster policy)"
+            else:
+                allowed = platform.ENTERPRISE_CROSS_SLOT_COMMANDS
+                where = f"instance {inst.name} (Enterprise cluster policy)"
+            policy = (
+                "no command may span slots under the OSS policy, and active geo-replication lets only "
+                f"{_listed(allowed)} span slots even under the Enterprise policy"
+                if inst.clustering == "oss"
+                else f"only {_listed(allowed)} may span slots there"
+            )
+            yield self.finding(
+                namespace_target(ns.name),
+                f"{ns.name} is used in multi-key commands with {other.name} on {where}, but their keys are "
+                f"not guaranteed the same slot ({_why(ns, pa, other, pb)}): {policy}; transactions, Lua scripts "
+                "and other multi-key commands fail with CROSSSLOT.",
+                _same_tag_fix(pa, pb),
+                severity=Severity.high if active_geo else Severity.medium,
+                related=[namespace_target(other.name)],
+            )
+
+
+def _limits_cross_slot(inst) -> bool:
+    if inst.clustering == "enterprise":
+        return True
+    return inst.clustering != "none" and platform.has_active_geo_replication(inst)
+
+
+def _listed(commands: tuple[str, ...]) -> str:
+    return ", ".join(commands[:-1]) + f" and {commands[-1]}" if len(commands) > 1 else commands[0]
+
+
+RULES: list[Rule] = [HSH001(), HSH002(), HSH003(), HSH004()]
