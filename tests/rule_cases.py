@@ -54,13 +54,14 @@ INSTANCE_TEMPLATE: dict[str, Any] = {
     "public_network_access": False,
 }
 
-# A design no rule fires on: a cache instance with one disposable namespace, and a state instance
-# (volatile-lru, AOF) with sessions and a cart whose two namespaces share a hash tag.
+# A design no rule fires on: a cache instance (Azure Managed Redis Balanced B10, 12 GB) with one
+# disposable namespace, and a state instance (4 GB, no sku: memory_gb alone; volatile-lru, AOF)
+# with sessions and a cart whose two namespaces share a hash tag.
 BASE: dict[str, Any] = {
     "version": 1,
     "teams": [{"name": "catalog"}, {"name": "identity"}, {"name": "checkout"}],
     "instances": [
-        {**INSTANCE_TEMPLATE, "name": "prod-cache"},
+        {**INSTANCE_TEMPLATE, "name": "prod-cache", "sku": "B10"},
         {
             **INSTANCE_TEMPLATE,
             "name": "prod-state",

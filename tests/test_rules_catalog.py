@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import test_rules_dur
 import test_rules_evi
@@ -22,13 +24,14 @@ CONTRACT = {
     "KEY001": "medium", "KEY002": "low", "KEY003": "high", "KEY004": "medium", "KEY005": "medium",
     "KEY006": "medium", "KEY007": "low",
     "TTL001": "high", "TTL002": "medium", "TTL003": "high", "TTL004": "low", "TTL005": "medium",
-    "TTL006": "high", "TTL007": "low",
+    "TTL006": "high", "TTL007": "low", "TTL008": "high",
     "EVI001": "high", "EVI002": "medium", "EVI003": "medium", "EVI004": "high", "EVI005": "high", "EVI006": "medium",
+    "EVI007": "high",
     "DUR001": "high", "DUR002": "medium", "DUR003": "info",
     "INS001": "medium", "INS002": "high", "INS003": "medium", "INS004": "high", "INS005": "medium",
-    "INS006": "medium", "INS007": "medium", "INS008": "medium",
-    "HSH001": "high", "HSH002": "high", "HSH003": "low",
-    "VAL001": "medium", "VAL002": "medium", "VAL003": "high", "VAL004": "low",
+    "INS006": "medium", "INS007": "medium", "INS008": "medium", "INS009": "high",
+    "HSH001": "high", "HSH002": "high", "HSH003": "low", "HSH004": "medium",
+    "VAL001": "medium", "VAL002": "medium", "VAL003": "high", "VAL004": "low", "VAL005": "medium",
 }  # fmt: skip
 THRESHOLDS = {
     "KEY007.max_literal_bytes": 64,
@@ -41,6 +44,7 @@ THRESHOLDS = {
     "VAL001.max_bytes": 102400,
     "VAL001.high_bytes": 1048576,
     "VAL002.max_bytes": 16384,
+    "VAL005.max_bytes": 524288,
 }
 
 ALL_CASES = [
@@ -89,6 +93,37 @@ def test_every_rule_documents_itself(rule: Rule):
     for name in rule.thresholds:
         assert name in doc, f"{name} is not documented"
     assert rule.summary() and "\n" not in rule.summary()
+
+
+@pytest.mark.parametrize("rule", DESIGN_RULES, ids=lambda r: r.id)
+def test_every_design_rule_cites_its_sources(rule: Rule):
+    doc = rule.documentation()
+    assert "**Sources.**" in doc
+    urls = re.findall(r"<(https://[^>\s]+)>", doc)
+    assert urls, "no linked source"
+    assert all(url.startswith(("https://learn.microsoft.com/", "https://redis.io/docs/")) for url in urls), (
+        urls
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "page"),
+    [
+        ("TTL008", "https://redis.io/docs/latest/commands/hexpire/"),
+        ("VAL005", "https://learn.microsoft.com/azure/redis/best-practices-flash-optimized"),
+        ("HSH004", "https://learn.microsoft.com/azure/redis/architecture"),
+        ("INS001", "https://learn.microsoft.com/azure/azure-cache-for-redis/retirement-faq"),
+        ("INS003", "https://learn.microsoft.com/azure/redis/entra-for-authentication"),
+        ("INS007", "https://learn.microsoft.com/azure/redis/best-practices-memory-management"),
+        ("INS008", "https://learn.microsoft.com/azure/azure-cache-for-redis/cache-how-to-geo-replication"),
+    ],
+)
+def test_azure_facts_cite_their_microsoft_learn_page(rule_id, page):
+    from advisor.core import platform
+
+    assert page in get_rule(rule_id).documentation()
+    constants = {v for k, v in vars(platform).items() if k.isupper() and isinstance(v, str)}
+    assert page.rstrip("/") in constants or page.startswith("https://redis.io/")
 
 
 def test_titles_are_unique():

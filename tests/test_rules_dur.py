@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from rule_cases import Case, inst_add, inst_set, no_change, ns_add, run_case
+from rule_cases import Case, base, build, inst_add, inst_set, no_change, ns_add, run_case, run_rule
 
 NONE = {"mode": "none"}
 
@@ -68,3 +68,16 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_it_reports_exactly_the_expected_findings(case):
     run_case(case)
+
+
+@pytest.mark.parametrize(
+    ("tier", "offers_persistence"), [("standard", False), ("basic", False), ("premium", True)]
+)
+def test_dur001_says_when_the_tier_has_no_persistence(tier, offers_persistence):
+    d = base()
+    inst_set(d, "prod-cache", product="azure-cache-for-redis", tier=tier, sku=None, clustering="none")
+    durable("prod-cache")(d)
+    (finding,) = run_rule("DUR001", build(d))
+    says = f"Azure Cache for Redis {tier.capitalize()} offers no data persistence"
+    assert (says in finding.remediation) is not offers_persistence
+    assert "source_of_truth" in finding.remediation

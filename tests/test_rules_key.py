@@ -7,7 +7,7 @@ import re
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rule_cases import Case, build, inst_add, no_change, ns_add, ns_set, run_case, run_rule
+from rule_cases import Case, base, build, inst_add, no_change, ns_add, ns_set, run_case, run_rule
 
 from advisor.core.patterns import parse_pattern
 from advisor.core.rules.key import name_words
@@ -55,6 +55,10 @@ CASES = [
     Case("KEY004", "hashed-query", pattern("prod:catalog:search:v1:<query_hash:hash>"), []),
     Case("KEY004", "any-but-hash", pattern("prod:catalog:search:v1:<query:hash>"), []),
     Case("KEY004", "terminal-not-term", pattern("prod:catalog:pos:v1:<terminal_id:int>"), []),
+    Case("KEY004", "anonymous-star", pattern("prod:catalog:page:v1:*"), [(P, "medium")]),
+    Case("KEY004", "star-inside-a-segment", pattern("prod:catalog:page-*:v1:<id:int>"), [(P, "medium")]),
+    Case("KEY004", "named-str-is-not-star", pattern("prod:catalog:page:v1:<slug>"), []),
+    Case("KEY004", "str-named-str", pattern("prod:catalog:page:v1:<str>"), []),
     # KEY005: exact overlap on one instance; high across teams; target is the first name
     Case(
         "KEY005",
@@ -209,3 +213,10 @@ def test_key005_is_exact(a, b, data):
             assert not pb.matches(key), (a, b, key)
             key = data.draw(st.from_regex(pb.regex(), fullmatch=True))
             assert not pa.matches(key), (a, b, key)
+
+
+def test_key004_says_what_the_star_is():
+    d = base()
+    pattern("prod:catalog:page:v1:*")(d)
+    (finding,) = run_rule("KEY004", build(d))
+    assert "`*` (anonymous" in finding.message

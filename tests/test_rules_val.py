@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from rule_cases import Case, no_change, ns_set, run_case
+from rule_cases import Case, base, build, inst_set, no_change, ns_set, run_case, run_rule
 
 P = "namespace:product-cache"
 S = "namespace:sessions"
@@ -16,6 +16,19 @@ def values(name: str, typical: int, largest: int):
 
 def product(**fields):
     return lambda d: ns_set(d, "product-cache", **fields)
+
+
+def on(product_name: str, tier: str, largest: int):
+    """product-cache on a tier of a product (no sku), its values reaching `largest` bytes."""
+
+    def change(d):
+        inst_set(d, "prod-cache", product=product_name, tier=tier, sku=None)
+        values("product-cache", 2048, largest)(d)
+
+    return change
+
+
+AMR, ACR = "azure-managed-redis", "azure-cache-for-redis"
 
 
 CASES = [
@@ -90,9 +103,27 @@ CASES = [
         product(value_bytes={"typical": 8 * KIB, "max": 8 * KIB}, ops_per_sec={"reads": 0, "writes": 0}),
         [],
     ),
+    # VAL005: a Flash tier and value_bytes.max above 512 KiB
+    Case("VAL005", "amr-flash-512KiB+1", on(AMR, "flash-optimized", 512 * KIB + 1), [(P, "medium")]),
+    Case("VAL005", "acr-enterprise-flash-2MiB", on(ACR, "enterprise-flash", 2 * MIB), [(P, "medium")]),
+    Case("VAL005", "amr-flash-exactly-512KiB", on(AMR, "flash-optimized", 512 * KIB), []),
+    Case("VAL005", "ram-tier-2MiB", on(AMR, "memory-optimized", 2 * MIB), []),
+    Case("VAL005", "acr-enterprise-2MiB", on(ACR, "enterprise", 2 * MIB), []),
+    Case("VAL005", "base", no_change, []),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_it_reports_exactly_the_expected_findings(case):
     run_case(case)
+
+
+def test_val005_threshold_can_be_lowered():
+    d = base()
+    on(AMR, "flash-optimized", 300 * KIB)(d)
+    assert run_rule("VAL005", build(d)) == []
+    d["policy"] = {"thresholds": {"VAL005.max_bytes": 256 * KIB}}
+    (finding,) = run_rule("VAL005", build(d))
+    assert "above 256.0 KiB" in finding.message
+    assert "kept in RAM, not on flash" in finding.message
+    assert "Flash Optimized" in finding.message

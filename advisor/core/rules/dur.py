@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from advisor.core import platform
 from advisor.core.findings import Finding, Severity
 from advisor.core.rules.base import DesignContext, Rule, instance_target, namespace_target
 
@@ -39,6 +40,10 @@ class DUR001(Rule):
     namespaces:
       - {name: orders, instance: state, classification: durable, source_of_truth: orders-sql.orders, ...}
     ```
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/how-to-persistence> (Azure Managed Redis),
+    <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-how-to-premium-persistence>
+    (Azure Cache for Redis: Premium only).
     """
 
     id = "DUR001"
@@ -53,10 +58,20 @@ class DUR001(Rule):
         for ns in _durable_without_source(ctx):
             inst = ctx.instance_of(ns)
             if inst.persistence == "none":
+                entry = platform.tier(inst.product, inst.tier)
+                fix = None
+                if entry is not None and not entry.persistence:
+                    fix = (
+                        "Store the records in an authoritative database and set `source_of_truth`; "
+                        f"{entry.title} offers no data persistence, so if Redis must stay the system of record "
+                        "it needs a tier that does (Azure Managed Redis), with high availability and a "
+                        "documented recovery."
+                    )
                 yield self.finding(
                     namespace_target(ns.name),
                     f"Durable namespace {ns.name} ({ns.cardinality:,} keys) has no `source_of_truth` and "
                     f"instance {inst.name} has `persistence: none`: a restart or flush loses the only copy.",
+                    fix,
                     related=[instance_target(inst.name)],
                 )
 
@@ -84,6 +99,10 @@ class DUR002(Rule):
     ```yaml
     - {name: carts, classification: durable, source_of_truth: carts-sql.carts, ...}
     ```
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/how-to-persistence> (Azure Managed Redis),
+    <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-how-to-premium-persistence>
+    (Azure Cache for Redis: Premium only).
     """
 
     id = "DUR002"
@@ -129,6 +148,10 @@ class DUR003(Rule):
     instances:
       - {name: cache, persistence: none, ...}
     ```
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/how-to-persistence> (Azure Managed Redis),
+    <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-how-to-premium-persistence>
+    (Azure Cache for Redis: Premium only).
     """
 
     id = "DUR003"

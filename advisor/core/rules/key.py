@@ -70,6 +70,10 @@ class KEY001(Rule):
     ```yaml
     pattern: "prod:catalog:product:v3:<id:int>"
     ```
+
+    **Sources.** <https://redis.io/docs/latest/develop/using-commands/keyspace/> (Redis has no
+    namespaces: avoid collisions with a key schema),
+    <https://learn.microsoft.com/azure/architecture/best-practices/caching>.
     """
 
     id = "KEY001"
@@ -114,6 +118,10 @@ class KEY002(Rule):
     ```yaml
     pattern: "prod:catalog:product:v3:<id:int>"
     ```
+
+    **Sources.** <https://learn.microsoft.com/azure/architecture/best-practices/caching> (keeping
+    cached data consistent with its source),
+    <https://redis.io/docs/latest/develop/using-commands/keyspace/>.
     """
 
     id = "KEY002"
@@ -168,6 +176,10 @@ class KEY003(Rule):
     ```yaml
     pattern: "prod:identity:user-by-email:v1:<email_hmac:hash>"
     ```
+
+    **Sources.** <https://learn.microsoft.com/azure/architecture/best-practices/caching> (security
+    considerations for cached data), <https://redis.io/docs/latest/develop/using-commands/keyspace/>
+    (key a large or sensitive value by its digest).
     """
 
     id = "KEY003"
@@ -198,11 +210,16 @@ FREE_TEXT_WORDS = frozenset("query search term url path text filter sql input".s
 
 
 class KEY004(Rule):
-    """A key component is unbounded free text (a search query, a URL, an `any` placeholder).
+    """A key component is unbounded free text (a search query, a URL, an `any` or `*` placeholder).
 
     **Why it matters.** Unbounded user-provided key components make the key space, and memory,
     grow with whatever users type; keys get long, reuse is low (a poor hit ratio) and a caller can
     flood the cache with distinct keys. Such text may also carry personal data.
+
+    The rule fires for a placeholder of kind `any`, for an anonymous `*` (any text up to the next
+    `:`, and nothing in the design says what bounds it), and for a placeholder whose name contains
+    one of the words query, search, term, url, path, text, filter, sql or input, unless its kind
+    is `hash`.
 
     **What to do instead.** Normalise the input and key by a digest of it, declared as kind `hash`,
     or by a bounded identifier.
@@ -218,6 +235,10 @@ class KEY004(Rule):
     ```yaml
     pattern: "prod:search:results:v2:<query_sha256:hash>"
     ```
+
+    **Sources.** <https://redis.io/docs/latest/develop/using-commands/keyspace/> (very long keys:
+    key by a digest instead),
+    <https://learn.microsoft.com/azure/architecture/best-practices/caching>.
     """
 
     id = "KEY004"
@@ -237,6 +258,8 @@ class KEY004(Rule):
                 words = sorted(FREE_TEXT_WORDS.intersection(name_words(p.name)))
                 if p.kind == "any":
                     hits.append(f"{_placeholder_label(p)} (kind any)")
+                elif p.name is None:  # `*`: the only placeholder without a name
+                    hits.append("`*` (anonymous: any text, nothing bounds it)")
                 elif words:
                     hits.append(f"{_placeholder_label(p)} ({', '.join(words)})")
             if hits:
@@ -275,6 +298,9 @@ class KEY005(Rule):
     - name: product-stock
       pattern: "prod:catalog:stock:v1:<id:int>"
     ```
+
+    **Sources.** <https://redis.io/docs/latest/develop/using-commands/keyspace/> (Redis has no
+    namespaces: take care to avoid name collisions).
     """
 
     id = "KEY005"
@@ -375,6 +401,10 @@ class KEY006(Rule):
     namespaces:
       - {name: carts, instance: prod-cache, pattern: "prod:checkout:cart:v1:<id:int>", ...}
     ```
+
+    **Sources.** <https://learn.microsoft.com/azure/architecture/best-practices/caching> (security:
+    separate the data of different environments and applications),
+    <https://redis.io/docs/latest/develop/using-commands/keyspace/>.
     """
 
     id = "KEY006"
@@ -400,7 +430,8 @@ class KEY007(Rule):
 
     **Why it matters.** Every byte of the key is stored once per key, in RAM even on Flash
     Optimized tiers, and travels with every command. Long keys with small values are a poor fit
-    for Flash, and millions of long keys add up to real memory.
+    for Flash, and millions of long keys add up to real memory; long keys also make each lookup
+    compare more bytes.
 
     **What to do instead.** Shorten the literal segments (`prod:cat:prod:v3:` rather than spelled
     out names) while keeping them readable.
@@ -416,6 +447,10 @@ class KEY007(Rule):
     ```yaml
     pattern: "prod:catalog:pdp-fragment:v3:<id:int>"
     ```
+
+    **Sources.** <https://redis.io/docs/latest/develop/using-commands/keyspace/> (very long keys are
+    not a good idea), <https://learn.microsoft.com/azure/redis/best-practices-flash-optimized> (keys
+    stay in RAM).
 
     Threshold: `KEY007.max_literal_bytes` (default 64).
     """

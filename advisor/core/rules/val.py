@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from advisor.core import platform
 from advisor.core.findings import Finding, Severity
-from advisor.core.rules.base import DesignContext, Rule, namespace_target
+from advisor.core.rules.base import DesignContext, Rule, instance_target, namespace_target
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -40,6 +41,10 @@ class VAL001(Rule):
     ```yaml
     value_bytes: {typical: 4096, max: 65536}
     ```
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/best-practices-development> and
+    <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-best-practices-development> (more
+    keys and smaller values; large requests and responses cause timeouts).
 
     Thresholds: `VAL001.max_bytes` (default 102,400 = 100 KiB, medium) and `VAL001.high_bytes`
     (default 1,048,576 = 1 MiB, high).
@@ -95,6 +100,9 @@ class VAL002(Rule):
     classification: session
     value_bytes: {typical: 2048, max: 8192}
     ```
+
+    **Sources.** <https://learn.microsoft.com/aspnet/core/fundamentals/app-state> (session state),
+    <https://learn.microsoft.com/azure/redis/best-practices-development> (smaller values).
 
     Threshold: `VAL002.max_bytes` (default 16,384 = 16 KiB).
     """
@@ -173,6 +181,10 @@ class VAL003(Rule):
     contains: [pii]
     data_classification: confidential
     ```
+
+    **Sources.** <https://learn.microsoft.com/azure/architecture/best-practices/caching> (security
+    considerations for cached data),
+    <https://learn.microsoft.com/azure/redis/entra-for-authentication> (access to the data).
     """
 
     id = "VAL003"
@@ -224,6 +236,10 @@ class VAL004(Rule):
     value_bytes: {typical: 12000, max: 40000}
     ops_per_sec: {reads: 100, writes: 80}
     ```
+
+    **Sources.** <https://redis.io/docs/latest/develop/data-types/hashes/>,
+    <https://learn.microsoft.com/azure/redis/best-practices-development> (more keys and smaller
+    values).
     """
 
     id = "VAL004"
@@ -246,4 +262,61 @@ class VAL004(Rule):
                 )
 
 
-RULES: list[Rule] = [VAL001(), VAL002(), VAL003(), VAL004()]
+class VAL005(Rule):
+    """Values on a Flash tier are too large to be kept on flash.
+
+    **Why it matters.** Flash tiers (Azure Managed Redis Flash Optimized, Azure Cache for Redis
+    Enterprise Flash) keep keys in RAM and move values of cold keys to NVMe flash, which is what
+    makes them cheap for large datasets. Microsoft's guidance is to keep value sizes under 512 KB:
+    larger values are kept in RAM instead of on flash, so they take the scarce, expensive memory
+    the tier was meant to save, and the RAM/flash ratio the size was chosen for no longer holds.
+
+    **What to do instead.** Keep each value under 512 KiB: split a large object into a hash or
+    several keys read on demand, compress it, or keep the payload in blob storage and cache a
+    reference. If the values must be this large, size the instance on a RAM tier.
+
+    **Bad**
+
+    ```yaml
+    tier: flash-optimized
+    value_bytes: {typical: 65536, max: 2097152}
+    ```
+
+    **Good**
+
+    ```yaml
+    tier: flash-optimized
+    value_bytes: {typical: 65536, max: 262144}
+    ```
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/best-practices-flash-optimized> (keep
+    value sizes under 512 KB), <https://learn.microsoft.com/azure/redis/flash-optimized-overview>.
+
+    Threshold: `VAL005.max_bytes` (default 524,288 = 512 KiB).
+    """
+
+    id = "VAL005"
+    title = "Values too large for flash"
+    default_severity = Severity.medium
+    thresholds = {"VAL005.max_bytes": 512 * KIB}
+    remediation = (
+        "Keep each value under the limit: split large objects into a hash or separate keys, compress them, or "
+        "keep the payload in blob storage and cache a reference; otherwise size the instance on a RAM tier."
+    )
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        limit = ctx.threshold("VAL005.max_bytes")
+        for ns in ctx.design.namespaces:
+            inst = ctx.instance_of(ns)
+            entry = platform.tier(inst.product, inst.tier)
+            if entry is None or not entry.flash or ns.value_bytes.max <= limit:
+                continue
+            yield self.finding(
+                namespace_target(ns.name),
+                f"Values of {ns.name} reach {_size(ns.value_bytes.max)}, above {_size(limit)}, on {entry.title} "
+                f"instance {inst.name}: values that large are kept in RAM, not on flash.",
+                related=[instance_target(inst.name)],
+            )
+
+
+RULES: list[Rule] = [VAL001(), VAL002(), VAL003(), VAL004(), VAL005()]
