@@ -223,7 +223,7 @@ def test_it_loads_the_base_design():
 def test_it_loads_the_demo_design():
     design = load_design_file(DEMO)
     assert len(design.teams) >= 3
-    assert 4 <= len(design.instances) <= 5
+    assert 4 <= len(design.instances) <= 8
     assert 18 <= len(design.namespaces) <= 24
     legacy = design.instance("prod-legacy-cache")
     assert (legacy.product, legacy.tier) == ("azure-cache-for-redis", "enterprise")
@@ -307,7 +307,6 @@ VALIDATION_CASES = [
     ((*INST0, "tier"), DELETE, "instances[0].tier", f"required for azure-managed-redis: one of {AMR_TIERS}"),
     ((*INST0, "tier"), "gold", "instances[0].tier", "must be 'memory-optimized', 'balanced', 'compute-optimized', 'flash-optimized', 'basic', 'standard', 'premium', 'enterprise' or 'enterprise-flash', not 'gold'"),
     (("instances", 1, "tier"), "balanced", "instances[1].tier", "must be omitted or null for redis-oss"),
-    (("instances", 1, "clustering"), "enterprise", "instances[1].clustering", "enterprise clustering needs Redis Enterprise; self-hosted redis-oss uses oss or none"),
     ((*INST0, "memory_gb"), 0, "instances[0].memory_gb", "must be > 0"),
     ((*INST0, "memory_gb"), -2.5, "instances[0].memory_gb", "must be > 0"),
     ((*INST0, "memory_gb"), "lots", "instances[0].memory_gb", "must be a number"),
@@ -321,7 +320,8 @@ VALIDATION_CASES = [
     ((*INST0, "auth"), "password", "instances[0].auth", "must be 'entra-id', 'access-key' or 'none', not 'password'"),
     ((*INST0, "tls"), DELETE, "instances[0].tls", "required"),
     ((*INST0, "shard"), 3, "instances[0].shard", "unknown field; did you mean 'shards'?"),
-    ((*INST0, "sku"), "B5", "instances[0].sku", "unknown field (allowed: name, environment, product, tier, memory_gb, shards, clustering, high_availability, persistence, geo_replication, eviction_policy, auth, tls, public_network_access, region, connection)"),
+    ((*INST0, "skus"), "B5", "instances[0].skus", "unknown field; did you mean 'sku'?"),
+    ((*INST0, "sku"), 10, "instances[0].sku", "must be a string"),
     ((*INST0, "eviction"), "allkeys-lru", "instances[0].eviction", "unknown field; did you mean 'eviction_policy'?"),
     # connection: scheme, host, database, and secrets only by reference
     ((*CONN, "url"), "http://prod-cache:6379", "instances[0].connection.url", "must start with redis:// or rediss://"),
@@ -366,7 +366,7 @@ VALIDATION_CASES = [
     (("namespaces", 3, "ttl", "seconds"), 600, "namespaces[3].ttl.seconds", "must be omitted when mode is none: the keys never expire"),
     (("namespaces", 3, "ttl", "jitter_seconds"), 30, "namespaces[3].ttl.jitter_seconds", "must be 0 when mode is none: the keys never expire"),
     ((*NS0, "ttl", "jitter_seconds"), -1, "namespaces[0].ttl.jitter_seconds", "must be >= 0"),
-    ((*NS0, "ttl", "mode"), "forever", "namespaces[0].ttl.mode", "must be 'absolute', 'sliding' or 'none', not 'forever'"),
+    ((*NS0, "ttl", "mode"), "forever", "namespaces[0].ttl.mode", "must be 'absolute', 'sliding', 'none' or 'per-field', not 'forever'"),
     ((*NS0, "ttl", "jitter"), 30, "namespaces[0].ttl.jitter", "unknown field; did you mean 'jitter_seconds'?"),
     # value_bytes, ops
     ((*NS0, "value_bytes", "max"), 1024, "namespaces[0].value_bytes.max", "must be >= typical (2048)"),
@@ -489,12 +489,153 @@ def test_it_accepts_every_tier_of_its_product(product, tier):
     assert load_design(_yaml(data)).instances[0].tier == tier
 
 
-def test_it_refuses_clustering_on_basic_and_standard():
+@pytest.mark.parametrize(
+    ("index", "changes"),
+    [
+        (0, {"product": "azure-cache-for-redis", "tier": "standard", "clustering": "oss"}),
+        (0, {"product": "azure-cache-for-redis", "tier": "basic", "clustering": "oss", "persistence": "rdb"}),
+        (1, {"clustering": "enterprise"}),  # dev-box is self-hosted redis-oss
+        (0, {"sku": "M10"}),  # a Memory Optimized size on a Balanced instance
+        (0, {"sku": "B10", "memory_gb": 13}),  # B10 has 12 GB
+    ],
+    ids=[
+        "standard-clustered",
+        "basic-clustered-persistent",
+        "redis-oss-enterprise",
+        "sku-of-another-tier",
+        "sku-memory",
+    ],
+)
+def test_impossible_configurations_load_and_are_ins009_findings(index, changes):
+    # A design that describes its cache wrongly still loads: saying what is wrong is INS009's job.
+    from advisor.core.rules import get_rule
+    from advisor.core.rules.base import DesignContext
+
     data = _base()
-    data["instances"][0].update(product="azure-cache-for-redis", tier="standard", clustering="oss")
+    data["instances"][index].update(changes)
+    design = load_design(_yaml(data))
+    name = data["instances"][index]["name"]
+    findings = get_rule("INS009").check(DesignContext(design, today=dt.date(2026, 11, 26)))
+    assert any(f.target == f"instance:{name}" for f in findings)
+
+
+# --------------------------------------------------------------------------------------------
+# sku and per-field TTLs
+
+
+@pytest.mark.parametrize("sku", ["B-10", "", "B 10", "B10" * 6])
+def test_a_malformed_sku_is_a_located_error(sku):
+    data = _base()
+    data["instances"][0]["sku"] = sku
+    ((loc, message),) = _pairs(_issues(_yaml(data)))
+    assert loc == "instances[0].sku" and message
+
+
+def test_a_sku_fills_in_memory_gb():
+    data = _base()
+    del data["instances"][0]["memory_gb"]
+    data["instances"][0]["sku"] = "B20"
+    instance = load_design(_yaml(data)).instances[0]
+    assert (instance.sku, instance.memory_gb) == ("B20", 24)
+
+
+def test_a_lower_case_sku_is_the_same_size():
+    data = _base()
+    del data["instances"][0]["memory_gb"]
+    data["instances"][0]["sku"] = "b10"
+    instance = load_design(_yaml(data)).instances[0]
+    assert (instance.sku, instance.memory_gb) == ("B10", 12)
+
+
+def test_a_given_memory_gb_is_kept_beside_the_sku():
+    data = _base()
+    data["instances"][0].update(sku="B10", memory_gb=13)
+    assert load_design(_yaml(data)).instances[0].memory_gb == 13
+
+
+def test_an_unknown_sku_without_memory_gb_is_a_located_error():
+    data = _base()
+    del data["instances"][0]["memory_gb"]
+    data["instances"][0]["sku"] = "B7"
+    ((loc, message),) = _pairs(_issues(_yaml(data)))
+    assert loc == "instances[0].memory_gb"
+    assert message.startswith("required: sku 'B7' is not a size of azure-managed-redis balanced (B0, B1, B3")
+    assert message.endswith(", so memory_gb cannot be taken from it")
+
+
+def test_a_sku_of_another_tier_without_memory_gb_is_a_located_error():
+    data = _base()
+    del data["instances"][0]["memory_gb"]
+    data["instances"][0]["sku"] = "M10"
+    ((loc, message),) = _pairs(_issues(_yaml(data)))
+    assert (
+        loc == "instances[0].memory_gb" and "'M10' is not a size of azure-managed-redis balanced" in message
+    )
+
+
+def test_neither_sku_nor_memory_gb_is_a_located_error():
+    data = _base()
+    del data["instances"][0]["memory_gb"]
     assert _pairs(_issues(_yaml(data))) == [
-        ("instances[0].clustering", "the standard tier cannot be clustered; use none")
+        ("instances[0].memory_gb", "required unless sku names the Azure size (e.g. sku: B10)")
     ]
+
+
+def test_the_error_has_the_yaml_line_of_the_instance():
+    data = _base()
+    del data["instances"][2]["memory_gb"]
+    data["instances"][2]["sku"] = "P9"
+    (issue,) = _issues(_yaml(data))
+    assert issue.loc == "instances[2].memory_gb" and "sku 'P9'" in issue.message
+    assert issue.line is not None
+
+
+def test_per_field_ttl_needs_a_hash():
+    data = _base()
+    data["namespaces"][0]["ttl"] = {"mode": "per-field", "seconds": 600}  # product-cache is a string
+    assert _pairs(_issues(_yaml(data))) == [
+        (
+            "namespaces[0].ttl",
+            "mode per-field expires hash fields (HEXPIRE) and needs data_type: hash, not string; "
+            "use absolute or sliding for other types",
+        )
+    ]
+
+
+def test_per_field_ttl_loads_on_a_hash():
+    data = _base()
+    data["namespaces"][1]["ttl"] = {"mode": "per-field", "seconds": 900, "jitter_seconds": 60}  # cart-items
+    ns = load_design(_yaml(data)).namespace("cart-items")
+    assert (ns.ttl.mode, ns.ttl.seconds, ns.ttl_max_seconds) == ("per-field", 900, 960)
+    assert ns.has_ttl is True and ns.key_has_ttl is False
+
+
+@pytest.mark.parametrize(
+    ("ttl", "loc", "message"),
+    [
+        ({"mode": "per-field"}, "namespaces[1].ttl.seconds", "required when mode is per-field"),
+        (
+            {"mode": "per-field", "seconds": 0},
+            "namespaces[1].ttl.seconds",
+            "must be >= 1 when mode is per-field",
+        ),
+    ],
+)
+def test_per_field_ttl_needs_seconds(ttl, loc, message):
+    data = _base()
+    data["namespaces"][1]["ttl"] = ttl
+    assert _pairs(_issues(_yaml(data))) == [(loc, message)]
+
+
+@pytest.mark.parametrize(
+    ("mode", "has_ttl", "key_has_ttl"),
+    [("absolute", True, True), ("sliding", True, True), ("per-field", True, False), ("none", False, False)],
+)
+def test_what_each_ttl_mode_expires(mode, has_ttl, key_has_ttl):
+    data = _base()
+    data["namespaces"][1]["ttl"] = {"mode": mode} if mode == "none" else {"mode": mode, "seconds": 60}
+    ns = load_design(_yaml(data)).namespace("cart-items")
+    assert (ns.has_ttl, ns.key_has_ttl) == (has_ttl, key_has_ttl)
 
 
 def test_it_refuses_two_waivers_for_one_finding():
@@ -747,7 +888,7 @@ def test_it_dumps_in_contract_order_with_defaults_written_out():
     top = [line.split(":")[0] for line in text.splitlines() if line and not line[0].isspace()]
     assert top == ["version", "teams", "instances", "namespaces", "policy", "waivers"]
     dev = text[text.index("  - name: dev-box") :]
-    assert "    tier: null\n    memory_gb: 0.5\n    shards: 1\n" in dev
+    assert "    tier: null\n    sku: null\n    memory_gb: 0.5\n    shards: 1\n" in dev
     assert "    region: null\n    connection: null\n" in dev
     assert '    pattern: "prod:catalog:product:v3:<id:int>"\n' in text
     assert "    ttl: {mode: absolute, seconds: 600, jitter_seconds: 90}\n" in text
