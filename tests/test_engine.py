@@ -10,7 +10,7 @@ import pytest
 import yaml
 from rule_cases import TODAY, base, build, ns_add, ns_set
 
-from advisor.core.design import load_design
+from advisor.core.design import DesignError, load_design
 from advisor.core.engine import LintResult, apply_policy_and_waivers, exit_code, lint_design, lint_scan
 from advisor.core.findings import Finding, Severity
 from advisor.core.report_text import render_text
@@ -66,6 +66,24 @@ def test_it_applies_threshold_overrides():
     (finding,) = lint_design(build(d), today=TODAY).findings
     assert (finding.rule, finding.severity) == ("VAL001", Severity.medium)
     assert "64.0 KiB" in finding.message
+
+
+def test_the_reserve_threshold_reaches_the_sizing_of_the_whole_run():
+    d = base()
+    ns_set(d, "product-cache", cardinality=3_000_000)  # about 6.1 GiB: 63% of 80% of 12 GB
+    (finding,) = lint_design(build(d), today=TODAY).findings
+    assert (finding.rule, finding.severity) == ("INS007", Severity.medium)
+    d["policy"] = {"thresholds": {"INS007.reserved_share": 0.1}}  # 56% of 90% of 12 GB
+    assert lint_design(build(d), today=TODAY).findings == []
+
+
+def test_the_new_thresholds_are_known_to_the_loader():
+    d = base()
+    d["policy"] = {"thresholds": {"INS007.reserved_share": 0.25, "VAL005.max_bytes": 262144}}
+    assert build(d).policy.thresholds == {"INS007.reserved_share": 0.25, "VAL005.max_bytes": 262144}
+    d["policy"] = {"thresholds": {"INS007.reserve_share": 0.25}}
+    with pytest.raises(DesignError, match="did you mean 'INS007.reserved_share'"):
+        build(d)
 
 
 def _waived(expires: date) -> dict:
