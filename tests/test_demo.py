@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import http.cookiejar
 import io
 import os
@@ -142,6 +143,88 @@ def test_drift_is_there_and_counted(loaded, design):
 
 
 @needs_redis
+def test_a_few_collections_are_too_big(loaded, design):
+    result, info, client = loaded
+    bestsellers = [k for k in info if k.startswith(b"prod:catalog:bestsellers:")]
+    sizes = {k: client.zcard(k) for k in bestsellers}
+    big = [k for k, n in sizes.items() if n > 10_000]
+    assert len(big) == result["drift"]["big_collections"]["bestsellers"] >= 3
+    assert {sizes[k] for k in big} == {ks.BIG_COLLECTION_ELEMENTS}
+    assert all(info[k][0] == "zset" and info[k][1] > 0 for k in big)  # still the designed type and TTL
+    assert max(n for k, n in sizes.items() if k not in big) <= 64
+
+
+@needs_redis
+def test_the_slow_log_holds_whole_keyspace_commands_and_its_threshold_is_restored(loaded, server):
+    result, _, client = loaded
+    logged = Counter(entry["command"].split()[0].decode().upper() for entry in client.slowlog_get(128))
+    assert {"KEYS", "HGETALL", "ZRANGE"} <= set(logged)
+    assert result["drift"]["slow_commands"] == {"KEYS": 1, "HGETALL": 1, "ZRANGE": 1}
+    assert client.config_get("slowlog-log-slower-than") == {"slowlog-log-slower-than": "10000"}
+
+
+class _RecordingClient:
+    """Stands in for a client of the shared Redis: records what would have been sent."""
+
+    def __init__(self, port):
+        self.connection_pool = type("Pool", (), {"connection_kwargs": {"port": port}})()
+        self.sent = []
+
+    def __getattr__(self, name):
+        return lambda *args: self.sent.append((name, args))
+
+
+def test_the_slow_log_of_the_shared_redis_is_never_touched():
+    shared = _RecordingClient(ks.SHARED_REDIS_PORT)
+    assert ks.seed_slowlog([shared], [{"hash": "k"}]) == {}
+    assert shared.sent == []
+
+
+@needs_redis
+def test_a_scan_of_the_demo_cache_finds_the_slow_commands_and_the_big_collections(loaded, server, design):
+    from advisor.core.scan import ScanOptions, ScanTarget, evaluate_drift, namespace_specs, run_scan
+
+    _, info, _ = loaded
+    local = ks.with_cache_url(design, server.url, only=["prod-catalog-cache"])
+    # The loader wrote one plain server; scanned as the non-clustered cache it is here.
+    instance = local.instance("prod-catalog-cache").model_copy(update={"clustering": "none"})
+    local = local.model_copy(
+        update={"instances": [instance if i.name == instance.name else i for i in local.instances]}
+    )
+    report = run_scan(
+        ScanTarget.from_instance(instance),
+        namespace_specs(local, instance.name),
+        ScanOptions(memory_sample=1.0, max_ops=None, allowed_hosts=["127.0.0.1"]),
+    )
+    assert report.complete and report.keys_scanned == len(info)
+    findings = {f.rule: f for f in evaluate_drift(local, instance.name, report, dt.date(2026, 11, 28))}
+    assert {"DRF015", "DRF016"} <= set(findings)
+    assert "KEYS" in findings["DRF015"].message and "HGETALL" in findings["DRF015"].message
+    assert findings["DRF016"].target == "namespace:bestsellers"
+    assert "12,000" in findings["DRF016"].message or "12000" in findings["DRF016"].message
+
+
+def test_the_demo_design_shows_the_new_rules(design):
+    from advisor.core.engine import lint_design
+
+    result = lint_design(design, today=dt.date(2026, 11, 28))
+    by_rule: dict[str, set[str]] = {}
+    for f in result.findings:
+        by_rule.setdefault(f.rule, set()).add(f.target)
+    assert by_rule["TTL008"] == {"namespace:loyalty-offers"}
+    assert by_rule["EVI007"] == {"namespace:dev-session"}
+    assert by_rule["INS009"] == {"instance:staging-loyalty-cache"}
+    assert by_rule["HSH004"] == {"namespace:profile-cache"}
+    assert by_rule["VAL005"] == {"namespace:rendered-pages"}
+    # Sizes are named, and memory comes from them where Microsoft publishes it.
+    assert design.instance("prod-catalog-flash").memory_gb == 235
+    assert (
+        design.instance("prod-legacy-cache").sku == "E10"
+        and design.instance("prod-legacy-cache").memory_gb == 12
+    )
+
+
+@needs_redis
 def test_same_seed_same_keyspace(loaded, server, design):
     _, info, _ = loaded
     url = ks.with_db(server.url, 1)
@@ -233,7 +316,11 @@ def test_load_demo_imports_points_at_the_cache_and_creates_users(settings, tmp_p
     urls = dict(Instance.objects.values_list("name", "connection_url"))
     assert urls["prod-catalog-cache"] == urls["dev-shared-cache"] == "redis://127.0.0.1:7001/0"
     assert urls["prod-legacy-cache"].startswith("rediss://contoso-legacy.")
-    assert Namespace.objects.count() == 22 and Team.objects.count() == 4
+    assert Namespace.objects.count() == 23 and Team.objects.count() == 4
+    assert Instance.objects.count() == 7
+    skus = dict(Instance.objects.values_list("name", "sku"))
+    assert skus["prod-catalog-cache"] == "B20" and skus["dev-shared-cache"] == ""
+    assert Instance.objects.get(name="prod-catalog-cache").memory_gb == 24  # from the sku
 
     login = tmp_path / "demo-login.txt"
     assert stat.S_IMODE(login.stat().st_mode) == 0o600

@@ -3,8 +3,10 @@
 Keys are generated from each namespace's pattern, with its data type, a value size near its
 typical size (capped, so that a few hundred thousand keys stay near 150 MB) and a TTL as
 designed. On top of that, the drift a scan should find: keys without TTL in a TTL'd namespace,
-TTLs far above the design, keys of the wrong type, oversized values, and unregistered key
-families (a legacy prefix, forgotten exports, e-mail addresses in key names).
+TTLs far above the design, keys of the wrong type, oversized values, collections of more than
+10,000 elements (DRF016), unregistered key families (a legacy prefix, forgotten exports, e-mail
+addresses in key names), and slow log entries of commands that walk the whole keyspace or a whole
+collection (KEYS, HGETALL, ZRANGE: DRF015).
 
 Everything is deterministic for a seed. :class:`Refresher` then plays the applications'
 cache-aside writes: it re-creates keys as they expire, so the keyspace keeps its shape for as
@@ -49,13 +51,21 @@ EMAIL_KEYS = "prod:identity:user:by-email:<email>"
 UNREGISTERED_SHARE = {LEGACY_CART: 1 / 15, TMP_EXPORT: 1 / 200, EMAIL_KEYS: 1 / 250}
 
 # Drift inside registered namespaces: preferred namespaces of the demo design, with a fallback
-# for any other design. Residues of the key index keep the four kinds disjoint.
+# for any other design. Residues of the key index keep the kinds disjoint.
 DRIFT_PREFERRED = {
     "without_ttl": "product-cache",
     "ttl_above_design": "recommendations",
     "wrong_type": "category-listing",
     "oversized": "recommendations",
+    "big_collections": "bestsellers",
 }
+# Collections above DRF016's 10,000 elements: every 15th key of the family, at most this many.
+# Scans count the elements of the keys they sample (every 10th by default), so a few dozen are
+# needed for a scan to meet some; each costs about a megabyte.
+BIG_COLLECTION_ELEMENTS = 12_000
+BIG_COLLECTIONS_MAX = 40
+_BIG_TYPES = ("zset", "hash", "set", "list")
+_ELEMENTS_PER_COMMAND = 1_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,7 +208,8 @@ def key_maker(pattern: Pattern) -> Callable[[random.Random], str]:
 
 @dataclass(frozen=True)
 class Spec:
-    """How to write a key: type, value size, and TTL (mode none | absolute | sliding | fixed)."""
+    """How to write a key: type, value size, and TTL (mode none | absolute | sliding | fixed |
+    per-field). `elements` > 0 writes a collection of exactly that many elements."""
 
     data_type: str
     size: int
@@ -207,10 +218,12 @@ class Spec:
     ttl_seconds: int = 0
     ttl_jitter: int = 0
     exact_size: bool = False
+    elements: int = 0
 
     def ttl(self, rng: random.Random, *, fresh: bool) -> int | None:
         """Seconds to live; a fresh key has its full TTL, a loaded one was written some time ago."""
-        if self.ttl_mode == "none":
+        # per-field: the hash's fields expire (HEXPIRE, Redis 7.4+), never the key itself.
+        if self.ttl_mode in ("none", "per-field"):
             return None
         if self.ttl_mode == "fixed":
             return self.ttl_seconds + int(rng.random() * (self.ttl_jitter + 1))
@@ -353,6 +366,11 @@ class DemoKeyspace:
             [f for f in regs if f.spec.data_type in ("string", "hash")],
             lambda f: f.spec.size_max,
         )
+        pick(
+            "big_collections",
+            [f for f in regs if f.spec.data_type in _BIG_TYPES and f not in plan.values()],
+            lambda f: (_BIG_TYPES.index(f.spec.data_type), -f.count),
+        )
         return plan
 
     def _drift_spec(self, family: Family, index: int) -> tuple[str, Spec] | None:
@@ -387,6 +405,17 @@ class DemoKeyspace:
                 spec.ttl_jitter,
                 exact_size=True,
             )
+        if plan.get("big_collections") is family and index % 15 == 7 and index < 15 * BIG_COLLECTIONS_MAX:
+            # A leaderboard nobody trims: every product ever sold in the category.
+            return "big_collections", Spec(
+                spec.data_type,
+                spec.size,
+                spec.size_max,
+                spec.ttl_mode,
+                spec.ttl_seconds,
+                spec.ttl_jitter,
+                elements=BIG_COLLECTION_ELEMENTS,
+            )
         return None
 
     # -- writing
@@ -408,6 +437,8 @@ class DemoKeyspace:
         ttl = spec.ttl(rng, fresh=fresh)
         kind = spec.data_type
         cmd = pipe.execute_command
+        if spec.elements:
+            return self._queue_collection(pipe, key, spec, rng, ttl)
         if kind in ("string", "json", "other"):
             value = self._value(rng, size)
             if kind == "json":
@@ -461,6 +492,34 @@ class DemoKeyspace:
             return 2
         return 1
 
+    def _queue_collection(self, pipe, key: str, spec: Spec, rng: random.Random, ttl: int | None) -> int:
+        """A collection of exactly `spec.elements` distinct elements, written in slices."""
+        kind, cmd, commands = spec.data_type, pipe.execute_command, 0
+        for start in range(0, spec.elements, _ELEMENTS_PER_COMMAND):
+            members = [
+                str(1_000_000 + j) for j in range(start, min(spec.elements, start + _ELEMENTS_PER_COMMAND))
+            ]
+            if kind == "zset":
+                args: list = [b"ZADD", key]
+                for member in members:
+                    args += [1 + _below(rng, 4999), member]
+            elif kind == "hash":
+                args = [b"HSET", key]
+                for member in members:
+                    args += [member, _below(rng, 100)]
+            elif kind == "set":
+                args = [b"SADD", key, *members]
+            elif kind == "list":
+                args = [b"RPUSH", key, *members]
+            else:
+                raise ValueError(f"cannot write a big collection of type {kind!r}")
+            cmd(*args)
+            commands += 1
+        if ttl is not None:
+            cmd(b"EXPIRE", key, ttl)
+            commands += 1
+        return commands
+
     def load(
         self,
         client: redis.Redis | list[redis.Redis],
@@ -482,8 +541,11 @@ class DemoKeyspace:
             "ttl_above_design": {},
             "wrong_type": {},
             "oversized": {},
+            "big_collections": {},
             "unregistered": {},
         }
+        # Per node: a hash and a big collection it holds, for the slow log's commands.
+        slow_keys: list[dict[str, str]] = [{} for _ in clients]
         self.overrides.clear()
         pipes = [c.pipeline(transaction=False) for c in clients]
         queued = [0] * len(pipes)
@@ -514,6 +576,10 @@ class DemoKeyspace:
                         if spec.ttl_mode != "none":
                             self.overrides[key.encode()] = spec
                 node = slot_owner[key_hash_slot(key)] if slot_owner else 0
+                if spec.data_type == "hash" and not spec.elements:
+                    slow_keys[node].setdefault("hash", key)
+                if spec.elements:
+                    slow_keys[node].setdefault(spec.data_type, key)
                 queued[node] += self._queue(pipes[node], key, spec, rng, fresh=False)
                 if queued[node] >= CHUNK:
                     pipes[node].execute()
@@ -530,6 +596,8 @@ class DemoKeyspace:
                 pipe.execute()
         if progress:
             progress(written, planned)
+        if self.drift_plan:
+            drift["slow_commands"] = seed_slowlog(clients, slow_keys)
         return {
             "total": written,
             "families": families,
@@ -555,6 +623,41 @@ class DemoKeyspace:
         if count:
             pipe.execute()
         return count
+
+
+# What the slow log gets (DRF015): a KEYS over the keyspace, and a whole hash and a whole
+# collection read at once, on each node of the cache.
+_SLOW_PATTERN = "prod:catalog:bestsellers:*"
+_SLOW_READ = {"hash": "HGETALL", "zset": "ZRANGE", "set": "SMEMBERS", "list": "LRANGE"}
+
+
+def seed_slowlog(clients: list[redis.Redis], keys: list[dict[str, str]]) -> dict[str, int]:
+    """Run a few whole-keyspace and whole-collection commands with the slow log catching every
+    command, then restore its threshold; returns how many of each ran.
+
+    Only on a private server: a node listening on the shared port is left alone, and so is a
+    server that refuses CONFIG SET (as managed services do).
+    """
+    ran: dict[str, int] = {}
+    for client, node_keys in zip(clients, keys, strict=True):
+        if client.connection_pool.connection_kwargs.get("port") == SHARED_REDIS_PORT:
+            continue
+        try:
+            threshold = client.config_get("slowlog-log-slower-than")["slowlog-log-slower-than"]
+            client.config_set("slowlog-log-slower-than", 0)
+        except redis.ResponseError:
+            continue
+        try:
+            commands: list[tuple[str, list]] = [("KEYS", [_SLOW_PATTERN])]
+            for kind, key in sorted(node_keys.items()):
+                name = _SLOW_READ[kind]
+                commands.append((name, [key, 0, -1] if name in ("ZRANGE", "LRANGE") else [key]))
+            for name, args in commands:
+                client.execute_command(name, *args)
+                ran[name] = ran.get(name, 0) + 1
+        finally:
+            client.config_set("slowlog-log-slower-than", threshold)
+    return ran
 
 
 def load_demo_keyspace(
