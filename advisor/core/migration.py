@@ -1331,7 +1331,8 @@ def _steps(
     ha_words = (
         "high availability (a replica per shard)"
         if target.high_availability
-        else "no high availability (Microsoft's choice for Basic caches; a single node without SLA)"
+        else "no high availability (Microsoft's choice for Basic caches: one node, so a failure means data loss "
+        "and downtime)"
     )
     if inst.tier == "basic" and target.high_availability:
         ha_words += "; Microsoft maps Basic to a non-HA cache, but this is production or geo-replicated"
