@@ -461,7 +461,8 @@ def test_ins003_on_acr_enterprise_says_to_migrate_before_retirement():
     d = base()
     acr_cache("enterprise")(d)
     (finding,) = run_rule("INS003", build(d))
-    assert "migrate to Azure Managed Redis before it retires on 2027-03-31" in finding.remediation
+    assert "migrate to Azure Managed Redis" in finding.remediation
+    assert "before the tier retires on 2027-03-31" in finding.remediation
 
 
 def test_ins003_reminds_that_entra_needs_tls():

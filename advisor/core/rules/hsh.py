@@ -179,8 +179,8 @@ def _unaligned_pairs(ctx: DesignContext, applies) -> Iterable[tuple]:
 def _same_tag_fix(pa: Pattern, pb: Pattern) -> str:
     return (
         "Give both patterns the same hash tag built from the value that ties their keys together, "
-        f"e.g. `{_suggested_tag(pa, pb)}`: then every multi-key command, transaction and script on one "
-        "customer's keys stays in one slot."
+        f"e.g. `{_suggested_tag(pa, pb)}`: then every multi-key command, transaction and script on keys "
+        "built from the same value stays in one slot."
     )
 
 

@@ -221,11 +221,11 @@ def _auth_remediation(inst) -> str:
         )
     tls = "" if inst.tls else " Entra ID authentication works over TLS only: set `tls: true` first."
     if not entry.entra_id:
-        retires = f" before it retires on {entry.retires.isoformat()}" if entry.retires else ""
+        retires = f", before the tier retires on {entry.retires.isoformat()}" if entry.retires else ""
         return (
             f"{entry.title} does not support Microsoft Entra ID: keep the access keys in a secret store "
-            f"(Key Vault) and rotate them, and migrate to Azure Managed Redis{retires}, where managed identities "
-            "replace them."
+            "(Key Vault) and rotate them, and migrate to Azure Managed Redis, where managed identities replace "
+            f"them{retires}."
         )
     if not entry.entra_access_policies:
         return (
