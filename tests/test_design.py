@@ -1072,3 +1072,15 @@ def test_random_designs_round_trip(design, fmt):
     loaded = load_design(text, filename=f"design.{fmt}")
     assert loaded == design
     assert dump_design(loaded, fmt) == text
+
+
+def test_a_size_without_a_published_memory_figure_needs_memory_gb():
+    # Azure Cache for Redis Enterprise sizes grow with their capacity setting: E10 alone says no size.
+    data = _base()
+    data["instances"][0].update(product="azure-cache-for-redis", tier="enterprise", sku="E10", auth="access-key")
+    del data["instances"][0]["memory_gb"]
+    assert _pairs(_issues(_yaml(data))) == [
+        ("instances[0].memory_gb", "required: Microsoft publishes no memory figure for E10, so give it here")
+    ]
+    data["instances"][0]["memory_gb"] = 12
+    assert load_design(_yaml(data)).instances[0].memory_gb == 12

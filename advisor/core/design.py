@@ -309,7 +309,8 @@ class Instance(_Model):
             return None  # the sku's own error says enough
         from advisor.core import platform
 
-        if platform.find_sku(product, tier, sku) is None:
+        size = platform.find_sku(product, tier, sku)
+        if size is None:
             sizes = ", ".join(s.name for s in platform.skus(product, tier))
             where = f"{product} {tier}" if tier else str(product)
             _fail(
@@ -317,6 +318,8 @@ class Instance(_Model):
                 + (f" ({sizes})" if sizes else "")
                 + ", so memory_gb cannot be taken from it"
             )
+        if size.memory_gb is None:
+            _fail(f"required: Microsoft publishes no memory figure for {size.name}, so give it here")
         return None
 
     @model_validator(mode="after")
