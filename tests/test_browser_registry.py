@@ -3,7 +3,7 @@ pattern that the form flags while it is being typed."""
 
 import pytest
 
-from advisor.registry.models import Namespace
+from advisor.registry.models import Instance, Namespace
 from tests.browser import browser, login, new_page, page, screenshot  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -53,3 +53,58 @@ def test_it_creates_a_namespace_through_the_form(page, member):  # noqa: F811
 
     ns = Namespace.objects.get(name="price-cache")
     assert ns.team.name == "catalog" and ns.ttl_seconds == 300
+
+
+def test_an_administrator_picks_a_tier_and_a_sku_and_the_memory_fills_in(page, admin_user):  # noqa: F811
+    login(page, admin_user.username)
+    page.goto("/instances/new/")
+    page.fill("#id_name", "prod-search-cache")
+    page.select_option("#id_environment", "prod")
+
+    sku = page.locator("#id_sku")
+    memory = page.locator("#id_memory_gb")
+    # Before a tier is chosen, every size is offered, grouped by tier.
+    assert page.locator("#id_sku optgroup").count() > 5
+
+    page.select_option("#id_product", "azure-managed-redis")
+    page.select_option("#id_tier", "balanced")
+    page.locator("#id_sku optgroup").first.wait_for(state="detached")
+    assert page.locator("#id_sku option[value=M10]").count() == 0
+    assert "B10 — 12 GB, 30,000 connections" in sku.inner_text()
+
+    page.select_option("#id_sku", "B10")
+    page.wait_for_function("document.querySelector('#id_memory_gb').value === '12'")
+    assert memory.get_attribute("readonly") is not None
+    assert "up to 30,000 connections" in page.locator("#sku-summary").inner_text()
+    screenshot(page, "registry-instance-sku-picked", full_page=False)
+
+    # Another tier offers its own sizes; its SKU brings its own memory.
+    page.select_option("#id_tier", "memory-optimized")
+    page.locator("#id_sku option[value=M20]").wait_for(state="attached")
+    page.select_option("#id_sku", "M20")
+    page.wait_for_function("document.querySelector('#id_memory_gb').value === '24'")
+
+    # A size without a published memory leaves the field to the user.
+    page.select_option("#id_product", "azure-cache-for-redis")
+    page.select_option("#id_tier", "enterprise")
+    page.locator("#id_sku option[value=E10]").wait_for(state="attached")
+    page.select_option("#id_sku", "E10")
+    page.locator("text=Microsoft publishes no memory size for E10").wait_for()
+    assert memory.get_attribute("readonly") is None
+
+    page.select_option("#id_product", "azure-managed-redis")
+    page.select_option("#id_tier", "memory-optimized")
+    page.locator("#id_sku option[value=M20]").wait_for(state="attached")
+    page.select_option("#id_sku", "M20")
+    page.wait_for_function("document.querySelector('#id_memory_gb').value === '24'")
+    page.select_option("#id_clustering", "oss")
+    page.select_option("#id_eviction_policy", "allkeys-lru")
+    page.select_option("#id_auth", "entra-id")
+    page.click("form.card button:has-text('Save')")
+    page.wait_for_url("**/instances/prod-search-cache/")
+    facts = page.locator(".facts").first.inner_text()
+    assert "M20" in facts and "24 GB" in facts and "19.2 GB" in facts and "up to 30,000" in facts
+    screenshot(page, "registry-instance-catalog-facts")
+
+    instance = Instance.objects.get(name="prod-search-cache")
+    assert (instance.sku, instance.memory_gb, instance.tier) == ("M20", 24, "memory-optimized")
