@@ -23,6 +23,7 @@ def test_it_lists_demo_namespaces_and_instances(client, viewer, demo_registry):
     body = client.get("/instances/").content.decode()
     for inst in Instance.objects.all():
         assert inst.name in body
+        assert not inst.sku or f"<code>{inst.sku}</code>" in body
 
 
 def test_it_filters_and_searches_namespaces(client, viewer, demo_registry):
