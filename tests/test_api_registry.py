@@ -291,6 +291,11 @@ def test_patching_the_sku_brings_its_memory_unless_the_memory_is_given(api):
     _send(api, "post", "/api/instances", _without_nulls(_amr()))
     patched = _send(api, "patch", "/api/instances/dev-api-cache", {"sku": "B20"}).json()
     assert (patched["sku"], patched["memory_gb"]) == ("B20", 24)
+    # A sku that is no size of the tier gives no memory: the memory stays (and INS009 reports it).
+    patched = _send(api, "patch", "/api/instances/dev-api-cache", {"sku": "M20"}).json()
+    assert (patched["sku"], patched["memory_gb"]) == ("M20", 24)
+    patched = _send(api, "patch", "/api/instances/dev-api-cache", {"sku": "B20"}).json()
+    assert (patched["sku"], patched["memory_gb"]) == ("B20", 24)
     patched = _send(api, "patch", "/api/instances/dev-api-cache", {"sku": "B50", "memory_gb": 50}).json()
     assert (patched["sku"], patched["memory_gb"]) == ("B50", 50)
     # The memory no longer follows the sku once it disagrees; dropping the sku keeps the memory.
@@ -310,7 +315,7 @@ def test_a_sku_that_gives_no_memory_needs_memory_gb(api):
     enterprise = _amr(product="azure-cache-for-redis", tier="enterprise", sku="E10", clustering="enterprise")
     response = _send(api, "post", "/api/instances", _without_nulls(enterprise))
     assert _locs(response) == [("body", "payload", "memory_gb")]
-    assert "Microsoft publishes no memory size for E10" in response.json()["detail"][0]["msg"]
+    assert "Microsoft publishes no memory figure for E10" in response.json()["detail"][0]["msg"]
     response = _send(api, "post", "/api/instances", {**_without_nulls(enterprise), "memory_gb": 12})
     assert response.status_code == 201 and response.json()["sku"] == "E10"
     assert not Instance.objects.filter(name="dev-api-cache", memory_gb__isnull=True).exists()

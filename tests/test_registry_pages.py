@@ -323,7 +323,7 @@ def test_a_sku_without_a_published_size_needs_the_memory(client, admin_user):
     assert response.status_code == 200
     errors = response.context["form"].errors
     assert list(errors) == ["memory_gb"]
-    assert "Microsoft publishes no memory size for E10" in errors["memory_gb"][0]
+    assert "Microsoft publishes no memory figure for E10" in errors["memory_gb"][0]
     response = client.post("/instances/new/", {**post, "memory_gb": "12"})
     assert response.status_code == 302
     assert Instance.objects.get(name="prod-search-cache").memory_gb == 12
@@ -346,6 +346,11 @@ def test_changing_the_sku_brings_its_memory_when_the_memory_came_from_the_old_on
     assert response.status_code == 302, response.context["form"].errors
     inst.refresh_from_db()
     assert (inst.sku, inst.memory_gb) == ("B50", 60)
+    # A sku of another tier gives no memory here: the memory stays, and INS009 names the mismatch.
+    response = client.post(f"/instances/{inst.name}/edit/", _instance_post(sku="M50", memory_gb="60"))
+    assert response.status_code == 302, response.context["form"].errors
+    inst.refresh_from_db()
+    assert (inst.sku, inst.memory_gb) == ("M50", 60)
     # A memory typed on purpose is kept, even if it disagrees (INS009 says so).
     response = client.post(f"/instances/{inst.name}/edit/", _instance_post(sku="B50", memory_gb="50"))
     assert response.status_code == 302

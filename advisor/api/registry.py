@@ -19,6 +19,7 @@ from ninja.pagination import paginate
 
 from advisor.audit.services import audit_change, audit_delete, object_data
 from advisor.core import design as core
+from advisor.core import platform
 from advisor.registry import permissions
 from advisor.registry.models import Instance, Namespace, Team
 from advisor.registry.services import instance_data, memory_follows_sku, namespace_data, team_data
@@ -175,8 +176,7 @@ def instance_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     instance = _get(Instance, name)
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
     current = instance_data(instance)
-    keeps_sku = payload.get("sku") if "sku" in payload else current["sku"]
-    if "memory_gb" not in payload and keeps_sku and memory_follows_sku(instance):
+    if "memory_gb" not in payload and memory_follows_sku(instance) and _sized(merge_patch(current, payload)):
         # The memory came from the sku: a patch of the sku (or shards) brings the new size's memory.
         current.pop("memory_gb")
     data = validate_entry(core.Instance, merge_patch(current, payload))
@@ -184,6 +184,15 @@ def instance_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     instance = services.instance_save(instance=instance, data=data)
     audit_change(actor=request.auth, before=before, obj=instance)
     return instance_data(instance)
+
+
+def _sized(entry: dict) -> bool:
+    """The entry names a size whose memory Microsoft publishes."""
+    names = [entry.get(key) for key in ("product", "tier", "sku")]
+    if not all(isinstance(name, str) for name in names):
+        return False
+    size = platform.find_sku(*names)
+    return size is not None and size.memory_gb is not None
 
 
 @router.delete("/instances/{name}", response={204: None, **_WRITE_ERRORS}, tags=["instances"])

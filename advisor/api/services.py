@@ -14,7 +14,7 @@ from ninja.errors import ValidationError
 
 from advisor.core import design as core
 from advisor.registry.models import Instance, Namespace, Team, Waiver
-from advisor.registry.services import unsized_message, waivers_follow_rename
+from advisor.registry.services import waivers_follow_rename
 from advisor.scans.schedules import schedule_ensure
 
 from .schemas import body_error
@@ -81,9 +81,6 @@ def team_delete(*, team: Team) -> None:
 
 @transaction.atomic
 def instance_save(*, instance: Instance | None, data: core.Instance) -> Instance:
-    if data.memory_gb is None:
-        # The sku names a size whose memory Microsoft does not publish (ACR Enterprise E10).
-        _raise_if_any([body_error(("memory_gb",), unsized_message(data.sku or ""), "missing")])
     instance = instance or Instance()
     old_name = instance.name
     for field, value in _instance_values(data).items():

@@ -15,7 +15,7 @@ from advisor.core.patterns import PatternError, parse_pattern
 
 from .models import Instance, Namespace, Team
 from .permissions import editable_teams
-from .services import instance_data, memory_follows_sku, namespace_data, unsized_message
+from .services import instance_data, memory_follows_sku, namespace_data
 
 # Where a core model's error location lands on the form.
 _NAMESPACE_FIELDS = {
@@ -330,7 +330,7 @@ class InstanceForm(forms.ModelForm):
         return (
             self.instance.pk is not None
             and "memory_gb" not in self.changed_data
-            and bool(data.get("sku"))
+            and _sku_memory(data) is not None
             and memory_follows_sku(self.instance)
         )
 
@@ -345,16 +345,13 @@ class InstanceForm(forms.ModelForm):
             instance = core.Instance.model_validate(mapping)
         except ValidationError as exc:
             errors = exc.errors()
-            if data.get("sku") and data.get("memory_gb") is None:
+            unknown = platform.find_sku(data.get("product"), data.get("tier"), data.get("sku")) is None
+            if data.get("sku") and unknown and data.get("memory_gb") is None:
                 # Without a memory, a sku that is no size of the tier is what needs fixing.
                 errors = [e for e in errors if tuple(e["loc"]) != ("memory_gb",)]
                 if len(errors) < len(exc.errors()) and "sku" not in self.errors:
                     self.add_error("sku", self._not_a_size(data))
             _apply_core_errors(self, errors, _INSTANCE_FIELDS)
-            return data
-        if instance.memory_gb is None:
-            message = unsized_message(instance.sku or "")
-            self.add_error("memory_gb", f"{message[0].upper()}{message[1:]}.")
             return data
         data["memory_gb"] = instance.memory_gb
         data["sku"] = instance.sku or ""

@@ -208,7 +208,6 @@ def design_import(design: core.Design, *, user=None) -> ImportSummary:
         t.name: _upsert(Team, summary, "teams", {"name": t.name}, {"contact": t.contact or ""})
         for t in design.teams
     }
-    _refuse_unsized(design)
     instances = {}
     for i in design.instances:
         instances[i.name] = _upsert(
@@ -292,26 +291,6 @@ def design_import(design: core.Design, *, user=None) -> ImportSummary:
     # namespace moved to another instance while another one lists it in multi_key_with).
     core.check_references(registry_design(), filename="the registry after this import")
     return summary
-
-
-def unsized_message(sku: str) -> str:
-    """Why an instance whose sku publishes no memory size still needs `memory_gb`."""
-    return (
-        f"required: Microsoft publishes no memory size for {sku}, so memory_gb cannot be taken "
-        "from the sku; give the cache's memory"
-    )
-
-
-def _refuse_unsized(design: core.Design) -> None:
-    # A sku without a published size (ACR Enterprise E10) leaves memory_gb empty, and the
-    # registry stores the memory of every instance.
-    issues = [
-        core.DesignIssue(loc=f"instances[{n}].memory_gb", message=unsized_message(i.sku or ""))
-        for n, i in enumerate(design.instances)
-        if i.memory_gb is None
-    ]
-    if issues:
-        raise core.DesignError(issues, filename="the design")
 
 
 def _replace_policy(core_policy: core.Policy) -> None:
