@@ -7,8 +7,9 @@ tags, sessions, sets, sorted sets, lists, locks, and about 10% keys no namespace
 times on it, in the same run:
 
 - `redis-cli --memkeys` (SCAN + TYPE + MEMORY USAGE, what people use today);
-- the scanner in full mode (MEMORY USAGE for every key) and in default mode (sampled at 0.1),
-  each in a fresh child process that reports its peak RSS at 100k keys and at the end.
+- the scanner in full mode (MEMORY USAGE and, for collections, the element count for every
+  key) and in default mode (both sampled at 0.1), each in a fresh child process that reports its
+  peak RSS at 100k keys and at the end.
 
 It prints keys/s for each, the ratios, the RSS growth, and the server's own command time per key
 (INFO commandstats, reset before each run), which bounds every client. Unlimited ops budget:
@@ -169,7 +170,7 @@ def server_usec_per_key(port: int, keys: int) -> tuple[float, dict[str, float]]:
         if line.startswith("cmdstat_"):
             name, _, rest = line[len("cmdstat_") :].partition(":")
             fields = dict(item.split("=") for item in rest.split(","))
-            if name in ("scan", "type", "pttl", "memory|usage"):
+            if name in ("scan", "type", "pttl", "memory|usage", "hlen", "scard", "zcard", "llen", "xlen"):
                 per[name] = int(fields["usec"]) / keys
                 total += int(fields["usec"])
     return total / keys, per
@@ -248,6 +249,9 @@ def child(port: int, sample: float, count: int | None) -> None:
                 "rss_end_kb": _hwm_kb(),
                 "unmatched": report.unmatched.keys,
                 "patterns": len(report.unmatched.patterns),
+                "ops": report.ops_sent,
+                "counted": sum(n.collections_counted for n in report.namespaces)
+                + report.unmatched.collections_counted,
             }
         )
     )
@@ -362,7 +366,7 @@ def main() -> None:
         print(
             f"{name}: peak RSS {r['rss_100k_kb'] / 1024:.1f} MB at 100k keys, {r['rss_end_kb'] / 1024:.1f} MB "
             f"at {r['keys']:,} keys (growth {growth:.1f} MB); {r['unmatched']:,} unmatched keys in "
-            f"{r['patterns']} inferred patterns"
+            f"{r['patterns']} inferred patterns; {r['ops']:,} commands, {r['counted']:,} element counts"
         )
         verdict.append((name, ratio >= target, f"{ratio:.2f}x best memkeys (target {target}x)"))
         verdict.append((name + ", RSS growth", growth < 20, f"{growth:.1f} MB (target < 20 MB)"))

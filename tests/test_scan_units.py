@@ -726,9 +726,9 @@ def test_oversized_is_judged_at_the_limit_from_both_sides():
 
 def test_element_counts_keep_the_biggest_collections_above_the_limit_only():
     agg = Aggregator([_spec({"mode": "none"})], max_elements=10_000, big_collections=3)
-    counted = [(b"cart:%d" % n, b"hash", 0, n) for n in (10_000, 10_001, 50, 20_000, 30_000, 40_000)]
-    counted.append((b"other:1", b"set", -1, 99_999))
-    agg.add_counts(counted)
+    values = [10_000, 10_001, 50, 0, 20_000, 30_000, 40_000, 99_999]  # 0: gone since its TYPE
+    counted = [(b"cart:%d" % n, b"hash", 0) for n in values[:-1]] + [(b"other:1", b"set", -1)]
+    agg.add_counts(counted, values)
     assert agg.stats[0].elements_n == 6 and agg.stats[0].elements_over == 4
     assert agg.unmatched.elements_n == 1 and agg.unmatched.elements_over == 1
     assert [(n, i, k) for n, i, k, _ in agg.biggest_collections()] == [

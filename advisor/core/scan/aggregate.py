@@ -414,17 +414,27 @@ class Aggregator:
                 s.oversized += 1
         self.mem_sampled += sampled
 
-    def add_counts(self, counted: list[tuple[bytes, bytes, int, int]]) -> None:
-        """Fold in element counts of sampled collections: (key, TYPE reply, namespace index, count)."""
+    def add_counts(self, counted: list[tuple[bytes, bytes, int]], values: list[int]) -> None:
+        """Fold in element counts of sampled collections: `counted` (key, TYPE reply, namespace
+        index) and, parallel to it, their counts (0: the key is gone, not counted)."""
+        if not counted:
+            return
+        if 0 in values:
+            kept = [(c, v) for c, v in zip(counted, values, strict=True) if v]
+            counted, values = [c for c, _ in kept], [v for _, v in kept]
+            if not counted:
+                return
         stats = self.stats
+        for i, c in Counter(map(itemgetter(2), counted)).items():
+            stats[i].elements_n += c
         limit = self.max_elements
+        if max(values) <= limit:
+            return
         big = self.big
-        for key, type_reply, i, n in counted:
-            s = stats[i]
-            s.elements_n += 1
+        for (key, type_reply, i), n in zip(counted, values, strict=True):
             if n <= limit:
                 continue
-            s.elements_over += 1
+            stats[i].elements_over += 1
             if self.big_n <= 0:
                 continue
             self._big_seq += 1

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain, compress, islice, repeat
+from operator import itemgetter
 
 import hiredis
 
@@ -262,18 +263,18 @@ class NodeReader:
             )
 
     def _fold_counts(self, counts: list[tuple[bytes, bytes, int]], replies: list) -> None:
-        counted = []
-        refused = self.outcome.refused
-        for (key, type_reply, i), reply in zip(counts, replies, strict=True):
-            if type(reply) is int:
-                if reply:  # 0: the key is gone (or emptied) since its TYPE
-                    counted.append((key, type_reply, i, reply))
-            elif isinstance(reply, _ERROR):
-                text = str(reply)
-                if _refuses_command(text):
-                    refused.setdefault(COUNT_COMMANDS[type_reply], refusal(text))
-        if counted:
-            self.agg.add_counts(counted)
+        if _ERROR in set(map(type, replies)):
+            refused = self.outcome.refused
+            kept = []
+            for item, reply in zip(counts, replies, strict=True):
+                if isinstance(reply, _ERROR):
+                    text = str(reply)
+                    if _refuses_command(text):
+                        refused.setdefault(COUNT_COMMANDS[item[1]], refusal(text))
+                else:
+                    kept.append((item, reply))
+            counts, replies = [k for k, _ in kept], [r for _, r in kept]
+        self.agg.add_counts(counts, replies)
 
     def _flush_counts(self) -> None:
         """The counts still queued when the node has no more keys: one last round trip."""
@@ -285,9 +286,10 @@ class NodeReader:
 
     @staticmethod
     def _count_block(counts: list[tuple[bytes, bytes, int]]) -> bytes:
-        return b"".join(
-            chain.from_iterable((_COUNT_HEAD[t], b"$%d\r\n%b\r\n" % (len(k), k)) for k, t, _ in counts)
-        )
+        keys = list(map(itemgetter(0), counts))
+        heads = map(_COUNT_HEAD.__getitem__, map(itemgetter(1), counts))
+        bulks = map(_BULK, zip(map(len, keys), keys, strict=True))
+        return b"".join(chain.from_iterable(zip(heads, bulks, strict=True)))
 
     def _memory_positions(self, ix: list[int]) -> list[int]:
         rate = self.sampler.rate
