@@ -145,10 +145,9 @@ def test_a_node_announced_at_another_address_is_refused(shop_cluster):
     # A server must not be able to point the scanner at other hosts: one node now announces
     # 127.0.0.2, which "localhost" does not resolve to and the allowlist does not name.
     moved = shop_cluster[2]
-    seed = client(shop_cluster[0])
     try:
         client(moved).config_set("cluster-announce-ip", "127.0.0.2")
-        _wait_for_announced(seed, {"127.0.0.1", "127.0.0.2"})
+        _wait_for_announced(shop_cluster, {"127.0.0.1", "127.0.0.2"})
         with pytest.raises(ScanError) as e:
             _scan(
                 shop_cluster, url=f"redis://localhost:{shop_cluster[0].port}/0", allowed_hosts=["localhost"]
@@ -161,7 +160,7 @@ def test_a_node_announced_at_another_address_is_refused(shop_cluster):
         assert e.value.kind == "refused_host" and "127.0.0.2" in e.value.reason
     finally:
         client(moved).config_set("cluster-announce-ip", "127.0.0.1")
-        _wait_for_announced(seed, {"127.0.0.1"})
+        _wait_for_announced(shop_cluster, {"127.0.0.1"})
 
 
 def test_a_cidr_entry_allows_the_nodes_in_its_range(shop_cluster):
@@ -172,15 +171,18 @@ def test_a_cidr_entry_allows_the_nodes_in_its_range(shop_cluster):
     assert e.value.kind == "refused_host"
 
 
-def _wait_for_announced(seed, hosts: set[str], timeout: float = 20.0) -> None:
+def _wait_for_announced(nodes, hosts: set[str], timeout: float = 20.0) -> None:
+    """Until every node's CLUSTER SLOTS names exactly these hosts (gossip takes a moment)."""
     deadline = time.monotonic() + timeout
-    while True:
-        seen = {e[2][0].decode() for e in seed.execute_command("CLUSTER", "SLOTS")}
-        if seen == hosts:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the cluster announces {seen}, not {hosts}")
-        time.sleep(0.05)
+    for node in nodes:
+        r = client(node)
+        while True:
+            seen = {e[2][0].decode() for e in r.execute_command("CLUSTER", "SLOTS")}
+            if seen == hosts:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{node.port} announces {seen}, not {hosts}")
+            time.sleep(0.05)
 
 
 def test_a_cluster_node_that_fails_leaves_the_scan_incomplete(shop_cluster):
