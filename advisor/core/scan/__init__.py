@@ -2,7 +2,7 @@
 
 No Django here. The Celery task and `scan_instance` call, in this order:
 
-    target = ScanTarget.from_instance(design.instance(name))     # URL + credential reference
+    target = ScanTarget.from_instance(design.instance(name))     # URL, credential reference, product
     report = run_scan(target, namespace_specs(design, name), ScanOptions(...),
                       progress=callback, cancel=flag)            # ScanError if it cannot start
     findings = evaluate_drift(design, name, report, today)       # DRF001-DRF016, policy, waivers
