@@ -55,6 +55,25 @@ def test_it_creates_a_namespace_through_the_form(page, member):  # noqa: F811
     assert ns.team.name == "catalog" and ns.ttl_seconds == 300
 
 
+def _choose(tab, select: str, value: str, *, until: str) -> None:
+    """Select an option, then wait for the state (a JS expression) its htmx refresh brings."""
+    tab.select_option(select, value)
+    tab.wait_for_function(until)
+
+
+def _sizes_of(sku: str) -> str:
+    """The picker lists one tier's sizes (no groups), among them `sku`."""
+    return f"!document.querySelector('#id_sku optgroup') && !!document.querySelector('#id_sku option[value={sku}]')"
+
+
+def _grouped(label: str) -> str:
+    return f"!!document.querySelector('#id_sku optgroup[label=\"{label}\"]')"
+
+
+def _memory_is(value: str) -> str:
+    return f"document.querySelector('#id_memory_gb').value === '{value}'"
+
+
 def test_an_administrator_picks_a_tier_and_a_sku_and_the_memory_fills_in(page, admin_user):  # noqa: F811
     login(page, admin_user.username)
     page.goto("/instances/new/")
@@ -66,40 +85,43 @@ def test_an_administrator_picks_a_tier_and_a_sku_and_the_memory_fills_in(page, a
     # Before a tier is chosen, every size is offered, grouped by tier.
     assert page.locator("#id_sku optgroup").count() > 5
 
-    page.select_option("#id_product", "azure-managed-redis")
-    page.select_option("#id_tier", "balanced")
-    page.locator("#id_sku optgroup").first.wait_for(state="detached")
+    _choose(page, "#id_product", "azure-managed-redis", until=_grouped("Azure Managed Redis Balanced"))
+    _choose(page, "#id_tier", "balanced", until=_sizes_of("B10"))
     assert page.locator("#id_sku option[value=M10]").count() == 0
     assert "B10 — 12 GB, 30,000 connections" in sku.inner_text()
 
-    page.select_option("#id_sku", "B10")
-    page.wait_for_function("document.querySelector('#id_memory_gb').value === '12'")
+    _choose(page, "#id_sku", "B10", until=_memory_is("12"))
     assert memory.get_attribute("readonly") is not None
     assert "up to 30,000 connections" in page.locator("#sku-summary").inner_text()
     screenshot(page, "registry-instance-sku-picked", full_page=False)
 
     # Another tier offers its own sizes; its SKU brings its own memory.
-    page.select_option("#id_tier", "memory-optimized")
-    page.locator("#id_sku option[value=M20]").wait_for(state="attached")
-    page.select_option("#id_sku", "M20")
-    page.wait_for_function("document.querySelector('#id_memory_gb').value === '24'")
+    _choose(page, "#id_tier", "memory-optimized", until=_sizes_of("M20"))
+    assert page.locator("#id_sku option[value=B10]").inner_text() == (
+        "B10 — not a size of Azure Managed Redis Memory Optimized"
+    )
+    assert memory.get_attribute("readonly") is None  # B10 gives this tier no memory
+    _choose(page, "#id_sku", "M20", until=_memory_is("24"))
+    assert memory.get_attribute("readonly") is not None
 
     # A size without a published memory leaves the field to the user.
-    page.select_option("#id_product", "azure-cache-for-redis")
-    page.select_option("#id_tier", "enterprise")
-    page.locator("#id_sku option[value=E10]").wait_for(state="attached")
-    page.select_option("#id_sku", "E10")
-    page.locator("text=Microsoft publishes no memory size for E10").wait_for()
+    _choose(page, "#id_product", "azure-cache-for-redis", until=_grouped("Azure Cache for Redis Enterprise"))
+    _choose(page, "#id_tier", "enterprise", until=_sizes_of("E10"))
+    _choose(
+        page,
+        "#id_sku",
+        "E10",
+        until="document.querySelector('#sku-fields').innerText.includes('Microsoft publishes no memory size for E10')",
+    )
     assert memory.get_attribute("readonly") is None
 
-    page.select_option("#id_product", "azure-managed-redis")
-    page.select_option("#id_tier", "memory-optimized")
-    page.locator("#id_sku option[value=M20]").wait_for(state="attached")
-    page.select_option("#id_sku", "M20")
-    page.wait_for_function("document.querySelector('#id_memory_gb').value === '24'")
+    _choose(page, "#id_product", "azure-managed-redis", until=_grouped("Azure Managed Redis Balanced"))
+    _choose(page, "#id_tier", "memory-optimized", until=_sizes_of("M20"))
+    _choose(page, "#id_sku", "M20", until=_memory_is("24"))
     page.select_option("#id_clustering", "oss")
     page.select_option("#id_eviction_policy", "allkeys-lru")
     page.select_option("#id_auth", "entra-id")
+    page.wait_for_function("!document.querySelector('.htmx-request')")
     page.click("form.card button:has-text('Save')")
     page.wait_for_url("**/instances/prod-search-cache/")
     facts = page.locator(".facts").first.inner_text()
