@@ -955,6 +955,14 @@ _PATTERNS = [
 ]
 
 
+def _threshold_value(name: str):
+    if name.endswith("reserved_share"):
+        return st.floats(0, 1, exclude_max=True)
+    if name.endswith(("_ratio", "_share")):
+        return st.floats(0, 1)
+    return st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**12), 10**12)
+
+
 @st.composite
 def designs(draw) -> Design:
     teams = draw(st.lists(_slugs, min_size=1, max_size=3, unique=True))
@@ -1046,13 +1054,14 @@ def designs(draw) -> Design:
     policy = {
         "disable": draw(st.lists(_rule_ids, max_size=3)),
         "severity": draw(st.dictionaries(_rule_ids, st.sampled_from([s.value for s in Severity]), max_size=3)),
-        "thresholds": draw(
-            st.dictionaries(
-                st.sampled_from(sorted({t for r in ALL_RULES for t in r.thresholds})),
-                st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**12), 10**12),
-                max_size=3,
+        "thresholds": {
+            name: draw(_threshold_value(name))
+            for name in draw(
+                st.lists(
+                    st.sampled_from(sorted({t for r in ALL_RULES for t in r.thresholds})), max_size=3, unique=True
+                )
             )
-        ),
+        },
     }
     data = {
         "version": 1,

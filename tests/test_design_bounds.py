@@ -46,3 +46,36 @@ def test_a_huge_version_is_refused_without_echoing_it():
 
 def test_the_minimal_design_loads():
     assert load_design(MINIMAL_YAML.format(cardinality=5)).namespaces[0].cardinality == 5
+
+
+@pytest.mark.parametrize(
+    "name, value, says",
+    [
+        ("INS007.high_ratio", 2, "between 0 and 1"),
+        ("INS007.medium_ratio", -0.1, "between 0 and 1"),
+        ("INS007.reserved_share", 1, "below 1"),
+        ("DRF014.max_clients_share", 1.5, "between 0 and 1"),
+    ],
+)
+def test_shares_in_the_policy_are_between_0_and_1(name, value, says):
+    text = MINIMAL_YAML.format(cardinality=1) + f"policy: {{thresholds: {{{name}: {value}}}}}\n"
+    with pytest.raises(DesignError) as e:
+        load_design(text)
+    [issue] = e.value.errors
+    assert issue.loc == "policy.thresholds" and says in issue.message and name in issue.message
+
+
+def test_a_share_at_its_bound_is_accepted():
+    text = (
+        MINIMAL_YAML.format(cardinality=1)
+        + "policy: {thresholds: {INS007.reserved_share: 0.5, INS007.high_ratio: 1}}\n"
+    )
+    assert load_design(text).policy.thresholds["INS007.reserved_share"] == 0.5
+
+
+def test_a_malformed_sku_says_what_a_size_looks_like():
+    text = MINIMAL_YAML.format(cardinality=1).replace("memory_gb: 1,", "memory_gb: 1, sku: B-10,")
+    with pytest.raises(DesignError) as e:
+        load_design(text)
+    [issue] = e.value.errors
+    assert issue.loc == "instances[0].sku" and "Azure size name" in issue.message

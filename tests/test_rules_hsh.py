@@ -170,10 +170,17 @@ CASES = [
         both(state(product="azure-cache-for-redis", tier="premium", geo_replication=True), totals(UNTAGGED)),
         [],
     ),
+    # Active-Active databases limit cross-slot commands whatever the cluster policy.
     Case(
         "HSH004",
         "non-clustered-active-geo",
         both(state(clustering="none", geo_replication=True, persistence="none"), totals(UNTAGGED)),
+        [(ITEMS, "high")],
+    ),
+    Case(
+        "HSH004",
+        "non-clustered-without-geo",
+        both(state(clustering="none"), totals(UNTAGGED)),
         [],
     ),
     # HSH003: a hash tag but no multi-key use

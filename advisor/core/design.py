@@ -455,6 +455,17 @@ class Policy(_Model):
         default_factory=dict
     )
 
+    @field_validator("thresholds")
+    @classmethod
+    def _shares_are_shares(cls, thresholds: dict[str, float]) -> dict[str, float]:
+        # A ratio or share outside 0..1 makes no sense, and a reserve of all memory divides by zero.
+        for name, value in thresholds.items():
+            if name.endswith(("_ratio", "_share")) and not 0 <= value <= 1:
+                _fail(f"{name} is a share: it must be between 0 and 1, not {value:g}")
+            if name.endswith("reserved_share") and value >= 1:
+                _fail(f"{name} must be below 1: a reserve of all memory leaves none for data")
+        return thresholds
+
 
 class Waiver(_Model):
     rule: RuleId
@@ -969,6 +980,7 @@ _MESSAGES = {
     "date_parsing": "must be a date (YYYY-MM-DD)",
     "date_from_datetime_parsing": "must be a date (YYYY-MM-DD)",
     "date_from_datetime_inexact": "must be a date without a time (YYYY-MM-DD)",
+    "string_too_short": "must not be empty",
 }
 
 
@@ -987,6 +999,8 @@ def _pydantic_issue(err: dict) -> tuple[_Path, str]:
         ]
         bound = next(iter(ctx.values()))
         return path, f"must be {op} {_number(bound) if isinstance(bound, float) else bound}"
+    if kind == "string_pattern_mismatch" and path and path[-1] == "sku":
+        return path, "must be an Azure size name such as B10, P2 or C3 (letters and digits)"
     if kind in ("too_long", "string_too_long"):
         return path, f"must be at most {ctx.get('max_length')} characters long"
     if kind in _MESSAGES:

@@ -39,28 +39,9 @@ ACR = platform.ACR
 IN_MEMORY_TIERS = ("memory-optimized", "balanced", "compute-optimized")
 FLASH_TIER = "flash-optimized"
 
-# Memory (GB) per vCPU of each in-memory tier: "Memory Optimized ... (8:1)", Balanced 4:1, Compute
-# Optimized 2:1 (platform.AMR_OVERVIEW). Not in the platform catalog yet.
-MEMORY_PER_VCPU = {"memory-optimized": 8, "balanced": 4, "compute-optimized": 2}
-
-# Microsoft's suggested Azure Managed Redis size for each Azure Cache for Redis size
-# (platform.AMR_MIGRATE, e.g. "| Premium - P5 | Balanced - B100 | 0 |"). Where two are given, the
-# first is "for cost efficiency", the second "for abundant memory consumption". The planner takes
-# the tier from it and sizes the target on the need. Not in the platform catalog yet.
-MICROSOFT_SIZE_MAP: dict[str, tuple[str, ...]] = {
-    "C0": ("B0",),
-    "C1": ("B1",),
-    "C2": ("B3",),
-    "C3": ("B5",),
-    "C4": ("M10", "M20"),
-    "C5": ("M20", "M50"),
-    "C6": ("M50",),
-    "P1": ("B5",),
-    "P2": ("B10", "B20"),
-    "P3": ("B20", "B50"),
-    "P4": ("B50",),
-    "P5": ("B100",),
-}
+# Facts from the platform catalog under the names the planner has always used.
+MEMORY_PER_VCPU = platform.AMR_MEMORY_PER_VCPU
+MICROSOFT_SIZE_MAP = platform.AMR_SIZE_FOR_ACR
 
 # Advisor heuristic, not a Microsoft figure: the declared operations per second per GB of data that
 # a Balanced cache is taken to serve comfortably. Memory Optimized has half the vCPUs per GB and
@@ -77,15 +58,12 @@ OVERSIZE_FACTOR = 2
 FLASH_MAX_WRITE_SHARE = 0.3
 FLASH_MIN_VALUE_BYTES = 1024
 
-# Pages the platform catalog has no constant for yet.
-AMR_PRIVATE_LINK = f"{platform.LEARN}/redis/private-link"
-AMR_CONFIGURE = f"{platform.LEARN}/redis/configure"
-AMR_KEYSPACE_NOTIFICATIONS = f"{platform.LEARN}/redis/enable-redis-keyspace-notifications"
-AMR_ACCESS_PERMISSIONS = f"{platform.LEARN}/redis/configure-access-permissions"
-RIOT = "https://redis.io/docs/latest/integrate/riot/"
-# "Your application should connect to `<cachename>.<region>.redis.azure.net` on port `10000`."
-# (AMR_PRIVATE_LINK)
-AMR_HOSTNAME = "<cache-name>.{region}.redis.azure.net"
+AMR_PRIVATE_LINK = platform.AMR_PRIVATE_LINK
+AMR_CONFIGURE = platform.AMR_CONFIGURE
+AMR_KEYSPACE_NOTIFICATIONS = platform.AMR_KEYSPACE_NOTIFICATIONS
+AMR_ACCESS_PERMISSIONS = platform.AMR_ACCESS_PERMISSIONS
+RIOT = platform.REDIS_RIOT
+AMR_HOSTNAME = platform.AMR_HOSTNAME
 
 STATEFUL = ("session", "coordination", "durable")
 

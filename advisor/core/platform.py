@@ -48,7 +48,12 @@ ACR_MEMORY = f"{LEARN}/azure-cache-for-redis/cache-best-practices-memory-managem
 ACR_VERSION = f"{LEARN}/azure-cache-for-redis/cache-how-to-version"
 ACR_VNET = f"{LEARN}/azure-cache-for-redis/cache-how-to-premium-vnet"
 ACR_RETIREMENT = f"{LEARN}/azure-cache-for-redis/retirement-faq"
+AMR_PRIVATE_LINK = f"{LEARN}/redis/private-link"
+AMR_CONFIGURE = f"{LEARN}/redis/configure"
+AMR_KEYSPACE_NOTIFICATIONS = f"{LEARN}/redis/enable-redis-keyspace-notifications"
+AMR_ACCESS_PERMISSIONS = f"{LEARN}/redis/configure-access-permissions"
 REDIS_HEXPIRE = "https://redis.io/docs/latest/commands/hexpire/"
+REDIS_RIOT = "https://redis.io/docs/latest/integrate/riot/"
 
 Product = Literal["azure-managed-redis", "azure-cache-for-redis", "redis-oss"]
 GeoReplication = Literal["none", "passive", "active"]
@@ -61,15 +66,45 @@ OSS = "redis-oss"
 # --------------------------------------------------------------------------------------------
 # Facts that hold across tiers
 
-# Azure Managed Redis keeps about 20% of a SKU's memory for the service; Azure Cache for Redis
-# reserves maxmemory-reserved plus maxfragmentationmemory-reserved, 10% each by default (sources
-# filled in below). The sizing model's default reserve (INS007.reserved_share).
+# The sizing model's default reserve (INS007.reserved_share). Azure Managed Redis: "approximately
+# 20% of the available memory is reserved as a buffer for noncache operations" (AMR_ARCHITECTURE,
+# "Reserved memory"). Azure Cache for Redis: "approximately 10% of the available memory is
+# reserved for maxmemory-reserved. Another 10% is reserved for maxfragmentationmemory-reserved"
+# (ACR_MEMORY).
 RESERVED_SHARE = 0.2
 
-# The Enterprise cluster policy lets only these commands span hash slots; under active
-# geo-replication only the second list. Transactions and Lua scripts never may.
+# AMR_ARCHITECTURE, "Multi-key commands": "Only the following multi-key commands are allowed
+# across slots with Enterprise clustering: DEL, MSET, MGET, EXISTS, UNLINK, and TOUCH", and "the
+# following multi-key commands are allowed across slots in Active-Active databases: MGET, EXISTS,
+# and TOUCH". Transactions and Lua scripts never may.
 ENTERPRISE_CROSS_SLOT_COMMANDS = ("DEL", "MSET", "MGET", "EXISTS", "UNLINK", "TOUCH")
 ACTIVE_GEO_CROSS_SLOT_COMMANDS = ("MGET", "EXISTS", "TOUCH")
+
+# "Your application should connect to `<cachename>.<region>.redis.azure.net` on port `10000`."
+# (AMR_PRIVATE_LINK)
+AMR_HOSTNAME = "<cache-name>.{region}.redis.azure.net"
+
+# Memory (GB) per vCPU of the in-memory AMR tiers: "Memory Optimized ... (8:1)", "Balanced ...
+# (4:1)", "Compute Optimized ... (2:1)" (AMR_OVERVIEW).
+AMR_MEMORY_PER_VCPU = {"memory-optimized": 8, "balanced": 4, "compute-optimized": 2}
+
+# Microsoft's suggested Azure Managed Redis size for each Azure Cache for Redis size (AMR_MIGRATE,
+# e.g. "| Premium - P5 | Balanced - B100 | 0 |"). Where two are given, the first is "for cost
+# efficiency", the second "for abundant memory consumption". Enterprise sizes have no mapping.
+AMR_SIZE_FOR_ACR: dict[str, tuple[str, ...]] = {
+    "C0": ("B0",),
+    "C1": ("B1",),
+    "C2": ("B3",),
+    "C3": ("B5",),
+    "C4": ("M10", "M20"),
+    "C5": ("M20", "M50"),
+    "C6": ("M50",),
+    "P1": ("B5",),
+    "P2": ("B10", "B20"),
+    "P3": ("B20", "B50"),
+    "P4": ("B50",),
+    "P5": ("B100",),
+}
 
 # Hash field expiration (HEXPIRE and friends) exists from Redis 7.4 on.
 HASH_FIELD_EXPIRATION_SINCE = (7, 4)
@@ -324,12 +359,32 @@ def impossible_configurations(instance: Instance) -> list[Impossible]:
                 "geo-replication", f"{name} does not offer geo-replication", entry.sources.get("geo", "")
             )
         )
-    if inst.geo_replication and inst.persistence != "none" and not entry.persistence_with_geo:
+    if (
+        inst.geo_replication
+        and inst.persistence in entry.persistence
+        and entry.geo_replication != "none"
+        and not entry.persistence_with_geo
+    ):
+        # Only where both exist on their own; otherwise the findings above already say it.
         out.append(
             Impossible(
                 "persistence-with-geo-replication",
                 f"{name} does not combine data persistence with geo-replication",
                 entry.sources.get("persistence_geo", entry.sources.get("persistence", "")),
+            )
+        )
+    if (
+        inst.geo_replication
+        and entry.flash
+        and entry.geo_replication == "active"
+        and inst.eviction_policy != "noeviction"
+    ):
+        out.append(
+            Impossible(
+                "flash-geo-eviction",
+                f"with active geo-replication {name} allows only the noeviction policy, "
+                f"not {inst.eviction_policy}",
+                entry.sources.get("geo", ""),
             )
         )
     if inst.high_availability and entry.high_availability == "never":
@@ -667,12 +722,12 @@ def _acr_classic(name: str, label: str, sizes: tuple[Sku, ...]) -> Tier:
 # (ACR_ENTERPRISE_PRACTICES); geo-replication is active (ACR_OVERVIEW feature table); data
 # persistence is in preview (AMR_MIGRATE_ENTERPRISE); "Azure Cache for Redis Enterprise doesn't
 # support Microsoft Entra ID authentication" and "Azure Cache for Redis Enterprise runs Redis 7.2"
-# (AMR_MIGRATE_ENTERPRISE); a cache "always uses at least three nodes. Two nodes are data nodes
+# (AMR_MIGRATE_ENTERPRISE); with active geo-replication "Data persistence isn't supported" and "On
+# the Enterprise Flash tier, only the No Eviction eviction policy can be used" (ACR_ACTIVE_GEO);
+# a cache "always uses at least three nodes. Two nodes are data nodes
 # ... and a quorum node" (ACR_ENTERPRISE_PRACTICES): always replicated. Clients connect on port
 # 10000 (and 8500-8599 under the OSS policy), per Microsoft's answer in ACR_ENTERPRISE_PORTS.
 # RDB files of Enterprise caches can be imported into Azure Managed Redis (AMR_IMPORT_EXPORT).
-# Whether persistence combines with active geo-replication on these tiers is not published in
-# the pages read, so it is not flagged.
 
 ACR_ENTERPRISE_PRACTICES = f"{LEARN}/azure-cache-for-redis/cache-best-practices-enterprise-tiers"
 ACR_ENTERPRISE_PORTS = "https://learn.microsoft.com/answers/a/1513841"
@@ -681,7 +736,8 @@ _ACR_ENTERPRISE_SOURCES = {
     "skus": ACR_OVERVIEW,
     "clustering": ACR_ENTERPRISE_PRACTICES,
     "persistence": AMR_MIGRATE_ENTERPRISE,
-    "geo": ACR_OVERVIEW,
+    "geo": ACR_ACTIVE_GEO,
+    "persistence_geo": ACR_ACTIVE_GEO,
     "ha": ACR_ENTERPRISE_PRACTICES,
     "entra": AMR_MIGRATE_ENTERPRISE,
     "version": AMR_MIGRATE_ENTERPRISE,
@@ -699,7 +755,7 @@ def _acr_enterprise(name: str, label: str, names: list[str], *, flash: bool) -> 
         skus=tuple(Sku(n, ACR, name, None, None) for n in names),
         clustering=("oss", "enterprise"),
         persistence=("rdb", "aof"),
-        persistence_with_geo=True,
+        persistence_with_geo=False,
         geo_replication="active",
         high_availability="always",
         entra_id=False,

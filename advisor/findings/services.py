@@ -178,6 +178,7 @@ class SizingView:
     sizing: InstanceSizing
     medium_ratio: float
     high_ratio: float
+    reserved_share: float
 
     def chart_data(self) -> dict:
         usable = self.sizing.usable_bytes or 1
@@ -242,8 +243,10 @@ def instance_sizing_view(instance: Instance) -> SizingView:
     policy = Policy.objects.filter(pk=1).first()
     if policy is not None:
         thresholds.update({k: v for k, v in (policy.thresholds or {}).items() if k in thresholds})
+    reserved = thresholds["INS007.reserved_share"]
     return SizingView(
-        sizing=instance_sizing(instance_design(instance), instance.name),
+        sizing=instance_sizing(instance_design(instance), instance.name, reserved_share=reserved),
         medium_ratio=thresholds["INS007.medium_ratio"],
         high_ratio=thresholds["INS007.high_ratio"],
+        reserved_share=reserved,
     )

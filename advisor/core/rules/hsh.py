@@ -258,9 +258,9 @@ class HSH004(Rule):
     work across hash slots: only DEL, MSET, MGET, EXISTS, UNLINK and TOUCH may span slots, and
     under active geo-replication only MGET, EXISTS and TOUCH. MULTI/EXEC transactions, Lua scripts
     and every other multi-key command (`SUNIONSTORE`, `RENAME`, `LMOVE`…) still fail with
-    `CROSSSLOT` when their keys are in different slots. An actively geo-replicated instance
-    clustered with the OSS policy is checked too (HSH002 covers its OSS side); a non-clustered
-    instance keeps every key on one shard and is not.
+    `CROSSSLOT` when their keys are in different slots. Every actively geo-replicated instance is
+    checked, whatever its cluster policy: the limit belongs to Active-Active databases, which
+    hash keys into slots even on one shard (an OSS-clustered one gets HSH002 as well).
 
     Severity: medium on the Enterprise policy, high with active geo-replication, where even DEL,
     MSET and UNLINK across slots fail.
@@ -307,12 +307,13 @@ class HSH004(Rule):
             else:
                 allowed = platform.ENTERPRISE_CROSS_SLOT_COMMANDS
                 where = f"instance {inst.name} (Enterprise cluster policy)"
-            policy = (
-                "no command may span slots under the OSS policy, and active geo-replication lets only "
-                f"{_listed(allowed)} span slots even under the Enterprise policy"
-                if inst.clustering == "oss"
-                else f"only {_listed(allowed)} may span slots there"
-            )
+            if inst.clustering == "oss":
+                policy = (
+                    "no command may span slots under the OSS policy, and active geo-replication lets only "
+                    f"{_listed(allowed)} span slots even under the Enterprise policy"
+                )
+            else:
+                policy = f"only {_listed(allowed)} may span slots there"
             yield self.finding(
                 namespace_target(ns.name),
                 f"{ns.name} is used in multi-key commands with {other.name} on {where}, but their keys are "
@@ -325,9 +326,7 @@ class HSH004(Rule):
 
 
 def _limits_cross_slot(inst) -> bool:
-    if inst.clustering == "enterprise":
-        return True
-    return inst.clustering != "none" and platform.has_active_geo_replication(inst)
+    return inst.clustering == "enterprise" or platform.has_active_geo_replication(inst)
 
 
 def _listed(commands: tuple[str, ...]) -> str:
