@@ -51,8 +51,7 @@ def test_the_minimal_design_loads():
 @pytest.mark.parametrize(
     "name, value, says",
     [
-        ("INS007.high_ratio", 2, "between 0 and 1"),
-        ("INS007.medium_ratio", -0.1, "between 0 and 1"),
+        ("INS007.medium_ratio", -0.1, "must not be negative"),
         ("INS007.reserved_share", 1, "below 1"),
         ("DRF014.max_clients_share", 1.5, "between 0 and 1"),
     ],
@@ -68,7 +67,7 @@ def test_shares_in_the_policy_are_between_0_and_1(name, value, says):
 def test_a_share_at_its_bound_is_accepted():
     text = (
         MINIMAL_YAML.format(cardinality=1)
-        + "policy: {thresholds: {INS007.reserved_share: 0.5, INS007.high_ratio: 1}}\n"
+        + "policy: {thresholds: {INS007.reserved_share: 0.5, INS007.high_ratio: 1, DRF013.max_ratio: 3}}\n"
     )
     assert load_design(text).policy.thresholds["INS007.reserved_share"] == 0.5
 

@@ -6,6 +6,7 @@ import pytest
 from rule_cases import TODAY, base, build, inst_add, ns_add, ns_set
 
 from advisor.core import platform
+from advisor.core.design import DesignError
 from advisor.core.patterns import parse_pattern
 from advisor.core.rules.base import DesignContext
 from advisor.core.sizing import design_sizing, instance_sizing, namespace_memory_bytes, namespace_sizing
@@ -82,12 +83,12 @@ def test_the_lint_context_sizes_with_the_policy_reserve():
     assert (sizing.reserved_share, sizing.usable_bytes) == (0.25, 9 * GIB)
 
 
-def test_a_reserve_of_everything_leaves_no_usable_memory():
+def test_a_reserve_of_everything_is_refused():
+    # It would leave no usable memory and divide every usage ratio by zero.
     d = base()
     d["policy"] = {"thresholds": {"INS007.reserved_share": 1}}
-    sizing = DesignContext(build(d), today=TODAY).sizing
-    assert sizing["prod-cache"].usable_bytes == 0
-    assert sizing["prod-cache"].usage_ratio == float("inf")
+    with pytest.raises(DesignError, match="reserved_share must be below 1"):
+        build(d)
 
 
 def test_it_takes_the_memory_from_the_sku():

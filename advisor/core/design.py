@@ -458,10 +458,13 @@ class Policy(_Model):
     @field_validator("thresholds")
     @classmethod
     def _shares_are_shares(cls, thresholds: dict[str, float]) -> dict[str, float]:
-        # A ratio or share outside 0..1 makes no sense, and a reserve of all memory divides by zero.
+        # A share outside 0..1 or a negative ratio makes no sense, and a reserve of all memory
+        # would divide by zero.
         for name, value in thresholds.items():
-            if name.endswith(("_ratio", "_share")) and not 0 <= value <= 1:
+            if name.endswith("_share") and not 0 <= value <= 1:
                 _fail(f"{name} is a share: it must be between 0 and 1, not {value:g}")
+            if name.endswith("_ratio") and value < 0:
+                _fail(f"{name} is a ratio: it must not be negative")
             if name.endswith("reserved_share") and value >= 1:
                 _fail(f"{name} must be below 1: a reserve of all memory leaves none for data")
         return thresholds
