@@ -24,8 +24,8 @@ class ScanFacts:
     run_id: int
     finished_at: dt.datetime | None
     used_memory: int | None
-    # Database indexes holding keys, from a `keyspace` section ({"db0": ..., "db3": ...}) when the
-    # report has one; today's reports have none, so only the connection URL tells.
+    # Database indexes holding keys, from the report's server.keyspace ({"db0": ..., "db3": ...});
+    # older reports have none, and then only the connection URL tells.
     databases: list[int] | None
     # The server's notify-keyspace-events setting (server.notify_keyspace_events), when reported.
     notify_keyspace_events: str | None
@@ -51,7 +51,7 @@ def last_scan_facts(instance: Instance) -> ScanFacts | None:
         run_id=run.pk,
         finished_at=run.finished_at,
         used_memory=used,
-        databases=_databases(report.get("keyspace")),
+        databases=_databases(server.get("keyspace", report.get("keyspace"))),
         notify_keyspace_events=notify if isinstance(notify, str) and notify else None,
     )
 

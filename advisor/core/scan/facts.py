@@ -1,4 +1,4 @@
-"""Server facts: INFO, CONFIG GET maxmemory-policy and a SLOWLOG summary, per node.
+"""Server facts: INFO, CONFIG GET maxmemory-policy and notify-keyspace-events, a SLOWLOG summary.
 
 A refused CONFIG GET (managed services rename or block it) or SLOWLOG GET is reported, never
 fatal: the report lists it among the facts the scan could not read. The slow log is summarised
@@ -25,6 +25,18 @@ def parse_info(raw: bytes | str) -> dict[str, str]:
         name, _, value = line.partition(":")
         out[name.strip()] = value.strip()
     return out
+
+
+def databases_with_keys(info: dict[str, str]) -> dict[str, int]:
+    """Keys per database per INFO keyspace, for every database that holds any (`{"db0": 12}`)."""
+    out: dict[str, int] = {}
+    for name, entry in info.items():
+        if name.startswith("db") and name[2:].isdigit():
+            for item in entry.split(","):
+                key, _, value = item.partition("=")
+                if key == "keys" and value.isdigit() and int(value) > 0:
+                    out[name] = int(value)
+    return dict(sorted(out.items(), key=lambda kv: int(kv[0][2:])))
 
 
 def keyspace_keys(info: dict[str, str], db: int = 0) -> int | None:
@@ -56,6 +68,7 @@ class NodeFacts:
     maxmemory_policy: str | None = None
     policy_source: str | None = None  # "config" or "info"
     config_error: str | None = None
+    notify_keyspace_events: str | None = None  # None when CONFIG is refused
     slowlog: Counter | None = None  # command -> [count, total_us, max_us]
     slowlog_entries: int = 0
     slowlog_error: str | None = None
@@ -77,6 +90,14 @@ def node_facts(conn: NodeConnection, *, slowlog_entries: int = 128, db: int = 0)
             facts.config_error = "CONFIG GET maxmemory-policy returned nothing"
     except ServerReply as exc:
         facts.config_error = f"CONFIG GET refused: {refusal(str(exc))}"
+    if facts.config_error is None:
+        # Keyspace notifications matter to a migration (Azure Managed Redis has them in preview only).
+        try:
+            reply = conn.call("CONFIG", "GET", "notify-keyspace-events")
+            if isinstance(reply, list) and len(reply) >= 2:
+                facts.notify_keyspace_events = reply[1].decode("utf-8", "replace")[:32]
+        except ServerReply:
+            pass  # the policy came through; this one setting is not worth a second refusal line
     if facts.maxmemory_policy is None and info.get("maxmemory_policy"):
         # Managed services that refuse CONFIG still show the policy in INFO memory.
         facts.maxmemory_policy = info["maxmemory_policy"]

@@ -122,6 +122,10 @@ class ServerFacts(_Model):
     rejected_connections: int | None = None
     cluster_enabled: bool = False
     nodes: int = 1
+    # Keys per database index that holds any (INFO keyspace), summed over the nodes.
+    keyspace: dict[str, int] = Field(default_factory=dict)
+    # CONFIG GET notify-keyspace-events ("" when off); None when CONFIG is refused.
+    notify_keyspace_events: str | None = None
 
 
 class SlowlogCommand(_Model):

@@ -22,7 +22,7 @@ from advisor.core.scan.connect import (
     seed_addresses,
 )
 from advisor.core.scan.errors import ScanError
-from advisor.core.scan.facts import NodeFacts, keyspace_keys, node_facts
+from advisor.core.scan.facts import NodeFacts, databases_with_keys, keyspace_keys, node_facts
 from advisor.core.scan.masking import mask_key
 from advisor.core.scan.reader import COUNT_COMMANDS, Budget, KeyLimit, NodeOutcome, NodeReader, Sampler
 from advisor.core.scan.report import (
@@ -461,7 +461,17 @@ def _server_facts(facts: list[NodeFacts], clustered: bool) -> ServerFacts:
         rejected_connections=_sum(ints("rejected_connections")),
         cluster_enabled=clustered or infos[0].get("cluster_enabled") == "1",
         nodes=len(facts),
+        keyspace=_keyspace(infos),
+        notify_keyspace_events=first.notify_keyspace_events,
     )
+
+
+def _keyspace(infos: list[dict[str, str]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for info in infos:
+        for db, keys in databases_with_keys(info).items():
+            total[db] = total.get(db, 0) + keys
+    return dict(sorted(total.items(), key=lambda kv: int(kv[0][2:])))
 
 
 def _slowlog(facts: list[NodeFacts]) -> SlowlogSummary:
