@@ -453,3 +453,13 @@ def test_the_namespace_form_explains_per_field(client, member):
     body = client.get("/namespaces/new/").content.decode()
     assert '<option value="per-field">per-field</option>' in body
     assert "hash field expiration, HEXPIRE" in body and "hash namespaces only" in body
+
+
+def test_no_template_comment_leaks_into_a_page():
+    # Django's {# #} comments are single-line: a multi-line one is printed as text.
+    from pathlib import Path
+
+    for path in (Path(__file__).resolve().parents[1] / "templates").rglob("*.html"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if "{#" in line:
+                assert "#}" in line.split("{#", 1)[1], f"{path}:{number}: a multi-line {{# comment"
