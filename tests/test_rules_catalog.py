@@ -95,15 +95,21 @@ def test_every_rule_documents_itself(rule: Rule):
     assert rule.summary() and "\n" not in rule.summary()
 
 
-@pytest.mark.parametrize("rule", DESIGN_RULES, ids=lambda r: r.id)
-def test_every_design_rule_cites_its_sources(rule: Rule):
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.id)
+def test_every_rule_cites_its_sources(rule: Rule):
+    """Design and drift rules alike end in one `**Sources.**` paragraph of linked pages."""
     doc = rule.documentation()
-    assert "**Sources.**" in doc
+    assert doc.count("**Sources.**") == 1
+    sources = doc.split("**Sources.**", 1)[1].split("\n\n", 1)[0]
+    cited = re.findall(r"<(https://[^>\s]+)>", sources)
+    assert cited, "no linked source in the Sources paragraph"
     urls = re.findall(r"<(https://[^>\s]+)>", doc)
-    assert urls, "no linked source"
     assert all(url.startswith(("https://learn.microsoft.com/", "https://redis.io/docs/")) for url in urls), (
         urls
     )
+    # every address is a Markdown autolink, so the rule page renders it as a link
+    bare = [m.start() for m in re.finditer("https://", doc) if doc[m.start() - 1] != "<"]
+    assert not bare, [doc[i : i + 60] for i in bare]
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,12 @@ class DRF001(DriftRule):
 
     **Example.** `1,204 keys match no registered namespace; they look like
     legacy:session:<id:int> (example: legacy:session:42).`
+
+    **Sources.** <https://redis.io/docs/latest/develop/using-commands/keyspace/> (Redis has no
+    namespaces: a key schema such as `object-type:id` is only a convention of the writers),
+    <https://redis.io/docs/latest/commands/scan/> (walking the keyspace without blocking the
+    server), <https://learn.microsoft.com/azure/redis/best-practices-memory-management> (set an
+    expiration on your keys).
     """
 
     id = "DRF001"
@@ -172,6 +178,14 @@ class DRF002(DriftRule):
 
     **Example.** `3,120 of 450,000 keys (0.7%) have no TTL; the design gives them 600 s (+90 s
     jitter).`
+
+    **Sources.** <https://redis.io/docs/latest/commands/expire/> (a key without a timeout lives
+    until it is deleted; `SET` without `EX` clears the timeout),
+    <https://learn.microsoft.com/azure/redis/best-practices-memory-management> (set an expiration
+    on your keys; under `volatile-lru` only keys with a TTL can be evicted),
+    <https://redis.io/docs/latest/develop/reference/eviction/> (the `volatile-*` policies behave like
+    `noeviction` for keys without a TTL), <https://redis.io/docs/latest/commands/hexpire/>
+    (expiring hash fields).
     """
 
     id = "DRF002"
@@ -229,6 +243,12 @@ class DRF003(DriftRule):
 
     **Example.** `12,004 keys have a remaining TTL above the design's 600 s + 90 s jitter; the
     longest is 86400 s.`
+
+    **Sources.** <https://redis.io/docs/latest/develop/using-commands/keyspace/#key-expiration>
+    (TTLs are set in seconds or in milliseconds: `EXPIRE` and `PEXPIRE`),
+    <https://redis.io/docs/latest/commands/ttl/> (the remaining TTL of a key),
+    <https://learn.microsoft.com/azure/architecture/best-practices/caching> (an expiration period
+    that is too long risks stale data).
     """
 
     id = "DRF003"
@@ -266,6 +286,10 @@ class DRF004(DriftRule):
     namespace of their own, or correct the design's `data_type`.
 
     **Example.** `120 of 5,000 keys are not string: hash 120.`
+
+    **Sources.** <https://redis.io/docs/latest/commands/type/> (the type the scan reads for each
+    key), <https://redis.io/docs/latest/develop/using-commands/keyspace/> (Redis has no namespaces:
+    take care to avoid name collisions).
     """
 
     id = "DRF004"
@@ -299,9 +323,8 @@ class DRF005(DriftRule):
     quarter (allocator rounding) plus 160 bytes of per-key overhead. Only keys the scan measured
     are judged (all of them with `--memory-sample 1`). The finding names the biggest keys,
     masked. For a hash, list, set, sorted set or stream, `MEMORY USAGE` is an estimate: Redis
-    measures 5 sampled elements and extrapolates (its `SAMPLES` option, default 5,
-    https://redis.io/docs/latest/commands/memory-usage/). The scanner leaves that default, since
-    `SAMPLES 0` would walk every element of every big key it measures.
+    measures 5 sampled elements and extrapolates (its `SAMPLES` option, default 5). The scanner
+    leaves that default, since `SAMPLES 0` would walk every element of every big key it measures.
 
     **Why it matters.** Values bigger than designed slow every read and write of them, block the
     server while they are copied or freed, and break the memory sizing the instance was chosen by.
@@ -311,6 +334,13 @@ class DRF005(DriftRule):
 
     **Example.** `3 measured keys are bigger than value_bytes.max (16.0 KiB) allows; the biggest:
     cart:{42}:items (1.2 MiB).`
+
+    **Sources.** <https://redis.io/docs/latest/commands/memory-usage/> (the estimate from sampled
+    elements, `SAMPLES` default 5), <https://learn.microsoft.com/azure/redis/best-practices-server-load>
+    (keep values under 100 kB: larger values raise server load and latency),
+    <https://learn.microsoft.com/azure/redis/best-practices-development> (more keys and smaller
+    values; large responses cause timeouts), <https://redis.io/docs/latest/commands/unlink/> (`DEL`
+    frees a value's memory while the server waits).
     """
 
     id = "DRF005"
@@ -361,6 +391,13 @@ class DRF006(DriftRule):
     (`users:by-email:<h:hash>`), and migrate the existing keys.
 
     **Example.** `1,204 keys contain e-mail addresses (example: users:by-email:u***@example.com).`
+
+    **Sources.** <https://redis.io/docs/latest/commands/monitor/> (streams every command with its
+    arguments), <https://redis.io/docs/latest/commands/slowlog-get/> (each entry keeps the command's
+    arguments), <https://redis.io/docs/latest/develop/pubsub/keyspace-notifications/> (the channel
+    names carry the key name),
+    <https://learn.microsoft.com/azure/architecture/best-practices/caching> (protect cached data: an
+    identity with access can read all of it, and Redis leaves encryption to the clients).
     """
 
     id = "DRF006"
@@ -408,6 +445,13 @@ class DRF007(DriftRule):
     (and have the eviction rules re-checked) if the server's policy is the intended one.
 
     **Example.** `The server runs maxmemory-policy allkeys-lru; the design registers volatile-lru.`
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/best-practices-memory-management> and
+    <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-best-practices-memory-management>
+    (the default policy `volatile-lru`; `allkeys-lru` lets any key be evicted),
+    <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-configure> (`CONFIG` is disabled on
+    the managed service; the policy is set in the portal or by the management tools),
+    <https://redis.io/docs/latest/develop/reference/eviction/> (the policies).
     """
 
     id = "DRF007"
@@ -455,6 +499,12 @@ class DRF008(DriftRule):
     component) and bound it, or correct the cardinality and re-check the sizing.
 
     **Example.** `1,250,000 keys, 2.5 times the declared cardinality of 500,000.`
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/best-practices-memory-management> (set
+    expirations; alert on Used Memory Percentage and scale before memory runs out),
+    <https://learn.microsoft.com/azure/architecture/best-practices/caching> (a cache fills up when
+    data stays resident for a long time), <https://redis.io/docs/latest/commands/expire/> (a key
+    without a timeout lives until it is deleted).
     """
 
     id = "DRF008"
@@ -496,6 +546,13 @@ class DRF009(DriftRule):
     drop the tag; rebalance slots if a shard is simply too big.
 
     **Example.** `Slot 6918 holds 41% of the keys (412,000 of 1,000,000).`
+
+    **Sources.** <https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags>
+    (a hash tag maps every key that carries it to one slot),
+    <https://redis.io/docs/latest/develop/using-commands/keyspace/#hashtags> (too many keys in one
+    hash slot eventually harm performance),
+    <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-how-to-premium-clustering>
+    (distribute keys evenly; with hash tags that is the application's responsibility).
     """
 
     id = "DRF009"
@@ -572,6 +629,14 @@ class DRF010(DriftRule):
 
     **Example.** `The server has evicted 1,234 keys since it started; it hosts session namespace
     user-sessions.`
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/troubleshoot-data-loss#key-eviction> (keys
+    are purged under memory pressure by the policy; `evicted_keys` counts them),
+    <https://learn.microsoft.com/azure/redis/monitor-cache-reference> (the Evicted Keys metric, to
+    alert on), <https://redis.io/docs/latest/develop/reference/eviction/> (`volatile-*` policies
+    for caching and persistent keys on one instance, or better two separate instances),
+    <https://learn.microsoft.com/azure/redis/best-practices-memory-management> (scale before memory
+    runs out).
     """
 
     id = "DRF010"
@@ -617,6 +682,11 @@ class DRF011(DriftRule):
     correct its pattern to the keys actually written.
 
     **Example.** `No key matches prod:catalog:product:v3:<id:int>.`
+
+    **Sources.** <https://redis.io/docs/latest/commands/scan/#scan-guarantees> (only a full
+    iteration is sure to return every key present from its start to its end),
+    <https://redis.io/docs/latest/develop/using-commands/keyspace/> (Redis has no namespaces: the key
+    schema lives in the writers).
     """
 
     id = "DRF011"
@@ -652,6 +722,14 @@ class DRF012(DriftRule):
     parts from keys, check evictions; a low ratio can also be normal for negative caches.
 
     **Example.** `Hit ratio 0.42 (420,000 hits, 580,000 misses).`
+
+    **Sources.** <https://redis.io/docs/latest/develop/reference/eviction/#using-the-info-command>
+    (the hit percentage from `keyspace_hits` and `keyspace_misses`; when it is low, check
+    evictions and TTLs that are too short), <https://learn.microsoft.com/azure/redis/monitor-cache-reference>
+    (Cache Misses is `keyspace_misses`; misses are normal with cache-aside, examine the application
+    logic when there are more than expected),
+    <https://learn.microsoft.com/azure/architecture/best-practices/caching> (an expiration period
+    that is too short reduces the benefit of the cache).
     """
 
     id = "DRF012"
@@ -691,6 +769,14 @@ class DRF013(DriftRule):
     churn between very different value sizes, or schedule a failover/restart to compact memory.
 
     **Example.** `mem_fragmentation_ratio 2.10 with 1.2 GiB used.`
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/troubleshoot-server#high-memory-usage>
+    (`used_memory_rss` above 1.5 times `used_memory` means fragmentation; a fragmented cache under
+    memory pressure is failed over to recover memory),
+    <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-best-practices-memory-management>
+    (large values leave memory fragmented; `maxfragmentationmemory-reserved`),
+    <https://redis.io/docs/latest/commands/info/> (`mem_fragmentation_ratio`; a high ratio over a few
+    megabytes is no sign of an issue).
     """
 
     id = "DRF013"
@@ -720,11 +806,10 @@ class DRF014(DriftRule):
 
     It fires when the connected clients on a node exceed `DRF014.max_clients_share` (default
     0.8, 80%) of the connection limit of the instance's Azure size, when the design names its
-    `sku` and the platform catalog knows the size's limit (Azure Managed Redis:
-    https://learn.microsoft.com/azure/redis/overview, Azure Cache for Redis:
-    https://learn.microsoft.com/azure/azure-cache-for-redis/cache-configure); otherwise above
-    `DRF014.max_clients` (default 1,000). Any `rejected_connections` since the server started
-    fire it too. The clients counted are those of the busiest node.
+    `sku` and the platform catalog knows the size's limit (Microsoft publishes it per size for
+    Azure Managed Redis and Azure Cache for Redis); otherwise above `DRF014.max_clients` (default
+    1,000). Any `rejected_connections` since the server started fire it too. The clients counted
+    are those of the busiest node.
 
     **Why it matters.** Thousands of connections mean clients open one per request or per thread
     instead of reusing a pool; each costs server memory and CPU, and at the limit new connections
@@ -736,6 +821,15 @@ class DRF014(DriftRule):
 
     **Example.** `12,400 connected clients, 83% of the B10 limit of 15,000; 37 connections
     rejected since the server started.`
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/overview> (connection limits of Azure
+    Managed Redis per size), <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-configure>
+    (`maxclients` of Azure Cache for Redis per size; once reached, new connections are closed),
+    <https://learn.microsoft.com/azure/redis/best-practices-connection> (caches limit connections per
+    tier: close the old connections when recreating them),
+    <https://learn.microsoft.com/azure/redis/best-practices-server-load> (creating and closing
+    connections is expensive for the server), <https://redis.io/docs/latest/commands/info/>
+    (`connected_clients`; `rejected_connections` because of the `maxclients` limit).
     """
 
     id = "DRF014"
@@ -801,16 +895,14 @@ class DRF015(DriftRule):
     command names and counts, never their arguments, which may hold key names and values with
     personal data. It fires when the log holds KEYS, FLUSHALL, FLUSHDB, SMEMBERS, HGETALL,
     LRANGE, ZRANGE, SORT, SUNION, SINTER or SDIFF. Each of them costs time in proportion to
-    the keys or elements it touches (https://redis.io/docs/latest/commands/keys/: O(N); the
-    other command pages give theirs). The scanner's own commands are left out.
+    the keys or elements it touches (KEYS is O(N); each command's page gives its complexity).
+    The scanner's own commands are left out.
 
     **Why it matters.** Redis runs commands one at a time: "Redis command processing is
     single-threaded. Any command that takes a long time to run can block all others that come
-    after it" (https://learn.microsoft.com/azure/redis/troubleshoot-timeouts#long-running-commands).
-    Microsoft's guidance is to avoid such operations, naming KEYS first
-    (https://learn.microsoft.com/azure/redis/best-practices-development,
-    https://learn.microsoft.com/azure/azure-cache-for-redis/cache-best-practices-server-load).
-    Every client waits while one of them runs: timeouts elsewhere, failovers under load.
+    after it" (Microsoft's troubleshooting guide for latency and timeouts). Microsoft's guidance
+    is to avoid such operations, naming KEYS first. Every client waits while one of them runs:
+    timeouts elsewhere, failovers under load.
 
     **What to do instead.** Iterate with SCAN, HSCAN, SSCAN and ZSCAN; read ranges in pages
     (`LRANGE key 0 99`, `ZRANGE … LIMIT`); keep collections small (DRF016); compute set algebra
@@ -818,6 +910,13 @@ class DRF015(DriftRule):
     really meant).
 
     **Example.** `The slow log holds KEYS 12 times, HGETALL 3 times (of 128 entries read).`
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/troubleshoot-timeouts#long-running-commands>
+    (single-threaded processing; find expensive commands with SLOWLOG GET; SCAN instead of KEYS),
+    <https://learn.microsoft.com/azure/redis/best-practices-development> (avoid expensive operations
+    such as KEYS), <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-best-practices-server-load>
+    (avoid long-running commands), <https://redis.io/docs/latest/commands/keys/> (O(N)),
+    <https://redis.io/docs/latest/commands/slowlog-get/> (what the slow log records).
     """
 
     id = "DRF015"
@@ -870,14 +969,20 @@ class DRF016(DriftRule):
     **Why it matters.** A big key makes each command on it slow: reading it whole (HGETALL,
     SMEMBERS, LRANGE 0 -1) blocks the server, deleting it blocks it too (unless UNLINK), and
     it cannot be split across shards, so one shard carries its memory and traffic. Microsoft
-    advises "more keys and smaller values"
-    (https://learn.microsoft.com/azure/redis/best-practices-development).
+    advises "more keys and smaller values".
 
     **What to do instead.** Split the collection by a bucket in the key (`feed:<user>:<month>`),
     cap it (`LTRIM`, `ZREMRANGEBYRANK`, `XADD … MAXLEN`), or expire old fields; read it in pages.
 
     **Example.** `3 of 1,204 measured collections hold more than 10,000 elements; the biggest:
     prod:feeds:follow:v1:42 (set, 250,311 elements).`
+
+    **Sources.** <https://learn.microsoft.com/azure/redis/best-practices-development> (more keys and
+    smaller values), <https://redis.io/docs/latest/develop/using-commands/keyspace/#scan> (commands
+    such as SMEMBERS can block the server for seconds on big collections),
+    <https://redis.io/docs/latest/commands/unlink/> (`DEL` blocks while it frees memory, `UNLINK`
+    does not), <https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/> (every
+    key maps to one hash slot, served by one node).
     """
 
     id = "DRF016"
