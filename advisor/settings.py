@@ -118,6 +118,19 @@ DATABASES = {
         conn_max_age=_env_int("ADVISOR_DB_CONN_MAX_AGE", 0),
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # SQLite (make run, trials; production uses PostgreSQL) for several writers at once: readers
+    # never block the writer (WAL), a writer waits for the lock instead of failing (timeout,
+    # seconds), and a transaction takes the write lock when it begins (IMMEDIATE), since one that
+    # read first and writes later cannot wait for it and fails with "database is locked".
+    # https://docs.djangoproject.com/en/5.2/ref/databases/#sqlite-notes
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": _env_int("ADVISOR_SQLITE_TIMEOUT_S", 20),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
