@@ -28,11 +28,15 @@ from advisor.reviews.models import Review, ReviewComment, WaiverRequest
 
 pytestmark = pytest.mark.django_db
 
-PERSONAS = ["anonymous", "member", "other_member", "reviewer", "admin", "viewer"]
+# member_reviewer is in the reviewers group and a member of the catalog team: separation of duties
+# lets them act as a member, never decide a review or a waiver request of their own team.
+PERSONAS = ["anonymous", "member", "other_member", "reviewer", "member_reviewer", "admin", "viewer"]
 AUTHENTICATED = set(PERSONAS) - {"anonymous"}
 ADMIN = {"admin"}
-TEAM = {"member", "admin"}  # the catalog team's members, and administrators
-DECIDERS = {"reviewer", "admin"}  # reviewers; the admin persona is a superuser
+MEMBERS = {"member", "member_reviewer"}  # the catalog team's members
+TEAM = MEMBERS | {"admin"}  # the catalog team's members, and administrators
+DECIDERS = {"reviewer", "admin"}  # reviewers outside the catalog team; the admin persona is a superuser
+COMMENTERS = MEMBERS | DECIDERS
 
 
 @dataclass
@@ -251,7 +255,8 @@ CASES = [
         "page waiver delete",
         "post",
         lambda c: f"/waivers/{c.waiver.pk}/delete/",
-        DECIDERS,
+        # Revoking only reopens a finding: a reviewer may revoke one of their own team's waivers.
+        DECIDERS | {"member_reviewer"},
         lambda c: not Waiver.objects.filter(rule="TTL001").exists(),
         setup=lambda c: setattr(c, "waiver", Waiver.objects.get(rule="TTL001")),
         needs="waiver_delete",
@@ -287,7 +292,7 @@ CASES = [
         "page review submit",
         "post",
         lambda c: "/teams/catalog/review/",
-        {"member"},
+        MEMBERS,
         lambda c: Review.objects.filter(team__name="catalog", state="in_review").exists(),
         data=_submit_form,
     ),
@@ -295,7 +300,7 @@ CASES = [
         "page review comment",
         "post",
         lambda c: f"/reviews/{c.review.pk}/comment/",
-        {"member", "reviewer", "admin"},
+        COMMENTERS,
         lambda c: ReviewComment.objects.filter(body="a comment").exists(),
         data=lambda c: {"body": "a comment"},
         setup=_submitted,
@@ -471,7 +476,7 @@ CASES = [
         "api review submit",
         "post",
         lambda c: "/api/teams/catalog/reviews",
-        {"member"},
+        MEMBERS,
         lambda c: Review.objects.filter(team__name="catalog", state="in_review").exists(),
         data=lambda c: {
             "waivers": [
@@ -486,7 +491,7 @@ CASES = [
         "api review comment",
         "post",
         lambda c: f"/api/reviews/{c.review.pk}/comments",
-        {"member", "reviewer", "admin"},
+        COMMENTERS,
         lambda c: ReviewComment.objects.filter(body="a comment").exists(),
         data=lambda c: {"body": "a comment"},
         setup=_submitted,
@@ -519,7 +524,7 @@ CASES = [
         "api waiver request create",
         "post",
         lambda c: "/api/waiver-requests",
-        {"member"},
+        MEMBERS,
         lambda c: WaiverRequest.objects.filter(rule="TTL002").exists(),
         data=lambda c: {
             "team": "catalog",
@@ -555,7 +560,16 @@ CASES = [
 
 
 @pytest.fixture
-def ctx(member, other_member, reviewer, admin_user, viewer):
+def member_reviewer(member, reviewer, django_user_model):
+    """In the reviewers group and a member of the catalog team."""
+    user = django_user_model.objects.create_user(username="rhea-member-reviewer", password="pw-rhea")
+    user.groups.set(reviewer.groups.all())
+    Team.objects.get(name="catalog").members.add(user)
+    return user
+
+
+@pytest.fixture
+def ctx(member, other_member, reviewer, member_reviewer, admin_user, viewer):
     return SimpleNamespace(
         catalog=Team.objects.get(name="catalog"),
         users={
@@ -563,6 +577,7 @@ def ctx(member, other_member, reviewer, admin_user, viewer):
             "member": member,
             "other_member": other_member,
             "reviewer": reviewer,
+            "member_reviewer": member_reviewer,
             "admin": admin_user,
             "viewer": viewer,
         },

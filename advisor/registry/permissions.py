@@ -90,11 +90,29 @@ def can_submit(user, team) -> bool:
     return is_team_member(user, team)
 
 
-def can_review(user, review) -> bool:
-    """Approve or request changes: a reviewer, and never the person who submitted it."""
+# Separation of duties: whoever decides a review or a waiver request is a reviewer who is not a party
+# to it, neither the person who asked nor a member of the team whose design it is (superusers
+# included). The page, the API and the service all ask these two functions, and the refusal they
+# return is the reason shown to the person refused.
+
+
+def review_decision_refusal(user, review) -> str | None:
+    """Why `user` may not approve or request changes on `review`; None when they may."""
     if not is_reviewer(user):
-        return False
-    return review.submitted_by_id is None or review.submitted_by_id != user.pk
+        return "Only reviewers decide reviews."
+    if review.submitted_by_id is not None and review.submitted_by_id == user.pk:
+        return "Nobody approves or sends back their own submission: another reviewer decides it."
+    if is_team_member(user, review.team):
+        return (
+            f"You are a member of team {review.team.name}, so you cannot decide its review: "
+            "a reviewer outside the team decides it."
+        )
+    return None
+
+
+def can_review(user, review) -> bool:
+    """Approve or request changes: a reviewer who neither submitted it nor belongs to the team."""
+    return review_decision_refusal(user, review) is None
 
 
 def can_comment(user, review) -> bool:
@@ -105,11 +123,23 @@ def can_request_waiver(user, team) -> bool:
     return is_team_member(user, team)
 
 
-def can_decide_waiver(user, waiver_request) -> bool:
-    """Reviewers approve or reject waiver requests, but not their own."""
+def waiver_decision_refusal(user, waiver_request) -> str | None:
+    """Why `user` may not approve or reject `waiver_request`; None when they may."""
     if not is_reviewer(user):
-        return False
-    return waiver_request.requested_by_id is None or waiver_request.requested_by_id != user.pk
+        return "Only reviewers decide waiver requests."
+    if waiver_request.requested_by_id is not None and waiver_request.requested_by_id == user.pk:
+        return "Nobody decides their own waiver request: another reviewer decides it."
+    if is_team_member(user, waiver_request.team):
+        return (
+            f"You are a member of team {waiver_request.team.name}, so you cannot decide its waiver "
+            "requests: a reviewer outside the team decides them."
+        )
+    return None
+
+
+def can_decide_waiver(user, waiver_request) -> bool:
+    """Reviewers approve or reject waiver requests: not their own, nor their own team's."""
+    return waiver_decision_refusal(user, waiver_request) is None
 
 
 def can_manage_waivers(user) -> bool:

@@ -470,10 +470,9 @@ def review_submit(*, team: Team, user, waivers: list[WaiverAsk] = (), today: dt.
 
 
 def _check_decider(review: Review, user) -> None:
-    if not permissions.is_reviewer(user):
-        raise PermissionDenied("Only reviewers decide reviews.")
-    if not permissions.can_review(user, review):
-        raise PermissionDenied("Nobody approves or sends back their own submission.")
+    refusal = permissions.review_decision_refusal(user, review)
+    if refusal:
+        raise PermissionDenied(refusal)
 
 
 def _decide(*, review: Review, user, action: str, expected_hash: str) -> Review:
@@ -640,6 +639,10 @@ def review_comment(
 
 
 def _decide_waiver_request(wr: WaiverRequest, *, user, approve: bool, now) -> WaiverRequest:
+    # Every path to a decision passes here, those that come with a review's decision included.
+    refusal = permissions.waiver_decision_refusal(user, wr)
+    if refusal:
+        raise PermissionDenied(refusal)
     before = _request_audit(wr)
     state = WaiverRequestState.APPROVED if approve else WaiverRequestState.REJECTED
     if not WaiverRequest.objects.filter(pk=wr.pk, state=WaiverRequestState.PENDING).update(
@@ -716,10 +719,9 @@ def waiver_request_create(
 @transaction.atomic
 def waiver_request_decide(*, waiver_request: WaiverRequest, user, approve: bool) -> WaiverRequest:
     """Decide a stand-alone waiver request; requests that came with a review are decided with it."""
-    if not permissions.is_reviewer(user):
-        raise PermissionDenied("Only reviewers decide waiver requests.")
-    if not permissions.can_decide_waiver(user, waiver_request):
-        raise PermissionDenied("Nobody approves their own waiver request.")
+    refusal = permissions.waiver_decision_refusal(user, waiver_request)
+    if refusal:
+        raise PermissionDenied(refusal)
     if waiver_request.review_id is not None:
         raise ReviewError("This waiver request is part of a review: decide it with the review.")
     if waiver_request.state != WaiverRequestState.PENDING:

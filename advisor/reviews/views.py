@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -79,9 +80,14 @@ def review_list(request):
     if team:
         qs = qs.filter(team__name=team)
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
-    pending_waivers = WaiverRequest.objects.filter(
-        review=None, state=WaiverRequestState.PENDING
-    ).select_related("team", "requested_by")
+    pending_waivers = list(
+        WaiverRequest.objects.filter(review=None, state=WaiverRequestState.PENDING).select_related(
+            "team", "requested_by"
+        )
+    )
+    for wr in pending_waivers:
+        # The buttons show only to who may decide; the others read why they may not.
+        wr.decision_refusal = permissions.waiver_decision_refusal(request.user, wr)
     return render(
         request,
         "reviews/review_list.html",
@@ -98,9 +104,11 @@ def review_list(request):
 
 def _detail_context(request, review: Review, **extra) -> dict:
     ctx = review_context(review)
+    refusal = permissions.review_decision_refusal(request.user, review)
     ctx.update(
-        can_review=permissions.can_review(request.user, review) and review.state == ReviewState.IN_REVIEW,
-        is_submitter=review.submitted_by_id == request.user.pk,
+        can_review=refusal is None and review.state == ReviewState.IN_REVIEW,
+        # Shown to reviewers in place of the decision form: why someone else decides this revision.
+        decision_refusal=refusal if permissions.is_reviewer(request.user) else None,
         can_comment=permissions.can_comment(request.user, review) and review.state != ReviewState.SUPERSEDED,
         is_reviewer=permissions.is_reviewer(request.user),
         status=services.team_status(review.team),
@@ -153,12 +161,26 @@ def review_comment(request, pk):
     return _review_body(request, review, notice="Comment added.")
 
 
+def _refused(request, reason: str, *, back: str, back_label: str) -> HttpResponse:
+    """A 403 that says why. htmx does not swap a 403, so it reloads the page, which shows the reason."""
+    if request.htmx:
+        messages.error(request, reason)
+        response = HttpResponse(reason, status=403, content_type="text/plain; charset=utf-8")
+        response["HX-Refresh"] = "true"
+        return response
+    return render(
+        request,
+        "reviews/refused.html",
+        {"reason": reason, "back": back, "back_label": back_label},
+        status=403,
+    )
+
+
 def _decision(request, pk, action: str):
-    review = get_object_or_404(Review, pk=pk)
-    if not permissions.is_reviewer(request.user):
-        raise PermissionDenied("Only reviewers decide reviews.")
-    if not permissions.can_review(request.user, review):
-        raise PermissionDenied("Nobody approves or sends back their own submission.")
+    review = get_object_or_404(Review.objects.select_related("team"), pk=pk)
+    refusal = permissions.review_decision_refusal(request.user, review)
+    if refusal:
+        return _refused(request, refusal, back=review.get_absolute_url(), back_label=f"Back to {review}")
     form = DecisionForm(request.POST, review=review)
     if not form.is_valid():
         return _review_body(request, review, error="The decision form was incomplete; reload the page.")
@@ -182,6 +204,8 @@ def _decision(request, pk, action: str):
                 rejected_waivers=data["reject_waivers"],
             )
             notice = f"Changes requested on {review}."
+    except PermissionDenied as exc:
+        return _refused(request, str(exc), back=review.get_absolute_url(), back_label=f"Back to {review}")
     except services.ReviewError as exc:
         return _review_body(request, review, error=str(exc))
     return _review_body(request, review, notice=notice)
@@ -227,13 +251,16 @@ def review_report_markdown(request, pk):
 @login_required
 @require_POST
 def waiver_request_decide(request, pk):
-    wr = get_object_or_404(WaiverRequest, pk=pk)
-    if not permissions.can_decide_waiver(request.user, wr):
-        raise PermissionDenied("Only reviewers decide waiver requests, and not their own.")
+    wr = get_object_or_404(WaiverRequest.objects.select_related("team"), pk=pk)
+    refusal = permissions.waiver_decision_refusal(request.user, wr)
+    if refusal:
+        return _refused(request, refusal, back=reverse("review_list"), back_label="Back to the reviews")
     try:
         services.waiver_request_decide(
             waiver_request=wr, user=request.user, approve=request.POST.get("decision") == "approve"
         )
+    except PermissionDenied as exc:
+        return _refused(request, str(exc), back=reverse("review_list"), back_label="Back to the reviews")
     except services.ReviewError as exc:
         messages.error(request, str(exc))
     else:
