@@ -142,6 +142,15 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Personal API tokens expire: their owner picks 1..MAX days when creating one, DEFAULT otherwise.
+ADVISOR_TOKEN_DEFAULT_DAYS = _env_int("ADVISOR_TOKEN_DEFAULT_DAYS", 90)
+ADVISOR_TOKEN_MAX_DAYS = _env_int("ADVISOR_TOKEN_MAX_DAYS", 365)
+if not 1 <= ADVISOR_TOKEN_DEFAULT_DAYS <= ADVISOR_TOKEN_MAX_DAYS:
+    raise ImproperlyConfigured(
+        f"ADVISOR_TOKEN_DEFAULT_DAYS={ADVISOR_TOKEN_DEFAULT_DAYS} must be between 1 and "
+        f"ADVISOR_TOKEN_MAX_DAYS={ADVISOR_TOKEN_MAX_DAYS}"
+    )
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = _env("ADVISOR_TIME_ZONE", "UTC")
 USE_I18N = False

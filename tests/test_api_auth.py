@@ -1,10 +1,12 @@
 """Who may call the API and what they may change: session (with CSRF) or bearer token, and the
 permission matrix of advisor.registry.permissions applied to every write."""
 
+import datetime as dt
 import json
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from advisor.accounts.models import ApiToken
 from advisor.core.design import load_design
@@ -324,3 +326,178 @@ def test_scripts_fetch_the_openapi_document_with_a_token(client, demo_registry, 
     response = client.get("/api/openapi.json", headers={"Authorization": f"Bearer {raw}"})
     assert response.status_code == 200
     assert "/api/namespaces" in response.json()["paths"]
+
+
+# Token expiry ------------------------------------------------------------------------------------
+
+
+def _expire(token, **ago):
+    ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - dt.timedelta(**ago))
+
+
+def test_a_token_gets_the_default_lifetime(member_token, settings):
+    token, _ = member_token
+    lifetime = token.expires_at - token.created_at
+    assert abs(lifetime - dt.timedelta(days=settings.ADVISOR_TOKEN_DEFAULT_DAYS)) < dt.timedelta(minutes=1)
+    assert token.days_left == 90 and not token.is_expired
+
+
+@pytest.mark.parametrize("days, ok", [(0, False), (1, True), (365, True), (366, False), (-5, False)])
+def test_issue_keeps_the_lifetime_within_the_maximum(member, days, ok):
+    if ok:
+        token, _ = ApiToken.issue(user=member, name="t", days=days)
+        assert token.days_left == days
+    else:
+        with pytest.raises(ValueError, match="1 to 365 days"):
+            ApiToken.issue(user=member, name="t", days=days)
+
+
+def test_an_expired_token_is_refused_with_its_reason(client, demo_registry, member_token):
+    token, raw = member_token
+    _expire(token, seconds=1)
+    response = client.get("/api/teams", headers={"Authorization": f"Bearer {raw}"})
+    assert response.status_code == 401
+    detail = response.json()["detail"]
+    assert detail.startswith("API token 'ci' expired on ") and "/account/tokens/" in detail
+    assert response["WWW-Authenticate"] == 'Bearer realm="api", error="invalid_token"'
+    token.refresh_from_db()
+    assert token.last_used_at is None  # a refused token is not "used"
+
+
+def test_an_expired_token_writes_nothing(demo_registry, member_token):
+    token, raw = member_token
+    _expire(token, days=3)
+    client = Client(enforce_csrf_checks=True)
+    response = _send(client, "post", "/api/namespaces", _new_namespace(), Authorization=f"Bearer {raw}")
+    assert response.status_code == 401 and "expired" in response.json()["detail"]
+    assert not Namespace.objects.filter(name="price-cache").exists()
+
+
+def test_a_token_works_until_its_last_minute(client, demo_registry, member_token):
+    token, raw = member_token
+    ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() + dt.timedelta(minutes=1))
+    assert client.get("/api/teams", headers={"Authorization": f"Bearer {raw}"}).status_code == 200
+    token.refresh_from_db()
+    assert token.days_left == 1
+
+
+def test_expiry_is_only_told_to_the_holder_of_the_secret(client, demo_registry, member_token):
+    token, raw = member_token
+    _expire(token, days=1)
+    tampered = raw[:-3] + ("aaa" if not raw.endswith("aaa") else "bbb")
+    response = client.get("/api/teams", headers={"Authorization": f"Bearer {tampered}"})
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("Authentication required")
+
+
+def test_the_expired_token_of_a_deactivated_user_says_nothing_more(
+    client, demo_registry, member, member_token
+):
+    token, raw = member_token
+    _expire(token, days=1)
+    member.is_active = False
+    member.save()
+    response = client.get("/api/teams", headers={"Authorization": f"Bearer {raw}"})
+    assert response.status_code == 401 and response.json()["detail"].startswith("Authentication required")
+
+
+def test_an_expired_token_does_not_open_the_docs(client, demo_registry, member_token):
+    token, raw = member_token
+    _expire(token, seconds=1)
+    response = client.get("/api/openapi.json", headers={"Authorization": f"Bearer {raw}"})
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_a_session_is_not_affected_by_an_expired_token_elsewhere(client, demo_registry, member, member_token):
+    token, _ = member_token
+    _expire(token, days=1)
+    client.force_login(member)
+    assert client.get("/api/teams").status_code == 200
+
+
+# The token page ----------------------------------------------------------------------------------
+
+
+def test_the_token_page_creates_a_token_with_the_chosen_lifetime(client, member):
+    client.force_login(member)
+    page = client.get("/account/tokens/").content.decode()
+    assert 'name="days"' in page and 'value="90"' in page and 'max="365"' in page
+    assert "1 to 365 days; 90 if left empty." in page
+
+    response = client.post("/account/tokens/", {"name": "ci", "days": "30"})
+    assert response.status_code == 200
+    token = ApiToken.objects.get(name="ci")
+    assert token.days_left == 30
+    page = response.content.decode()
+    assert f"It expires on {timezone.localtime(token.expires_at):%Y-%m-%d %H:%M}" in page
+    assert "30 days left" in page
+
+
+def test_the_token_page_uses_the_default_when_no_lifetime_is_given(client, member):
+    client.force_login(member)
+    client.post("/account/tokens/", {"name": "ci", "days": ""})
+    assert ApiToken.objects.get(name="ci").days_left == 90
+    client.post("/account/tokens/", {"name": "ci2"})
+    assert ApiToken.objects.get(name="ci2").days_left == 90
+
+
+@pytest.mark.parametrize(
+    "days, message",
+    [
+        ("366", "Ensure this value is less than or equal to 365."),
+        ("0", "Ensure this value is greater than or equal to 1."),
+        ("-1", "Ensure this value is greater than or equal to 1."),
+        ("ten", "Enter a whole number."),
+        ("1e9", "Enter a whole number."),
+        ("9" * 5000, "Enter a whole number."),  # past int()'s digit limit: refused, not a crash
+    ],
+)
+def test_the_token_page_refuses_a_lifetime_out_of_bounds(client, member, days, message):
+    client.force_login(member)
+    response = client.post("/account/tokens/", {"name": "ci", "days": days})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not ApiToken.objects.exists()
+
+
+def test_the_bounds_follow_the_settings(client, member, settings):
+    settings.ADVISOR_TOKEN_MAX_DAYS = 30
+    settings.ADVISOR_TOKEN_DEFAULT_DAYS = 7
+    client.force_login(member)
+    assert "1 to 30 days; 7 if left empty." in client.get("/account/tokens/").content.decode()
+    response = client.post("/account/tokens/", {"name": "ci", "days": "31"})
+    assert "less than or equal to 30" in response.content.decode()
+    client.post("/account/tokens/", {"name": "ci"})
+    assert ApiToken.objects.get(name="ci").days_left == 7
+
+
+def test_the_token_page_shows_days_left_and_expired_tokens(client, member):
+    fresh, _ = ApiToken.issue(user=member, name="fresh", days=200)
+    soon, _ = ApiToken.issue(user=member, name="soon", days=3)
+    old, _ = ApiToken.issue(user=member, name="old")
+    _expire(old, days=2)
+    client.force_login(member)
+    page = client.get("/account/tokens/").content.decode()
+    assert "200 days left" in page
+    assert '<span class="badge text-bg-warning">3 days left</span>' in page
+    assert '<span class="badge text-bg-danger">expired</span>' in page
+    assert page.count("days left") == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tokens_from_before_expiry_get_the_default_lifetime_from_the_upgrade(django_user_model, settings):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("accounts", "0001_initial")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    OldToken = executor.loader.project_state(before).apps.get_model("accounts", "ApiToken")
+    user = django_user_model.objects.create_user("old-timer")
+    OldToken.objects.create(user_id=user.pk, name="legacy", lookup="abcdef012345", digest="0" * 64)
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    token = ApiToken.objects.get(name="legacy")
+    expected = timezone.now() + dt.timedelta(days=settings.ADVISOR_TOKEN_DEFAULT_DAYS)
+    assert abs(token.expires_at - expected) < dt.timedelta(minutes=5)

@@ -5,5 +5,6 @@ from .models import ApiToken
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "lookup", "created_at", "last_used_at"]
-    readonly_fields = ["lookup", "digest", "created_at", "last_used_at"]
+    list_display = ["name", "user", "lookup", "created_at", "expires_at", "last_used_at"]
+    # An administrator revokes (deletes) a token; its lifetime is its owner's choice within the maximum.
+    readonly_fields = ["lookup", "digest", "created_at", "expires_at", "last_used_at"]

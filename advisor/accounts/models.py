@@ -1,4 +1,6 @@
+import datetime as dt
 import hashlib
+import math
 import secrets
 
 from django.conf import settings
@@ -12,8 +14,29 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def default_expiry(now: dt.datetime | None = None) -> dt.datetime:
+    """When a token issued now expires without a choice of its owner (ADVISOR_TOKEN_DEFAULT_DAYS)."""
+    return (now or timezone.now()) + dt.timedelta(days=settings.ADVISOR_TOKEN_DEFAULT_DAYS)
+
+
+class TokenExpired(Exception):
+    """A token with the right secret, past its expiry: refused, with a reason its owner can act on."""
+
+    def __init__(self, token: "ApiToken"):
+        self.token = token
+        when = timezone.localtime(token.expires_at).strftime("%Y-%m-%d %H:%M %Z")
+        super().__init__(
+            f"API token '{token.name}' expired on {when}. Create a new one on the API tokens page "
+            "(/account/tokens/)."
+        )
+
+
 class ApiToken(models.Model):
-    """A personal API token. Only its SHA-256 digest is stored; the token is shown once."""
+    """A personal API token. Only its SHA-256 digest is stored; the token is shown once.
+
+    Every token expires: its owner picks the lifetime when creating it, at most
+    ADVISOR_TOKEN_MAX_DAYS days (ADVISOR_TOKEN_DEFAULT_DAYS when they don't choose).
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100)
@@ -22,6 +45,7 @@ class ApiToken(models.Model):
     digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
 
     class Meta:
         ordering = ["-created_at"]
@@ -29,16 +53,40 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({TOKEN_PREFIX}{self.lookup}…)"
 
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def days_left(self) -> int:
+        """Whole days until expiry, counting a started day (a fresh 90-day token has 90); 0 once expired."""
+        seconds = (self.expires_at - timezone.now()).total_seconds()
+        return max(0, math.ceil(seconds / 86400))
+
     @classmethod
-    def issue(cls, *, user, name: str) -> tuple["ApiToken", str]:
+    def issue(cls, *, user, name: str, days: int | None = None) -> tuple["ApiToken", str]:
+        """A new token valid for `days` days (the default lifetime when None)."""
+        if days is None:
+            days = settings.ADVISOR_TOKEN_DEFAULT_DAYS
+        if not 1 <= days <= settings.ADVISOR_TOKEN_MAX_DAYS:
+            raise ValueError(f"a token lives 1 to {settings.ADVISOR_TOKEN_MAX_DAYS} days, not {days}")
         lookup = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        token = cls.objects.create(user=user, name=name, lookup=lookup, digest=_digest(secret))
+        token = cls.objects.create(
+            user=user,
+            name=name,
+            lookup=lookup,
+            digest=_digest(secret),
+            expires_at=timezone.now() + dt.timedelta(days=days),
+        )
         return token, f"{TOKEN_PREFIX}{lookup}_{secret}"
 
     @classmethod
     def authenticate(cls, raw: str):
-        """The user owning this token, or None."""
+        """The user owning this token, or None; raises TokenExpired for a genuine but expired token.
+
+        The expiry is only disclosed to a caller who holds the secret.
+        """
         if not raw.startswith(TOKEN_PREFIX) or "_" not in raw[len(TOKEN_PREFIX) :]:
             return None
         lookup, _, secret = raw[len(TOKEN_PREFIX) :].partition("_")
@@ -47,5 +95,7 @@ class ApiToken(models.Model):
             return None
         if not token.user.is_active:
             return None
+        if token.is_expired:
+            raise TokenExpired(token)
         cls.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
         return token.user

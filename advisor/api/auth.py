@@ -1,15 +1,25 @@
 """Who is calling the API: a script with a personal token, or a logged-in browser.
 
 Scripts send `Authorization: Bearer rka_...`; the browser (and the interactive docs) use the
-Django session and must send the CSRF token on unsafe methods. Anyone else gets a 401.
+Django session and must send the CSRF token on unsafe methods. Anyone else gets a 401; an
+expired token gets a 401 that says so (ExpiredToken), so its owner knows to create a new one.
 """
 
+from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer, SessionAuth
 
-from advisor.accounts.models import ApiToken
+from advisor.accounts.models import ApiToken, TokenExpired
 
 # Longer than any token we issue; keeps junk headers away from the database.
 _MAX_TOKEN_LENGTH = 200
+
+
+class ExpiredToken(AuthenticationError):
+    """A 401 whose detail is the reason: the token was genuine but has expired."""
+
+    def __init__(self, reason: str):
+        super().__init__(401, reason)
+        self.reason = reason
 
 
 class TokenAuth(HttpBearer):
@@ -23,7 +33,10 @@ class TokenAuth(HttpBearer):
     def authenticate(self, request, token):
         if not (token.isascii() and token.isprintable()) or len(token) > _MAX_TOKEN_LENGTH:
             return None
-        return ApiToken.authenticate(token)
+        try:
+            return ApiToken.authenticate(token)
+        except TokenExpired as exc:
+            raise ExpiredToken(str(exc)) from None
 
 
 class BrowserSessionAuth(SessionAuth):
@@ -39,8 +52,11 @@ class BrowserSessionAuth(SessionAuth):
 
 
 def token_user(request):
-    """The user of a valid bearer token on this request, or None."""
-    return TokenAuth()(request)
+    """The user of a valid bearer token on this request, or None (an expired token is not valid)."""
+    try:
+        return TokenAuth()(request)
+    except ExpiredToken:
+        return None
 
 
 api_auth = [TokenAuth(), BrowserSessionAuth(csrf=True)]

@@ -77,11 +77,13 @@ def _detail(request, status: int, detail, **headers):
 
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request, exc):
+    # An expired token says so (advisor.api.auth.ExpiredToken); anything else gets the generic 401.
+    reason = getattr(exc, "reason", None)
     return _detail(
         request,
         401,
-        "Authentication required: log in, or send 'Authorization: Bearer <token>'.",
-        **{"WWW-Authenticate": 'Bearer realm="api"'},
+        reason or "Authentication required: log in, or send 'Authorization: Bearer <token>'.",
+        **{"WWW-Authenticate": 'Bearer realm="api"' + (', error="invalid_token"' if reason else "")},
     )
 
 
