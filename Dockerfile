@@ -12,8 +12,8 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
-# collectstatic needs settings but no secrets or database.
-RUN ADVISOR_SECRET_KEY=build-only python manage.py collectstatic --noinput \
+# collectstatic needs settings but no secrets or database: a throwaway key (settings demand 50+ characters).
+RUN ADVISOR_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" python manage.py collectstatic --noinput \
     && useradd --system --uid 10001 --home-dir /app advisor \
     && mkdir -p /app/var && chown -R advisor /app/var
 

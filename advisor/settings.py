@@ -52,6 +52,14 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("ADVISOR_SECRET_KEY must be set when ADVISOR_DEBUG is off")
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+# Sessions, CSRF and password-reset links are only as strong as this key: outside debug mode a
+# short one stops the app (the bar of Django's security.W009 check, which alone only warns).
+if not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
+    raise ImproperlyConfigured(
+        f"ADVISOR_SECRET_KEY is too weak ({len(SECRET_KEY)} characters, {len(set(SECRET_KEY))} distinct): "
+        "outside debug mode it needs at least 50 characters and 5 distinct ones. Generate one with: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 
 ALLOWED_HOSTS = _env_list("ADVISOR_ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = _env_list("ADVISOR_CSRF_TRUSTED_ORIGINS", [])

@@ -2,7 +2,8 @@
 
 import os
 
-os.environ.setdefault("ADVISOR_SECRET_KEY", "test-only-secret-key")
+# As long as production demands (50 characters or more); test processes inherit it.
+os.environ.setdefault("ADVISOR_SECRET_KEY", "test-only-secret-key-" + "not-for-production-" * 3)
 os.environ.setdefault("ADVISOR_STATIC_MANIFEST", "false")
 os.environ.setdefault("ADVISOR_SECURE_COOKIES", "false")
 
