@@ -8,6 +8,9 @@ the `lint_designs` management command is a thin shell over `run()`.
 Exit codes: 0 no unwaived finding at or above --fail-on, 1 there is one, 2 a file is invalid or
 unreadable. With several files the worst code wins.
 
+A file larger than ADVISOR_MAX_DESIGN_BYTES (default 5 MiB; advisor/limits.py) is refused, exit 2,
+before it is parsed.
+
 SARIF help links (`helpUri`) point at the rule pages of the advisor named by the environment
 variable ADVISOR_BASE_URL; without it they are left out, as SARIF only allows absolute links.
 """
@@ -22,6 +25,7 @@ import os
 import sys
 from typing import IO, Any
 
+from advisor import limits
 from advisor.core.design import DesignError, load_design
 from advisor.core.engine import LintResult, exit_code, lint_design
 from advisor.core.findings import SEVERITIES_HIGH_FIRST, Severity
@@ -107,17 +111,26 @@ def run(
     stdout: IO[str],
     stderr: IO[str],
     stdin: IO[bytes] | None = None,
+    max_bytes: int | None = None,
 ) -> int:
-    """Lint each file, write the report to `stdout` and problems to `stderr`; the exit code."""
+    """Lint each file, write the report to `stdout` and problems to `stderr`; the exit code.
+
+    Files over `max_bytes` (by default ADVISOR_MAX_DESIGN_BYTES from the environment) are invalid.
+    """
     if files.count(STDIN) > 1:
         raise UsageError("standard input (-) can be linted only once")
+    if max_bytes is None:
+        try:
+            max_bytes = limits.max_design_bytes()
+        except ValueError as e:
+            raise UsageError(str(e)) from None
     today = today or dt.date.today()
     several = len(files) > 1
     worst = EXIT_OK
     linted: list[tuple[str, str, LintResult]] = []  # name, source text, result
 
     for file in files:
-        loaded = _load(file, stderr, stdin)
+        loaded = _load(file, stderr, stdin, max_bytes)
         if loaded is None:
             worst = max(worst, EXIT_INVALID)
             continue
@@ -146,16 +159,21 @@ def run(
     return worst
 
 
-def _load(file: str, stderr: IO[str], stdin: IO[bytes] | None) -> tuple[str, str, Any] | None:
+def _load(file: str, stderr: IO[str], stdin: IO[bytes] | None, max_bytes: int) -> tuple[str, str, Any] | None:
     """(name, text, design) of a file, or None after saying on stderr why it cannot be linted."""
     try:
         if file == STDIN:
-            raw, name = (stdin or sys.stdin.buffer).read(), "<stdin>"
+            name = "<stdin>"
+            raw = limits.read_design_bytes(stdin or sys.stdin.buffer, name, max_bytes)
         else:
             with open(file, "rb") as fh:
-                raw, name = fh.read(), file
+                name = file
+                raw = limits.read_design_bytes(fh, name, max_bytes)
     except OSError as e:
         stderr.write(f"{file}: cannot read the design file: {e.strerror or e}\n")
+        return None
+    except limits.DesignTooLarge as e:
+        stderr.write(f"{e}\n")
         return None
     try:
         design = load_design(raw, filename=name)

@@ -9,6 +9,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from advisor import limits
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -244,6 +246,22 @@ ADVISOR_SCAN_LOCK_TTL_S = _env_int("ADVISOR_SCAN_LOCK_TTL_S", 60)
 ADVISOR_SCAN_STALE_AFTER_S = _env_int("ADVISOR_SCAN_STALE_AFTER_S", 120)
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# Design files (upload page, POST /api/lint, import_designs, the linter) are refused above this
+# size before they are parsed; advisor.limits reads the same variable for the settings-free linter.
+try:
+    ADVISOR_MAX_DESIGN_BYTES = limits.max_design_bytes()
+except ValueError as e:
+    raise ImproperlyConfigured(str(e)) from None
+# Request bodies: a design file sent to the API plus room for the rest of the request; uploaded
+# files stay in memory up to the limit, and a bigger one is cut off unread by the first handler.
+DATA_UPLOAD_MAX_MEMORY_SIZE = ADVISOR_MAX_DESIGN_BYTES + 64 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = ADVISOR_MAX_DESIGN_BYTES
+FILE_UPLOAD_HANDLERS = [
+    "advisor.registry.uploads.DesignSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 LOGGING = {
     "version": 1,

@@ -8,10 +8,12 @@ lint JSON of section 5, the same document `lint_designs --format json` prints.
 import datetime as dt
 from functools import wraps
 
+from django.conf import settings
 from django.http import Http404
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
+from advisor import limits
 from advisor.core.design import DesignError, DesignIssue, load_design
 from advisor.core.engine import lint_design
 from advisor.core.findings import Severity
@@ -147,7 +149,7 @@ def finding_list(request, filters: Query[FindingFilters]):
 
 @router.post(
     "/lint",
-    response={200: LintOut, 401: Error, 415: Error, 422: InvalidDesign},
+    response={200: LintOut, 401: Error, 413: Error, 415: Error, 422: InvalidDesign},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -161,8 +163,17 @@ def finding_list(request, filters: Query[FindingFilters]):
     },
 )
 def lint(request, today: dt.date | None = Query(None, description="Lint as of this day (YYYY-MM-DD).")):
-    """Lint a design file without storing anything; 422 lists every error with its location."""
-    body = request.body
+    """Lint a design file without storing anything; 422 lists every error with its location.
+
+    413 for a design file over ADVISOR_MAX_DESIGN_BYTES, refused before it is read.
+    """
+    limit = settings.ADVISOR_MAX_DESIGN_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit or len(body := request.body) > limit:
+        return Status(413, {"detail": limits.too_large_message("The request body", declared or None, limit)})
     if body and request.content_type not in _DESIGN_CONTENT_TYPES:
         return Status(
             415,

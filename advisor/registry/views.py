@@ -1,5 +1,6 @@
 import random
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -9,6 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from advisor import limits
 from advisor.audit.services import audit_change, object_data
 from advisor.core import platform
 from advisor.core.design import DesignError, load_design
@@ -234,16 +236,25 @@ def team_list(request):
 def design_transfer(request):
     form = DesignUploadForm()
     errors = None
+    too_large = None
+    limit = settings.ADVISOR_MAX_DESIGN_BYTES
     if request.method == "POST":
         if not permissions.can_import_designs(request.user):
             raise PermissionDenied("Only administrators import design files.")
         form = DesignUploadForm(request.POST, request.FILES)
-        if form.is_valid():
+        # The upload handler cut off a file over the limit (advisor.registry.uploads).
+        cut_off = getattr(request, "upload_too_large", None)
+        if cut_off:
+            too_large = limits.too_large_message(cut_off[0], None, limit)
+        elif form.is_valid():
             upload = form.cleaned_data["file"]
             try:
                 summary = services.design_import(
-                    load_design(upload.read(), filename=upload.name), user=request.user
+                    load_design(limits.read_design_bytes(upload, upload.name, limit), filename=upload.name),
+                    user=request.user,
                 )
+            except limits.DesignTooLarge as exc:
+                too_large = str(exc)
             except DesignError as exc:
                 errors = exc.errors
             else:
@@ -253,7 +264,14 @@ def design_transfer(request):
     return render(
         request,
         "registry/design_transfer.html",
-        {"form": form, "errors": errors, "can_import": permissions.can_import_designs(request.user)},
+        {
+            "form": form,
+            "errors": errors,
+            "too_large": too_large,
+            "max_size": limits.human_bytes(limit),
+            "can_import": permissions.can_import_designs(request.user),
+        },
+        status=413 if too_large else 200,
     )
 
 

@@ -5,6 +5,7 @@ is set up, so that the linter needs no settings. This class serves call_command(
 in a configured project; the only difference is that "today" comes from the advisor's clock.
 """
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from advisor import lint_cli
@@ -46,6 +47,7 @@ class Command(BaseCommand):
                 help_base_uri=lint_cli.help_base_uri_from_env(),
                 stdout=_Out(self.stdout),
                 stderr=_Out(self.stderr),
+                max_bytes=settings.ADVISOR_MAX_DESIGN_BYTES,
             )
         except lint_cli.UsageError as e:
             raise CommandError(str(e)) from None

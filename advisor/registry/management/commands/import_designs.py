@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from advisor.core.design import DesignError, load_design
 from advisor.findings.services import findings_refresh
+from advisor.limits import DesignTooLarge, read_design_bytes
 from advisor.registry.services import design_import
 
 
@@ -12,16 +14,22 @@ class Command(BaseCommand):
         parser.add_argument("file", help="design file (YAML or JSON); - reads standard input")
 
     def handle(self, *args, file, **options):
+        limit = settings.ADVISOR_MAX_DESIGN_BYTES
         try:
             if file == "-":
                 import sys
 
-                text, name = sys.stdin.buffer.read(), "<stdin>"
+                name = "<stdin>"
+                text = read_design_bytes(sys.stdin.buffer, name, limit)
             else:
                 with open(file, "rb") as fh:
-                    text, name = fh.read(), file
+                    name = file
+                    text = read_design_bytes(fh, name, limit)
         except OSError as e:
             self.stderr.write(f"{file}: cannot read: {e.strerror}")
+            raise SystemExit(2) from None
+        except DesignTooLarge as e:
+            self.stderr.write(f"{e}\nNothing imported.")
             raise SystemExit(2) from None
         try:
             summary = design_import(load_design(text, filename=name))
