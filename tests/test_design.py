@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from advisor.core.design import (
+    MAX_RESERVED_SHARE,
+    MAX_THRESHOLD,
     TIERS_BY_PRODUCT,
     Connection,
     Design,
@@ -957,10 +959,10 @@ _PATTERNS = [
 
 def _threshold_value(name: str):
     if name.endswith("reserved_share"):
-        return st.floats(0, 1, exclude_max=True)
+        return st.floats(0, MAX_RESERVED_SHARE)
     if name.endswith(("_ratio", "_share")):
         return st.floats(0, 1)
-    return st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**12), 10**12)
+    return st.floats(0, MAX_THRESHOLD) | st.integers(0, MAX_THRESHOLD)
 
 
 @st.composite

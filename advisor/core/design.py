@@ -174,11 +174,56 @@ RuleId = Annotated[str, AfterValidator(_check_rule_id)]
 ThresholdName = Annotated[str, AfterValidator(_check_threshold_name)]
 Target = Annotated[str, AfterValidator(_check_target)]
 Text = Annotated[str, AfterValidator(_check_not_blank)]
-# Upper bounds keep every value storable in the registry's columns (64-bit, TTLs 32-bit).
-MAX_COUNT = 2**63 - 1
-MAX_SECONDS = 2**31 - 1  # 68 years: longer is no expiry at all
-Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
-Rate = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
+# Limits: every number a design carries stays within what a real cache can be, so that the
+# registry's columns hold it and the sizing model and the rules compute with it. Each is derived
+# from a published limit of Redis, and is generous: a real cache describes itself without
+# meeting one, and past them lies only a typo or an attack (1e308 GB once broke every page).
+#
+# "The cluster's key space is split into 16384 slots, effectively setting an upper limit for the
+# cluster size of 16384 master nodes" (the cluster spec, "Key distribution model",
+# https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/).
+MAX_SHARDS = 16384
+# 16,384 shards of 128 GB: every size of the platform catalog at any accepted shard count (ACR
+# Premium's largest size, P5, is 120 GB a shard) and 466 times the largest Azure size (Flash
+# Optimized A4500, 4,500 GB; advisor.core.platform), yet far from where arithmetic runs out.
+MAX_MEMORY_GB = MAX_SHARDS * 128  # 2,097,152 GB, 2 PiB
+# The smallest: 1 MB. Redis itself needs about that much, and usable memory stays above zero bytes.
+MIN_MEMORY_GB = 0.001
+MAX_MEMORY_BYTES = MAX_MEMORY_GB * 2**30
+# "Redis can handle up to 2^32 keys" per server (https://redis.io/docs/latest/develop/get-started/faq/),
+# so a namespace holds at most 2^32 keys on each of the most shards there can be: 2^46, about 7e13.
+MAX_KEYS = MAX_SHARDS * 2**32
+# One value never outgrows the largest cache. A string stops at 512 MB by default ("By default, a
+# single Redis string can be a maximum of 512 MB",
+# https://redis.io/docs/latest/develop/data-types/strings/#limits), but a hash, list, set or sorted set
+# holds up to 2^32 elements of that size each (the FAQ above), and proto-max-bulk-len lifts the
+# string limit: a big value is the VAL rules' finding, not an invalid design.
+MAX_VALUE_BYTES = MAX_MEMORY_BYTES
+# "A Redis instance running on an average Linux system can deliver 1 million requests per second"
+# with pipelining (the FAQ above), on each of the most shards there can be: about 1.6e10.
+MAX_OPS_PER_SEC = MAX_SHARDS * 1_000_000
+MAX_SECONDS = 2**31 - 1  # 68 years: longer is no expiry at all; also PostgreSQL's integer column
+# Policy thresholds are counts, sizes, durations, ratios and shares: none is negative, and 2^53 is
+# where a float stops counting one by one (every byte count above is below it).
+MAX_THRESHOLD = 2**53
+# A reserve of more than 99% leaves nothing worth sizing (and at 100%, nothing at all).
+MAX_RESERVED_SHARE = 0.99
+Keys = Annotated[
+    int, Field(ge=0, le=MAX_KEYS, description=f"0 to {MAX_KEYS:,} (2^32 keys on each of 16,384 shards).")
+]
+Bytes = Annotated[
+    int,
+    Field(ge=0, le=MAX_VALUE_BYTES, description=f"0 to {MAX_VALUE_BYTES:,} (the largest memory accepted)."),
+]
+Rate = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=MAX_OPS_PER_SEC,
+        allow_inf_nan=False,
+        description=f"Per second, 0 to {MAX_OPS_PER_SEC:,} (a million on each of 16,384 shards).",
+    ),
+]
 
 
 class _Model(BaseModel):
@@ -261,8 +306,17 @@ class Instance(_Model):
     # with it, is INS009's to say: a design that describes its cache wrongly must still load.
     sku: Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z][A-Za-z0-9]*$")] | None = None
     # Required unless `sku` names a known size, whose memory then fills it in.
-    memory_gb: float | None = Field(default=None, gt=0, allow_inf_nan=False, validate_default=True)
-    shards: int = Field(default=1, ge=1, le=16384)
+    memory_gb: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_MEMORY_GB,
+        allow_inf_nan=False,
+        validate_default=True,
+        description=f"GB; from {MIN_MEMORY_GB} (1 MB) to {MAX_MEMORY_GB:,} (16,384 shards of 128 GB).",
+    )
+    shards: int = Field(
+        default=1, ge=1, le=MAX_SHARDS, description=f"1 to {MAX_SHARDS:,}, the hash slots of a Redis Cluster."
+    )
     clustering: Clustering
     high_availability: bool
     persistence: Persistence
@@ -301,6 +355,8 @@ class Instance(_Model):
     def _memory_or_sku(cls, memory_gb: float | None, info: ValidationInfo) -> float | None:
         # Filled from the sku in _memory_from_sku once `shards` is known (Premium sizes are per shard).
         if memory_gb is not None:
+            if memory_gb < MIN_MEMORY_GB:
+                _fail(f"must be at least {MIN_MEMORY_GB} (1 MB): Redis itself needs about that much")
             return memory_gb
         product, tier, sku = info.data.get("product"), info.data.get("tier"), info.data.get("sku")
         if sku is None:
@@ -368,8 +424,8 @@ class TTL(_Model):
 
 
 class ValueBytes(_Model):
-    typical: Count
-    max: Count
+    typical: Bytes
+    max: Bytes
 
     @field_validator("max")
     @classmethod
@@ -394,7 +450,7 @@ class Namespace(_Model):
     data_type: DataType
     ttl: TTL
     value_bytes: ValueBytes
-    cardinality: Count
+    cardinality: Keys
     ops_per_sec: Ops
     data_classification: DataClassification
     contains: list[Content] = Field(default_factory=list)
@@ -452,7 +508,8 @@ class Policy(_Model):
     disable: list[RuleId] = Field(default_factory=list)
     severity: dict[RuleId, Severity] = Field(default_factory=dict)
     thresholds: dict[ThresholdName, Annotated[float, Field(allow_inf_nan=False)]] = Field(
-        default_factory=dict
+        default_factory=dict,
+        description=f"Each from 0 to 2^53 ({MAX_THRESHOLD:,}); shares 0 to 1, a reserve at most {MAX_RESERVED_SHARE}.",
     )
 
     @field_validator("thresholds")
@@ -465,8 +522,15 @@ class Policy(_Model):
                 _fail(f"{name} is a share: it must be between 0 and 1, not {value:g}")
             if name.endswith("_ratio") and value < 0:
                 _fail(f"{name} is a ratio: it must not be negative")
-            if name.endswith("reserved_share") and value >= 1:
-                _fail(f"{name} must be below 1: a reserve of all memory leaves none for data")
+            if name.endswith("reserved_share") and value > MAX_RESERVED_SHARE:
+                _fail(
+                    f"{name} must be below 1 (at most {MAX_RESERVED_SHARE}): "
+                    "a reserve of all memory leaves none for data"
+                )
+            if value < 0:
+                _fail(f"{name} must not be negative: thresholds are counts, sizes, durations and ratios")
+            if value > MAX_THRESHOLD:
+                _fail(f"{name} must be at most 2^53 ({MAX_THRESHOLD:,})")
         return thresholds
 
 

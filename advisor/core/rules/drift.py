@@ -746,8 +746,11 @@ class DRF012(DriftRule):
         if hits is None or misses is None:
             return
         lookups = hits + misses
-        if lookups >= ctx.threshold("DRF012.min_lookups") and hits / lookups < ctx.threshold(
-            "DRF012.min_hit_ratio"
+        # No lookups is no ratio, whatever the policy's minimum (which may be 0).
+        if (
+            lookups
+            and lookups >= ctx.threshold("DRF012.min_lookups")
+            and hits / lookups < ctx.threshold("DRF012.min_hit_ratio")
         ):
             yield self.finding(
                 instance_target(_instance_name(ctx)),
