@@ -3,6 +3,7 @@
 Variables carry the ADVISOR_ prefix, plus DATABASE_URL and REDIS_URL as most platforms set them.
 """
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -75,6 +76,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "ninja",
     "django_htmx",
     "template_partials",
@@ -98,6 +100,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "advisor.urls"
@@ -161,6 +165,24 @@ if not 1 <= ADVISOR_TOKEN_DEFAULT_DAYS <= ADVISOR_TOKEN_MAX_DAYS:
         f"ADVISOR_TOKEN_MAX_DAYS={ADVISOR_TOKEN_MAX_DAYS}"
     )
 
+# Login throttling (django-axes, advisor/accounts/throttling.py): after LIMIT failed sign-ins for
+# one username from one address, that pair is locked out for COOLOFF minutes after the last attempt.
+ADVISOR_LOGIN_FAILURE_LIMIT = _env_int("ADVISOR_LOGIN_FAILURE_LIMIT", 5)
+ADVISOR_LOGIN_COOLOFF_MINUTES = _env_int("ADVISOR_LOGIN_COOLOFF_MINUTES", 15)
+if ADVISOR_LOGIN_FAILURE_LIMIT < 1 or ADVISOR_LOGIN_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured("ADVISOR_LOGIN_FAILURE_LIMIT and ADVISOR_LOGIN_COOLOFF_MINUTES must be 1 or more")
+AUTHENTICATION_BACKENDS = [
+    "advisor.accounts.throttling.LoginThrottleBackend",  # first: refuses a locked-out sign-in
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = ADVISOR_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = dt.timedelta(minutes=ADVISOR_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "advisor.accounts.throttling.locked_out"
+AXES_CLIENT_IP_CALLABLE = "advisor.accounts.throttling.client_address"
+AXES_VERBOSE = False
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = _env("ADVISOR_TIME_ZONE", "UTC")
 USE_I18N = False
@@ -194,7 +216,8 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = _env_bool("ADVISOR_SSL_REDIRECT", False)
     SECURE_HSTS_SECONDS = _env_int("ADVISOR_HSTS_SECONDS", 0)
 # Trust X-Forwarded-Proto only behind a proxy that sets it; anyone could send it otherwise.
-if _env_bool("ADVISOR_BEHIND_PROXY", False):
+ADVISOR_BEHIND_PROXY = _env_bool("ADVISOR_BEHIND_PROXY", False)
+if ADVISOR_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 EMAIL_BACKEND = _env(
@@ -269,5 +292,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": _env("ADVISOR_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes: failed sign-ins and lockouts are warnings; its per-attempt bookkeeping is not worth a line.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
