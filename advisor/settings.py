@@ -170,7 +170,9 @@ if not 1 <= ADVISOR_TOKEN_DEFAULT_DAYS <= ADVISOR_TOKEN_MAX_DAYS:
 ADVISOR_LOGIN_FAILURE_LIMIT = _env_int("ADVISOR_LOGIN_FAILURE_LIMIT", 5)
 ADVISOR_LOGIN_COOLOFF_MINUTES = _env_int("ADVISOR_LOGIN_COOLOFF_MINUTES", 15)
 if ADVISOR_LOGIN_FAILURE_LIMIT < 1 or ADVISOR_LOGIN_COOLOFF_MINUTES < 1:
-    raise ImproperlyConfigured("ADVISOR_LOGIN_FAILURE_LIMIT and ADVISOR_LOGIN_COOLOFF_MINUTES must be 1 or more")
+    raise ImproperlyConfigured(
+        "ADVISOR_LOGIN_FAILURE_LIMIT and ADVISOR_LOGIN_COOLOFF_MINUTES must be 1 or more"
+    )
 AUTHENTICATION_BACKENDS = [
     "advisor.accounts.throttling.LoginThrottleBackend",  # first: refuses a locked-out sign-in
     "django.contrib.auth.backends.ModelBackend",
