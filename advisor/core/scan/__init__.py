@@ -11,8 +11,16 @@ No Django here. The Celery task and `scan_instance` call, in this order:
 not on the allowlist, unreachable, TLS, authentication, INFO refused. A scan that fails later
 returns its report with `complete: false` and `error` set; `ScanReport.failed` builds the
 report of one that never started. Commands a server refuses without that stopping the scan
-(CONFIG GET, SLOWLOG GET, MEMORY USAGE, the element counts) are listed in `unreadable_facts`. Modules: `connect` (URL, credential, TLS, allowlist, cluster
-discovery), `reader` (the pipelined read loop), `aggregate` (bounded statistics), `infer`
+(CONFIG GET, SLOWLOG GET, MEMORY USAGE, the element counts) are listed in `unreadable_facts`.
+
+Bounds: every reply must be in full within `ScanOptions.read_timeout` and the whole scan within
+`scan_timeout`, as deadlines a trickling server cannot stretch (error_kind `timeout`); the ops
+budget (`max_ops`) holds over any one-second window as the server counts, pauses included; the
+`cancel` check is asked between batches, while pausing for the budget and while waiting on a
+server, and a cancelled scan returns its report with status `cancelled`.
+
+Modules: `connect` (URL, credential, TLS, deadlines, allowlist, cluster
+discovery), `reader` (the pipelined read loop and the ops budget), `aggregate` (bounded statistics), `infer`
 (patterns of unmatched keys), `masking` (personal data), `facts` (INFO, CONFIG, SLOWLOG),
 `report` (the scan JSON), `runner` (`run_scan`).
 """

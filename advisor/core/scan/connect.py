@@ -3,6 +3,12 @@
 The hot read loop talks RESP over the socket itself (see `reader.py`), so connections here are
 plain sockets with a hiredis reader, not redis-py clients; redis-py and redis-entraid are used
 only to obtain Entra ID tokens.
+
+Timeouts are deadlines on the monotonic clock, never idle timers that a byte resets: a reply
+(or one round trip's replies) must be in full within `read_timeout` of starting to wait for it,
+and nothing outlasts the whole scan's `Deadline`. Each socket wait gets the time that remains,
+so a server that drips one byte a second fails the scan as surely as a silent one. While
+waiting, a connection asks its `interrupt` check (the scan's stop check) about twice a second.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -22,7 +28,7 @@ import hiredis
 
 from advisor.core import platform
 from advisor.core.design import RESERVED_ENV_VARS
-from advisor.core.scan.errors import ScanError
+from advisor.core.scan.errors import ScanError, ScanInterrupted
 
 # The public endpoints of Azure Cache for Redis and Azure Managed Redis, in all clouds we know of.
 AZURE_HOST_SUFFIXES = (
@@ -45,6 +51,32 @@ CLIENT_NAME = "redis-key-advisor-scan"
 RECV_BUFFER = 1 << 17
 # What the hiredis reader returns while a reply is incomplete: not False, which equals a 0 reply.
 INCOMPLETE = object()
+# How often a connection waiting on a server asks whether the scan should stop.
+INTERRUPT_CHECK_S = 0.5
+
+
+class Deadline:
+    """The whole scan's deadline on the monotonic clock; `seconds` None (or 0): none."""
+
+    def __init__(self, seconds: float | None, *, start: float | None = None):
+        self.seconds = seconds or None
+        self.at = (
+            None if self.seconds is None else (time.monotonic() if start is None else start) + self.seconds
+        )
+
+    def remaining(self) -> float:
+        return float("inf") if self.at is None else self.at - time.monotonic()
+
+    def error(self) -> ScanError:
+        return ScanError("timeout", f"the scan did not finish within its time limit of {self.seconds:g}s")
+
+    def check(self) -> None:
+        """ScanError(timeout) once the deadline has passed."""
+        if self.at is not None and time.monotonic() >= self.at:
+            raise self.error()
+
+
+NO_DEADLINE = Deadline(None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -356,13 +388,34 @@ def _first_line(text: str) -> str:
 
 
 class NodeConnection:
-    """One socket to one Redis server, with timeouts; errors come out as ScanError."""
+    """One socket to one Redis server, with deadlines; errors come out as ScanError.
 
-    def __init__(self, endpoint: Endpoint, *, connect_timeout: float, read_timeout: float, ssl_context=None):
+    `read_timeout` bounds each reply (or each round trip's replies, see `start_reply`) from the
+    moment the wait for it begins to the moment it is in full; `deadline` bounds everything.
+    `interrupt`, when given, is asked about every INTERRUPT_CHECK_S while waiting for a reply;
+    when it answers true the wait ends with ScanInterrupted.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        ssl_context=None,
+        deadline: Deadline | None = None,
+        interrupt: Callable[[], bool] | None = None,
+    ):
         self.endpoint = endpoint
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._ssl_context = ssl_context
+        self.deadline = deadline or NO_DEADLINE
+        self.interrupt = interrupt
+        # when the reply being waited for must be in full, and whether the scan's deadline set it
+        self._until = 0.0
+        self._until_is_scan = False
+        self._next_interrupt_check = 0.0
         self.sock: socket.socket | None = None
         self.reader = hiredis.Reader(notEnoughData=INCOMPLETE)
         # One receive buffer for the connection's life: a fresh 64+ KiB bytes object per recv()
@@ -373,10 +426,17 @@ class NodeConnection:
 
     # -- opening
 
+    def _connect_timeout(self) -> float:
+        """The connect timeout, cut short by the scan's deadline."""
+        remaining = self.deadline.remaining()
+        if remaining <= 0:
+            raise self.deadline.error()
+        return min(self.connect_timeout, remaining)
+
     def open(self) -> NodeConnection:
         ep = self.endpoint
         try:
-            sock = socket.create_connection((ep.host, ep.port), timeout=self.connect_timeout)
+            sock = socket.create_connection((ep.host, ep.port), timeout=self._connect_timeout())
         except socket.gaierror as exc:
             raise ScanError("unreachable", f"cannot resolve {ep.host}: {exc.strerror or exc}") from None
         except TimeoutError:
@@ -392,7 +452,7 @@ class NodeConnection:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if ep.tls:
             sock = self._tls_handshake(sock)
-        sock.settimeout(self.read_timeout)
+        sock.settimeout(min(self.read_timeout, max(self.deadline.remaining(), 0.001)))
         self.sock = sock
         return self
 
@@ -401,7 +461,8 @@ class NodeConnection:
         ctx = self._ssl_context or ssl.create_default_context()
         try:
             # The handshake gets the connect timeout: a plain-text port never answers a ClientHello.
-            sock.settimeout(self.connect_timeout)
+            # (An SSL socket's timeout bounds the whole handshake, not each read within it.)
+            sock.settimeout(self._connect_timeout())
             return ctx.wrap_socket(sock, server_hostname=ep.server_hostname or ep.host)
         except ssl.SSLCertVerificationError as exc:
             sock.close()
@@ -463,10 +524,34 @@ class NodeConnection:
 
     # -- talking
 
+    def start_reply(self) -> None:
+        """Start the clock of the next reply (or the next round trip's replies): they must be in
+        full within read_timeout, and within the scan's deadline."""
+        now = time.monotonic()
+        self._until = now + self.read_timeout
+        self._until_is_scan = self.deadline.at is not None and self.deadline.at < self._until
+        if self._until_is_scan:
+            self._until = self.deadline.at
+
+    def _timed_out(self) -> ScanError:
+        if self._until_is_scan:
+            return self.deadline.error()
+        return ScanError(
+            "timeout",
+            f"{self.endpoint.label} stopped answering (no complete reply within {self.read_timeout:g}s)",
+        )
+
     def sendall(self, data: bytes) -> None:
+        # A socket timeout bounds the whole sendall, not each chunk of it.
+        remaining = min(self.read_timeout, self.deadline.remaining())
+        if remaining <= 0:
+            raise self.deadline.error()
         try:
+            self.sock.settimeout(remaining)
             self.sock.sendall(data)
         except TimeoutError:
+            if self.deadline.remaining() <= 0:
+                raise self.deadline.error() from None
             raise ScanError("timeout", f"{self.endpoint.label} stopped accepting data") from None
         except OSError as exc:
             raise ScanError(
@@ -474,19 +559,35 @@ class NodeConnection:
             ) from None
 
     def recv(self) -> memoryview:
-        """The next bytes from the server, in a buffer reused by the next call: copy or consume them."""
-        try:
-            n = self.sock.recv_into(self._chunk)
-        except TimeoutError:
-            raise ScanError(
-                "timeout", f"{self.endpoint.label} stopped answering (no reply within {self.read_timeout:g}s)"
-            ) from None
-        except ssl.SSLError as exc:
-            raise ScanError("tls", f"TLS error from {self.endpoint.label}: {_first_line(str(exc))}") from None
-        except OSError as exc:
-            raise ScanError(
-                "unreachable", f"connection to {self.endpoint.label} lost: {exc.strerror or exc}"
-            ) from None
+        """The next bytes from the server, in a buffer reused by the next call: copy or consume them.
+
+        Waits at most until the current reply's deadline (`start_reply`): however the bytes
+        trickle in, the wait for a reply never outlasts it."""
+        while True:
+            now = time.monotonic()
+            remaining = self._until - now
+            if remaining <= 0:
+                raise self._timed_out()
+            if self.interrupt is not None:
+                if now >= self._next_interrupt_check:
+                    self._next_interrupt_check = now + INTERRUPT_CHECK_S
+                    if self.interrupt():
+                        raise ScanInterrupted(f"stopped while waiting for {self.endpoint.label}")
+                remaining = min(remaining, INTERRUPT_CHECK_S)
+            try:
+                self.sock.settimeout(remaining)
+                n = self.sock.recv_into(self._chunk)
+                break
+            except TimeoutError:
+                continue  # the loop decides: the reply's deadline, or a look at `interrupt`
+            except ssl.SSLError as exc:
+                raise ScanError(
+                    "tls", f"TLS error from {self.endpoint.label}: {_first_line(str(exc))}"
+                ) from None
+            except OSError as exc:
+                raise ScanError(
+                    "unreachable", f"connection to {self.endpoint.label} lost: {exc.strerror or exc}"
+                ) from None
         if not n:
             raise ScanError("unreachable", f"{self.endpoint.label} closed the connection")
         return self._view[:n]
@@ -495,6 +596,8 @@ class NodeConnection:
         reader = self.reader
         try:
             reply = reader.gets()
+            if reply is INCOMPLETE:
+                self.start_reply()
             while reply is INCOMPLETE:
                 reader.feed(self.recv())
                 reply = reader.gets()
@@ -541,9 +644,16 @@ def open_node(
     read_timeout: float,
     ssl_context: ssl.SSLContext | None = None,
     db: int = 0,
+    deadline: Deadline | None = None,
+    interrupt: Callable[[], bool] | None = None,
 ) -> NodeConnection:
     conn = NodeConnection(
-        endpoint, connect_timeout=connect_timeout, read_timeout=read_timeout, ssl_context=ssl_context
+        endpoint,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        ssl_context=ssl_context,
+        deadline=deadline,
+        interrupt=interrupt,
     )
     conn.open()
     try:

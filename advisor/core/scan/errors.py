@@ -22,3 +22,8 @@ class ScanError(Exception):
     def __reduce__(self):
         # Celery and multiprocessing pickle exceptions; keep both fields across the trip.
         return (type(self), (self.kind, self.reason))
+
+
+class ScanInterrupted(Exception):
+    """The scan's stop check said stop while the scanner waited on a server (cancelled, or the
+    run was taken from its worker). Not a failure: the scan ends as stopped, like between batches."""

@@ -12,12 +12,19 @@ has the next batch queued while Python works. Replies are parsed by hiredis, pul
 
 A server that refuses MEMORY USAGE or a count command (renamed away, or not in the scanner's
 ACL) is asked once; the refusal is recorded (`refused`) and the command not sent again.
+
+Every request waits for the ops budget (`Budget`) before it goes out and gives its share back
+once its replies are read; each round trip's replies must be in by the connection's reply
+deadline, and the loop ends with ScanError(timeout) once the scan's own deadline has passed.
+The stop check is asked before every request, while pausing for the budget and, through the
+connection, while waiting on a slow server.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain, compress, islice, repeat
@@ -26,8 +33,15 @@ from operator import itemgetter
 import hiredis
 
 from advisor.core.scan.aggregate import Aggregator
-from advisor.core.scan.connect import INCOMPLETE, Credentials, NodeConnection, encode_command
-from advisor.core.scan.errors import ScanError
+from advisor.core.scan.connect import (
+    INCOMPLETE,
+    NO_DEADLINE,
+    Credentials,
+    Deadline,
+    NodeConnection,
+    encode_command,
+)
+from advisor.core.scan.errors import ScanError, ScanInterrupted
 from advisor.core.scan.facts import refusal
 
 _TYPE = b"*2\r\n$4\r\nTYPE\r\n"
@@ -61,28 +75,117 @@ def _scan_command(cursor: bytes, count: int) -> bytes:
 
 
 class Budget:
-    """Commands per second, kept by pausing before a batch is sent (a token bucket without burst)."""
+    """The ops budget: never more than `max_ops` commands in any one-second window, as the server
+    sees them, and paced at `max_ops` per second within it.
 
-    def __init__(self, max_ops: int | None):
+    A batch is `acquire`d before it is sent and `release`d once its last reply has been read.
+    The server executes its commands somewhere in between, so the budget counts the batch in
+    every one-second window that overlaps that span: a batch may go only when the batches still
+    unanswered, plus those answered within the last second, plus itself, fit in `max_ops`. That
+    holds on the server's side whatever happens in between: a server paused for seconds (or a
+    worker paused) runs the commands queued before the pause and the ones sent after it within
+    one budget, never a catch-up burst. On top of that, batches are paced: once a batch of n commands
+    goes out, the next one waits n / max_ops seconds, so the load is spread over the second
+    rather than sent in one burst at its start.
+
+    Precision: commands are counted per batch, so the window holds at most `max_ops`, except that
+    a single batch larger than `max_ops` (only with budgets below about 20, where even SCAN COUNT 1
+    makes a batch of a few commands) goes out alone, once the window is empty. The price is
+    throughput: a batch occupies the budget for the time it is in flight on top of its second,
+    so a scan runs at about max_ops / (1 + time in flight) commands per second; the reader keeps
+    that time short by reading the batch in flight before it waits for the budget.
+    """
+
+    WINDOW_S = 1.0
+    STEP_S = 0.1  # longest single sleep: stop checks and the deadline are looked at this often
+
+    def __init__(self, max_ops: int | None, *, deadline=None):
         self.max_ops = max_ops
-        self.start = time.monotonic()
-        self.ops = 0
+        self.deadline = deadline
+        self.ops = 0  # commands of the read loop (the report's ops_sent)
         self.paused_s = 0.0
+        self._in_flight = 0  # commands sent whose replies are not all read yet
+        self._answered: deque[tuple[float, int]] = deque()  # (when the last reply was read, ops)
+        self._answered_ops = 0
+        self._next = 0.0  # pacing: when the next batch may go
 
-    def wait(self, ops: int, should_stop: Callable[[], bool]) -> bool:
-        """Pause until `ops` more commands fit; False when told to stop while pausing."""
+    def _forget_old(self, now: float) -> None:
+        cutoff = now - self.WINDOW_S
+        answered = self._answered
+        while answered and answered[0][0] <= cutoff:
+            self._answered_ops -= answered.popleft()[1]
+
+    def must_drain(self, ops: int) -> bool:
+        """Whether `ops` more commands fit only once the batches in flight are read: those alone
+        leave no room, and waiting cannot make any (the caller reads them first)."""
+        return self.max_ops is not None and self._in_flight > 0 and self._in_flight + ops > self.max_ops
+
+    def would_wait(self, ops: int) -> bool:
+        """Whether `ops` more commands would have to wait (or the batches in flight be read first)."""
+        if self.max_ops is None:
+            return False
+        return self.must_drain(ops) or self._delay(ops, time.monotonic()) > 0
+
+    def _delay(self, ops: int, now: float) -> float:
+        """How long `ops` more commands must wait; 0 or less: they may go now."""
+        self._forget_old(now)
+        delay = self._next - now
+        used = self._in_flight + self._answered_ops
+        if used and used + ops > self.max_ops:
+            if self.must_drain(ops):
+                raise RuntimeError("the batches in flight must be read before this one fits the budget")
+            # Wait until enough answered batches have left the window (all of them, for a batch
+            # larger than the whole budget: it then goes alone).
+            need = min(used + ops - self.max_ops, self._answered_ops)
+            freed = 0
+            for when, n in self._answered:
+                freed += n
+                if freed >= need:
+                    delay = max(delay, when + self.WINDOW_S - now)
+                    break
+        return delay
+
+    def acquire(
+        self, ops: int, should_stop: Callable[[], bool] | None = None, *, setup: bool = False
+    ) -> int | None:
+        """Wait until `ops` more commands fit, then count them as in flight and return the ticket
+        to `release`; None when `should_stop` said stop while waiting. ScanError(timeout) when
+        the scan's deadline passes while waiting. `setup`: commands that open a connection or
+        read a node's facts (an upper bound of them), in the window but not in `ops`."""
         if self.max_ops is not None:
-            due = self.start + self.ops / self.max_ops
             while True:
-                delay = due - time.monotonic()
+                now = time.monotonic()
+                delay = self._delay(ops, now)
                 if delay <= 0:
                     break
-                if should_stop():
-                    return False
-                step = min(delay, 0.1)
+                if should_stop is not None and should_stop():
+                    return None
+                if self.deadline is not None:
+                    self.deadline.check()
+                    delay = min(delay, max(self.deadline.remaining(), 0.001))
+                step = min(delay, self.STEP_S)
                 time.sleep(step)
                 self.paused_s += step
-        self.ops += ops
+            self._next = now + ops / self.max_ops
+        self._in_flight += ops
+        if not setup:
+            self.ops += ops
+        return ops
+
+    def release(self, ticket: int) -> None:
+        """The batch's last reply has been read (or the connection is gone): it is done."""
+        self._in_flight -= ticket
+        if self.max_ops is not None and ticket:
+            self._answered.append((time.monotonic(), ticket))
+            self._answered_ops += ticket
+
+    def wait(self, ops: int, should_stop: Callable[[], bool] | None = None) -> bool:
+        """`acquire` and `release` at once, for commands that are done by the time this returns
+        to the caller's caller; False when told to stop while pausing."""
+        ticket = self.acquire(ops, should_stop)
+        if ticket is None:
+            return False
+        self.release(ticket)
         return True
 
 
@@ -161,6 +264,7 @@ class NodeReader:
         should_stop: Callable[[], bool],
         on_batch: Callable[[NodeOutcome], None] | None = None,
         credentials: Credentials | None = None,
+        deadline: Deadline | None = None,
     ):
         self.conn = conn
         self.agg = agg
@@ -171,7 +275,9 @@ class NodeReader:
         self.should_stop = should_stop
         self.on_batch = on_batch
         self.credentials = credentials
+        self.deadline = deadline or NO_DEADLINE
         self.outcome = NodeOutcome()
+        self._held = 0  # budget tickets of requests whose replies are not all read
         # sampled collections whose element count goes out with the next request: (key, type, ns)
         self.pending: list[tuple[bytes, bytes, int]] = []
 
@@ -182,14 +288,17 @@ class NodeReader:
         out = self.outcome
         in_flight = None  # a batch sent whose replies are not read yet
         try:
-            if not self.budget.wait(1, self.should_stop):
+            ticket = self._acquire(1)
+            if ticket is None:
                 out.stopped = True
                 return out
             self.conn.sendall(_scan_command(b"0", self.count))
             cursor, keys = self._read_scan()
+            self._release(ticket)
             finished = cursor == b"0"
             truncated = False
             while True:
+                self.deadline.check()
                 if not out.stopped and self.should_stop():
                     out.stopped = True
                 if out.stopped:
@@ -205,13 +314,21 @@ class NodeReader:
                     sampled = self._memory_positions(ix)
                     mem_pos = sampled if "MEMORY USAGE" not in out.refused else []
                     counts = self._take_pending()
-                    ops = 2 * len(keys) + len(mem_pos) + len(counts) + want_scan
-                    if self.budget.wait(ops, self.should_stop):
-                        auth = self._reauth_command()
+                    auth_due = self._reauth_due()
+                    ops = 2 * len(keys) + len(mem_pos) + len(counts) + want_scan + auth_due
+                    if in_flight is not None and self.budget.would_wait(ops):
+                        # This batch has to wait for the budget anyway (or the batch in flight
+                        # leaves it no room): read the one in flight first, so that it stops
+                        # counting as unanswered, rather than keep it queued through the wait.
+                        batch, in_flight = self._read_batch(in_flight), None
+                        self._fold(batch)
+                    ticket = self._acquire(ops)
+                    if ticket is not None:
+                        auth = self._reauth_command() if auth_due else b""
                         self.conn.sendall(
                             auth + self._request(keys, mem_pos, cursor if want_scan else None, counts)
                         )
-                        sent = (keys, ix, mem_pos, sampled, counts, want_scan, bool(auth))
+                        sent = (keys, ix, mem_pos, sampled, counts, want_scan, bool(auth), ticket)
                     else:
                         out.stopped = True
                 # Replies come in request order: the previous batch's, then this request's.
@@ -224,7 +341,7 @@ class NodeReader:
                         self._flush_counts()
                     out.complete = finished and not truncated and not out.stopped
                     return out
-                sent_keys, ix, mem_pos, sampled, counts, want_scan, auth = sent
+                sent_keys, ix, mem_pos, sampled, counts, want_scan, auth, ticket = sent
                 if auth:
                     self._read_auth_reply()
                 if want_scan:
@@ -232,10 +349,30 @@ class NodeReader:
                     finished = cursor == b"0"
                 else:
                     keys, finished = [], True
-                in_flight = (sent_keys, ix, mem_pos, sampled, counts)
+                in_flight = (sent_keys, ix, mem_pos, sampled, counts, ticket)
         except ScanError as exc:
             out.error = exc
             return out
+        except ScanInterrupted:
+            out.stopped = True  # told to stop while waiting on the server
+            out.complete = False
+            return out
+        finally:
+            # Whatever was sent and not read counts as done now: the connection is given up.
+            self._release(self._held)
+
+    # -- the budget
+
+    def _acquire(self, ops: int) -> int | None:
+        ticket = self.budget.acquire(ops, self.should_stop)
+        if ticket is not None:
+            self._held += ticket
+        return ticket
+
+    def _release(self, ticket: int) -> None:
+        if ticket:
+            self._held -= ticket
+            self.budget.release(ticket)
 
     # -- element counts (DRF016)
 
@@ -279,10 +416,15 @@ class NodeReader:
     def _flush_counts(self) -> None:
         """The counts still queued when the node has no more keys: one last round trip."""
         counts = self._take_pending()
-        if not counts or not self.budget.wait(len(counts), self.should_stop):
+        if not counts:
+            return
+        ticket = self._acquire(len(counts))
+        if ticket is None:
             return
         self.conn.sendall(self._count_block(counts))
-        self._fold_counts(counts, self._replies(len(counts)))
+        replies = self._replies(len(counts))
+        self._release(ticket)
+        self._fold_counts(counts, replies)
 
     @staticmethod
     def _count_block(counts: list[tuple[bytes, bytes, int]]) -> bytes:
@@ -299,14 +441,16 @@ class NodeReader:
             return []
         return self.agg.memory_positions(ix, self.sampler.positions(len(ix)))
 
-    def _reauth_command(self) -> bytes:
-        """AUTH again, ahead of a batch, when the credential's tokens expire (Entra ID)."""
+    def _reauth_due(self) -> bool:
+        """Whether AUTH goes again ahead of the next batch, as the credential's tokens expire (Entra ID)."""
         creds = self.credentials
         if creds is None or creds.reauth_interval_s is None:
-            return b""
-        if time.monotonic() - self.conn.last_auth < creds.reauth_interval_s:
-            return b""
-        args = creds.auth_args()
+            return False
+        return time.monotonic() - self.conn.last_auth >= creds.reauth_interval_s
+
+    def _reauth_command(self) -> bytes:
+        """AUTH again, ahead of a batch (`_reauth_due`)."""
+        args = self.credentials.auth_args()
         self.conn.last_auth = time.monotonic()
         return encode_command(*args) if args else b""
 
@@ -383,6 +527,8 @@ class NodeReader:
         reader = self.conn.reader
         try:
             out = list(islice(iter(reader.gets, INCOMPLETE), n))
+            if len(out) < n:
+                self.conn.start_reply()  # the round trip's replies must all be in by its deadline
             while len(out) < n:
                 reader.feed(self.conn.recv())
                 out += islice(iter(reader.gets, INCOMPLETE), n - len(out))
@@ -393,10 +539,11 @@ class NodeReader:
     def _read_batch(self, in_flight) -> tuple:
         """Read one request's replies: TYPE and PTTL per key, MEMORY USAGE per sampled key, then
         the element counts it carried."""
-        keys, ix, mem_pos, sampled, counts = in_flight
+        keys, ix, mem_pos, sampled, counts, ticket = in_flight
         n_keys = len(keys)
         n_mem = len(mem_pos)
         replies = self._replies(2 * n_keys + n_mem + len(counts))
+        self._release(ticket)
         types = replies[0 : 2 * n_keys : 2]
         pttls = replies[1 : 2 * n_keys : 2]
         mems = replies[2 * n_keys : 2 * n_keys + n_mem]

@@ -9,6 +9,7 @@ from typing import Any
 
 from advisor.core.scan.aggregate import FIRST_TTL_BUCKET, TTL_BOUNDS_MS, Aggregator, NamespaceStats, type_name
 from advisor.core.scan.connect import (
+    Deadline,
     Endpoint,
     NodeConnection,
     Primary,
@@ -21,7 +22,7 @@ from advisor.core.scan.connect import (
     resolve_credentials,
     seed_addresses,
 )
-from advisor.core.scan.errors import ScanError
+from advisor.core.scan.errors import ScanError, ScanInterrupted
 from advisor.core.scan.facts import NodeFacts, databases_with_keys, keyspace_keys, node_facts
 from advisor.core.scan.masking import mask_key
 from advisor.core.scan.reader import COUNT_COMMANDS, Budget, KeyLimit, NodeOutcome, NodeReader, Sampler
@@ -45,6 +46,14 @@ from advisor.core.scan.spec import NamespaceSpec, ScanOptions, ScanProgress, Sca
 
 ProgressCallback = Callable[[ScanProgress], None]
 CancelCheck = Callable[[], bool]
+
+# Commands outside the read loop, in the ops budget too: AUTH, CLIENT SETNAME, SELECT and PING
+# to open a connection; INFO, CONFIG GET (twice) and SLOWLOG GET for a node's facts.
+SETUP_OPS = 4
+FACTS_OPS = 4
+# Keys per batch under a budget: a twentieth of a second's budget (2 commands per key and a few
+# more), so that two batches in flight always fit the budget with room to spare.
+BUDGET_BATCHES_PER_S = 20
 
 
 def _specs(namespaces: Iterable[Any]) -> list[NamespaceSpec]:
@@ -78,12 +87,18 @@ def run_scan(
     `evaluate_drift` fills it from the report and the design.
 
     `progress` is called about every `options.progress_interval` seconds and once at the end;
-    `cancel` is asked before every batch (and while pausing for the ops budget), so it must be
-    cheap: a flag, not a query.
+    `cancel` is asked before every batch, every 0.1 s while pausing for the ops budget and every
+    0.5 s while waiting on a slow server, so it must be cheap (or do its expensive part only now
+    and then). A cancelled scan returns its report with status `cancelled`.
+
+    Time limits: each reply within `options.read_timeout`, the whole scan within
+    `options.scan_timeout`; both are deadlines, so a server that trickles bytes cannot stretch
+    them. A scan past its deadline ends like any failure once reading has begun.
     """
     options = options or ScanOptions()
     started_at = dt.datetime.now(dt.UTC)
     t0 = time.monotonic()
+    deadline = Deadline(options.scan_timeout, start=t0)
     specs = _specs(namespaces)
     allowed = options.allowed_hosts if options.allowed_hosts is not None else default_allowed_hosts()
 
@@ -94,23 +109,45 @@ def run_scan(
     )
     ssl_context = make_ssl_context(options.tls_ca_file) if parsed.endpoint.tls else None
     clustered = target.clustering == "oss"
+    stop = _StopCheck(cancel)
+    budget = Budget(options.max_ops, deadline=deadline)
+
+    def budgeted(ops: int, call: Callable[[], Any]) -> Any:
+        ticket = budget.acquire(ops, setup=True)
+        try:
+            return call()
+        finally:
+            budget.release(ticket)
 
     def connect(endpoint: Endpoint) -> NodeConnection:
-        return open_node(
-            endpoint,
-            credentials,
-            connect_timeout=options.connect_timeout,
-            read_timeout=options.read_timeout,
-            ssl_context=ssl_context,
-            db=0 if clustered else parsed.db,
+        return budgeted(
+            SETUP_OPS,
+            lambda: open_node(
+                endpoint,
+                credentials,
+                connect_timeout=options.connect_timeout,
+                read_timeout=options.read_timeout,
+                ssl_context=ssl_context,
+                db=0 if clustered else parsed.db,
+                deadline=deadline,
+                interrupt=stop,
+            ),
         )
 
-    seed = connect(parsed.endpoint)
+    try:
+        seed = connect(parsed.endpoint)
+    except ScanInterrupted:
+        return _stopped_before_reading(target, started_at, t0, budget)
     open_conns = [seed]
     try:
         notes: list[str] = []
         if clustered:
-            primaries = discover_primaries(seed, allowed, seed_ips=seed_addresses(seed))
+            try:
+                primaries = budgeted(
+                    1, lambda: discover_primaries(seed, allowed, seed_ips=seed_addresses(seed))
+                )
+            except ScanInterrupted:
+                return _stopped_before_reading(target, started_at, t0, budget)
         else:
             primaries = [Primary(parsed.endpoint, "", 0)]
         agg = Aggregator(
@@ -122,12 +159,12 @@ def run_scan(
             max_elements=options.max_elements,
             big_collections=options.big_collections,
         )
-        stop = _StopCheck(cancel)
-        budget = Budget(options.max_ops)
         key_limit = KeyLimit(options.max_keys)
         sampler = Sampler(options.memory_sample)
         count = (
-            options.count if options.max_ops is None else max(1, min(options.count, options.max_ops // 10))
+            options.count
+            if options.max_ops is None
+            else max(1, min(options.count, options.max_ops // BUDGET_BATCHES_PER_S))
         )
 
         shards: list[ShardReport] = []
@@ -146,12 +183,20 @@ def run_scan(
                 node=primary.endpoint.label, node_id=primary.node_id or None, slots=primary.slots or None
             )
             shards.append(shard)
+            if stop():
+                shard.error = "cancelled"
+                continue
             try:
                 conn = seed if _same(seed.endpoint, primary.endpoint) else None
                 if conn is None:
                     conn = connect(primary.endpoint)
                     open_conns.append(conn)
-                facts = node_facts(conn, slowlog_entries=options.slowlog_entries)
+                facts = budgeted(
+                    FACTS_OPS, lambda c=conn: node_facts(c, slowlog_entries=options.slowlog_entries)
+                )
+            except ScanInterrupted:
+                shard.error = "cancelled"
+                continue
             except ScanError as exc:
                 if number == 0 and not clustered:
                     raise
@@ -179,6 +224,7 @@ def run_scan(
                 should_stop=stop,
                 on_batch=lambda outcome, _label=primary.endpoint.label: reporter.batch(agg.keys, _label),
                 credentials=credentials,
+                deadline=deadline,
             )
             outcome = reader.run()
             outcomes.append(outcome)
@@ -266,6 +312,23 @@ def run_scan(
     finally:
         for conn in open_conns:
             conn.close()
+
+
+def _stopped_before_reading(
+    target: ScanTarget, started_at: dt.datetime, t0: float, budget: Budget
+) -> ScanReport:
+    """The report of a scan cancelled while it was still connecting."""
+    return ScanReport(
+        instance=target.instance,
+        status="cancelled",
+        started_at=started_at,
+        finished_at=dt.datetime.now(dt.UTC),
+        duration_s=round(time.monotonic() - t0, 3),
+        keys_scanned=0,
+        complete=False,
+        error="cancelled",
+        ops_sent=budget.ops,
+    )
 
 
 def _same(a: Endpoint, b: Endpoint) -> bool:

@@ -100,8 +100,12 @@ class ScanOptions:
     memory_sample: float = 0.1  # share of keys that get MEMORY USAGE; 1.0 = every key
     max_ops: int | None = 50_000  # commands per second, kept by pausing between batches; None = no limit
     max_keys: int | None = None  # stop (complete: false) after this many keys
-    connect_timeout: float = 5.0
+    connect_timeout: float = 5.0  # per connection attempt, TLS handshake included
+    # Each reply (each round trip's replies) must be in full this many seconds after the wait for
+    # it began: a deadline, not an idle timer, so a server that trickles bytes cannot stretch it.
     read_timeout: float = 10.0
+    # The whole scan's deadline in seconds (None: none); past it the scan ends with error_kind timeout.
+    scan_timeout: float | None = None
     # None: default_allowed_hosts() (ADVISOR_SCAN_ALLOWED_HOSTS, else the Azure host suffixes)
     allowed_hosts: list[str] | None = None
     tls_ca_file: str | None = None  # a private CA for rediss:// (verification stays on)
@@ -126,6 +130,10 @@ class ScanOptions:
             raise ValueError("max_ops must be >= 1 (or None for no limit)")
         if self.max_keys is not None and self.max_keys < 0:
             raise ValueError("max_keys must be >= 0")
+        if not self.connect_timeout > 0 or not self.read_timeout > 0:
+            raise ValueError("connect_timeout and read_timeout must be > 0 seconds")
+        if self.scan_timeout is not None and not self.scan_timeout > 0:
+            raise ValueError("scan_timeout must be > 0 seconds (or None for no limit)")
         if self.max_elements < 0 or self.big_collections < 0:
             raise ValueError("max_elements and big_collections must be >= 0")
         if self.allowed_hosts is not None:
