@@ -1,10 +1,17 @@
-"""What a review shows: one context for the review page, the printable report and the Markdown export."""
+"""What a review shows: one context for the review page, the printable report and the Markdown export.
+
+Everything people wrote is neutralised on the way out: comments are Markdown, rendered for pages by
+`render_markdown` (raw HTML escaped, only http(s) and mailto: links) and rewritten for the export
+by `markdown_inline`, so that whoever renders the exported file gets no live HTML or script link;
+every other value in the export is escaped as plain text (`markdown_text`) or a code span.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 
 from advisor.core.findings import SEVERITIES_HIGH_FIRST
+from advisor.findings.markup import markdown_code, markdown_inline, markdown_text, render_markdown
 
 from .models import Review
 from .services import review_diff
@@ -22,6 +29,7 @@ def review_context(review: Review) -> dict:
     comments = list(review.comments.select_related("author"))
     by_finding: dict[str, list] = {}
     for c in comments:
+        c.body_html = render_markdown(c.body, hard_breaks=True)
         if c.finding_key:
             by_finding.setdefault(c.finding_key, []).append(c)
     waiver_requests = list(review.waiver_requests.select_related("requested_by", "decided_by"))
@@ -53,10 +61,6 @@ def review_context(review: Review) -> dict:
     }
 
 
-def _md_escape(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def _mib(n: int) -> str:
     return f"{n / 2**20:,.1f} MiB"
 
@@ -65,22 +69,23 @@ def review_markdown(review: Review) -> str:
     """The review as Markdown, for the architecture board's records."""
     ctx = review_context(review)
     diff = ctx["diff"]
-    who = lambda u: u.get_username() if u else "—"  # noqa: E731
+    text, code = markdown_text, markdown_code
+    who = lambda u: text(u.get_username()) if u else "—"  # noqa: E731
     lines = [
-        f"# Design review: {review.team.name}, revision {review.number}",
+        f"# Design review: {text(review.team.name)}, revision {review.number}",
         "",
-        f"- **State:** {review.get_state_display()}",
-        f"- **Content hash (SHA-256):** `{review.content_hash}`",
+        f"- **State:** {text(review.get_state_display())}",
+        f"- **Content hash (SHA-256):** {code(review.content_hash)}",
         f"- **Submitted:** {who(review.submitted_by)}, {review.submitted_at:%Y-%m-%d %H:%M %Z}"
         if review.submitted_at
         else "- **Submitted:** —",
         f"- **Decided:** {who(review.decided_by)}, {review.decided_at:%Y-%m-%d %H:%M %Z}"
         if review.decided_at
         else "- **Decided:** —",
-        f"- **Compared with:** revision {review.base.number} (`{review.base.short_hash}`)"
+        f"- **Compared with:** revision {review.base.number} ({code(review.base.short_hash)})"
         if review.base
         else "- **Compared with:** nothing (first review of this team)",
-        f"- **Namespaces:** {', '.join(review.namespace_names()) or '—'}",
+        f"- **Namespaces:** {text(', '.join(review.namespace_names())) or '—'}",
         "",
         "## Changes",
         "",
@@ -89,13 +94,14 @@ def review_markdown(review: Review) -> str:
         lines.append("No changes against the compared revision.")
     for ns in diff.added:
         lines.append(
-            f"- **Added** `{ns['name']}`: `{ns['pattern']}` ({ns['classification']}, on {ns['instance']})"
+            f"- **Added** {code(ns['name'])}: {code(ns['pattern'])} "
+            f"({text(ns['classification'])}, on {text(ns['instance'])})"
         )
     for ns in diff.removed:
-        lines.append(f"- **Removed** `{ns['name']}`: `{ns['pattern']}`")
+        lines.append(f"- **Removed** {code(ns['name'])}: {code(ns['pattern'])}")
     for change in diff.changed:
-        lines += ["", f"### Changed `{change.name}`", "", "| Field | Before | After |", "|---|---|---|"]
-        lines += [f"| {f} | {_md_escape(_fmt(a))} | {_md_escape(_fmt(b))} |" for f, a, b in change.fields]
+        lines += ["", f"### Changed {code(change.name)}", "", "| Field | Before | After |", "|---|---|---|"]
+        lines += [f"| {text(f)} | {text(_fmt(a))} | {text(_fmt(b))} |" for f, a, b in change.fields]
     lines += ["", "## Findings", ""]
     summary = ", ".join(f"{n} {sev}" for sev, n in ctx["severity_counts"] if n) or "none unwaived"
     lines += [f"Unwaived: {summary}; waived: {ctx['waived_count']}.", ""]
@@ -104,13 +110,14 @@ def review_markdown(review: Review) -> str:
         for f in ctx["findings"]:
             wr = f["waiver_request"]
             if f["waived"]:
-                waiver = f"waived until {f['waiver']['expires']} ({_md_escape(f['waiver']['reason'])})"
+                waiver = f"waived until {text(f['waiver']['expires'])} ({text(f['waiver']['reason'])})"
             elif wr:
-                waiver = f"requested until {wr.expires}: {_md_escape(wr.reason)} — {wr.state}"
+                waiver = f"requested until {wr.expires}: {text(wr.reason)} — {text(wr.state)}"
             else:
                 waiver = "—"
             lines.append(
-                f"| {f['severity']} | {f['rule']} | {f['target']} | {_md_escape(f['message'])} | {waiver} |"
+                f"| {text(f['severity'])} | {text(f['rule'])} | {text(f['target'])} "
+                f"| {markdown_inline(f['message'], table=True)} | {waiver} |"
             )
     sizing = ctx["sizing"] or {}
     lines += ["", "## Sizing", ""]
@@ -119,8 +126,8 @@ def review_markdown(review: Review) -> str:
         lines += ["| Namespace | Instance | Keys | Bytes per key | Memory |", "|---|---|---:|---:|---:|"]
         for ns in sizing["namespaces"]:
             lines.append(
-                f"| {ns['name']} | {ns['instance']} | {ns['cardinality']:,} | {ns['per_key_bytes']:,} "
-                f"| {_mib(ns['memory_bytes'])} |"
+                f"| {text(ns['name'])} | {text(ns['instance'])} | {ns['cardinality']:,} "
+                f"| {ns['per_key_bytes']:,} | {_mib(ns['memory_bytes'])} |"
             )
         lines += [
             "",
@@ -129,7 +136,7 @@ def review_markdown(review: Review) -> str:
         ]
         for inst in sizing["instances"]:
             lines.append(
-                f"| {inst['instance']} | {_mib(inst['team_bytes'])} | {_mib(inst['total_bytes'])} "
+                f"| {text(inst['instance'])} | {_mib(inst['team_bytes'])} | {_mib(inst['total_bytes'])} "
                 f"| {_mib(inst['usable_bytes'])} | {inst['usage_ratio']:.0%} |"
             )
     else:
@@ -139,7 +146,7 @@ def review_markdown(review: Review) -> str:
     if not comments:
         lines.append("No comments.")
     for c in comments:
-        on = f" on {c.finding_rule} {c.finding_target}" if c.finding_rule else ""
-        lines.append(f"- **{who(c.author)}**{on}, {c.created_at:%Y-%m-%d %H:%M}: {_md_escape(c.body)}")
+        on = f" on {text(c.finding_rule)} {text(c.finding_target)}" if c.finding_rule else ""
+        lines.append(f"- **{who(c.author)}**{on}, {c.created_at:%Y-%m-%d %H:%M}: {markdown_inline(c.body)}")
     lines.append("")
     return "\n".join(lines)
