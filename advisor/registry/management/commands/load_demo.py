@@ -15,8 +15,9 @@ from pydantic import ValidationError
 
 from advisor.core.design import DesignError, load_design_file
 from advisor.demo.keyspace import DEMO_DESIGN_PATH, local_instances, with_cache_url
-from advisor.registry.models import Team
+from advisor.registry.models import Instance, Team
 from advisor.registry.services import design_import
+from advisor.scans.schedules import schedule_cron, schedule_get, schedule_set
 
 # username, e-mail, role shown in the login block
 DEMO_USERS = [
@@ -109,6 +110,7 @@ class Command(BaseCommand):
 
         with transaction.atomic():
             summary = design_import(loaded)
+            paused = self._pause_fictitious(loaded, local)
             created = self._users(password, reset=fresh_password)
         # Only after the users have it, so a failed import leaves no password nobody can use.
         if fresh_password:
@@ -117,9 +119,27 @@ class Command(BaseCommand):
         self.stdout.write(f"Imported the demo design: {summary}")
         for name in local:
             self.stdout.write(f"  {name} -> {loaded.instance(name).connection.url}")
+        if paused:
+            self.stdout.write(f"Scheduled scans paused (fictitious hosts): {', '.join(paused)}")
         if created:
             self.stdout.write(f"Created demo users: {', '.join(created)}")
         self.stdout.write(self.login_block(password, path))
+
+    @staticmethod
+    def _pause_fictitious(design, local: list[str]) -> list[str]:
+        """Pause the scan schedule of every instance that is not a local demo cache.
+
+        The import gives each instance with a connection the nightly scan, and the demo's other
+        instances name made-up public Azure hosts: a `make run` left running overnight would
+        connect out to them. Their schedule stays, paused, so that the import and the instance
+        form (which keep an existing schedule) never start it again; an administrator can still
+        enable it or press Scan now.
+        """
+        remote = [i.name for i in design.instances if i.connection and i.name not in local]
+        for instance in Instance.objects.filter(name__in=remote).order_by("name"):
+            cron = schedule_cron(schedule_get(instance)) or settings.ADVISOR_SCAN_DEFAULT_CRON
+            schedule_set(instance, cron=cron, enabled=False)
+        return sorted(remote)
 
     def _users(self, password: str, *, reset: bool) -> list[str]:
         """Create missing demo users; a new password is set on all of them, an old one only on new users."""
