@@ -238,7 +238,12 @@ REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
 ADVISOR_REDIS_PREFIX = _env("ADVISOR_REDIS_PREFIX", "advisor:")
 
 CELERY_BROKER_URL = REDIS_URL
-CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": ADVISOR_REDIS_PREFIX, "visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "global_keyprefix": ADVISOR_REDIS_PREFIX,
+    "visibility_timeout": 3600,
+    # A broker host that does not answer fails a scan start in seconds, not minutes.
+    "socket_connect_timeout": 5,
+}
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = 7 * 24 * 3600
@@ -269,6 +274,19 @@ ADVISOR_SCAN_DEFAULT_CRON = _env("ADVISOR_SCAN_DEFAULT_CRON", "0 2 * * *")
 ADVISOR_SCAN_MAX_OPS = _env_int("ADVISOR_SCAN_MAX_OPS", 50_000)
 ADVISOR_SCAN_LOCK_TTL_S = _env_int("ADVISOR_SCAN_LOCK_TTL_S", 60)
 ADVISOR_SCAN_STALE_AFTER_S = _env_int("ADVISOR_SCAN_STALE_AFTER_S", 120)
+# Deadlines: each reply from a scanned cache, the whole scan (by default 10 minutes inside the task's
+# time limit, so a scan ends with its own reason before Celery kills it; 0: none), and a queued run
+# no worker has started (the housekeeping task fails it).
+ADVISOR_SCAN_REPLY_TIMEOUT_S = _env_int("ADVISOR_SCAN_REPLY_TIMEOUT_S", 10)
+ADVISOR_SCAN_DEADLINE_S = _env_int("ADVISOR_SCAN_DEADLINE_S", max(60, CELERY_TASK_TIME_LIMIT - 600))
+ADVISOR_SCAN_QUEUED_TIMEOUT_S = _env_int("ADVISOR_SCAN_QUEUED_TIMEOUT_S", 6 * 3600)
+for _name, _low in (
+    ("ADVISOR_SCAN_REPLY_TIMEOUT_S", 1),
+    ("ADVISOR_SCAN_DEADLINE_S", 0),
+    ("ADVISOR_SCAN_QUEUED_TIMEOUT_S", 60),
+):
+    if globals()[_name] < _low:
+        raise ImproperlyConfigured(f"{_name}={globals()[_name]} is below its minimum of {_low} seconds")
 
 NINJA_PAGINATION_PER_PAGE = 50
 

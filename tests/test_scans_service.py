@@ -1,6 +1,7 @@
 """Scan runs end to end against a real redis-server: the service, the command, the pages."""
 
 import json
+import time
 
 import pytest
 import redis
@@ -379,3 +380,165 @@ def test_a_bad_cidr_in_the_scan_allowlist_stops_the_app_at_startup(settings):
     with pytest.raises(ImproperlyConfigured) as e:
         config.ready()
     assert str(e.value).startswith("ADVISOR_SCAN_ALLOWED_HOSTS: '10.0.0.0/33' is not a valid CIDR range")
+
+
+# -- runs that are final stay final; a worker stops when its run or its lock is taken (issue 11)
+
+
+@pytest.fixture
+def quick_looks(monkeypatch):
+    """The worker looks at its lock and its run five times a second instead of every 2 s."""
+    monkeypatch.setattr(services, "HEARTBEAT_EVERY_S", 0.2)
+
+
+def _slow_run(shop, on_progress):
+    """A scan of the 721 keys at 100 commands a second: about 16 s unless something stops it."""
+    run = services.scan_run_create(instance=shop, enqueue=False)
+    options = services.scan_options(max_ops=100, progress_interval=0.2)
+    return services.scan_run_execute(run=run, options=options, on_progress=on_progress)
+
+
+def _scanner_gone(cache, timeout: float = 10.0) -> bool:
+    """Whether the scanner's connection to the cache closes (polled: the server notices a close
+    in its own time)."""
+    r = redis.Redis(port=cache.port, decode_responses=True)
+    deadline = time.monotonic() + timeout
+    while any(c.get("name") == "redis-key-advisor-scan" for c in r.client_list()):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_a_run_reaped_while_it_scans_stops_the_scan_and_keeps_what_the_reaper_wrote(
+    cache, shop, settings, quick_looks
+):
+    reaped = []
+
+    def reap(p):
+        if not reaped:
+            settings.ADVISOR_SCAN_STALE_AFTER_S = 0
+            reaped.append((services.scan_runs_reap_stale(), time.monotonic(), p.keys_scanned))
+
+    run = _slow_run(shop, reap)
+    stopped_after = time.monotonic() - reaped[0][1]
+    assert reaped[0][0] == 1
+    assert run.status == ScanRun.Status.FAILED and "no heartbeat" in run.reason
+    assert run.report is None and run.error_kind == ""  # nothing the worker found overwrote it
+    assert run.keys_scanned < 721
+    assert stopped_after < 5  # not the ~15 s the rest of the scan would take
+    assert not services.InstanceLock(shop.name).client.exists(services.InstanceLock(shop.name).key)
+    assert _scanner_gone(cache)
+
+
+def test_a_worker_whose_lock_is_taken_stops_and_fails_its_run(cache, shop, quick_looks):
+    taken = []
+
+    def take_lock(p):
+        if not taken:
+            lock = services.InstanceLock(shop.name)
+            lock.client.set(lock.key, "another-worker")
+            taken.append(time.monotonic())
+
+    try:
+        run = _slow_run(shop, take_lock)
+        stopped_after = time.monotonic() - taken[0]
+        lock = services.InstanceLock(shop.name)
+        assert lock.client.get(lock.key) == b"another-worker"  # not released by the loser
+    finally:
+        lock.client.delete(lock.key)
+    assert run.status == ScanRun.Status.FAILED
+    assert run.reason.startswith("stopped: the scan lost its instance lock")
+    assert not run.complete and run.keys_scanned < 721
+    assert stopped_after < 5
+
+
+def test_a_cancel_stops_a_running_scan_within_seconds(cache, shop, quick_looks):
+    asked = []
+
+    def cancel(p):
+        if not asked:
+            services.scan_run_cancel(run=ScanRun.objects.get(instance=shop, status="running"))
+            asked.append(time.monotonic())
+
+    run = _slow_run(shop, cancel)
+    assert time.monotonic() - asked[0] < 5
+    assert run.status == ScanRun.Status.CANCELLED and run.reason == "cancelled by a user"
+    assert run.report["status"] == "cancelled" and not run.complete
+
+
+def test_a_late_finish_cannot_move_a_final_run(shop):
+    run = ScanRun.objects.create(
+        instance=shop, status=ScanRun.Status.FAILED, owner="token-1", reason="reaped"
+    )
+    assert not services._move(run, ScanRun.Status.RUNNING, ScanRun.Status.COMPLETED, as_owner="token-1")
+    assert not services._move(run, ScanRun.Status.RUNNING, ScanRun.Status.QUEUED, as_owner="token-1")
+    assert run.status == ScanRun.Status.FAILED and run.reason == "reaped"
+    running = ScanRun.objects.create(instance=shop, status=ScanRun.Status.RUNNING, owner="token-2")
+    assert not services._move(running, ScanRun.Status.RUNNING, ScanRun.Status.COMPLETED, as_owner="token-1")
+    assert running.status == ScanRun.Status.RUNNING  # another attempt's run: not ours to finish
+
+
+def test_a_cancelled_run_waiting_for_its_retry_is_never_retried(shop):
+    from advisor.lib.redisproc import free_port
+    from advisor.scans.tasks import scan_instance_task
+
+    shop.connection_url = f"redis://127.0.0.1:{free_port()}/0"
+    shop.save()
+    run = services.scan_run_create(instance=shop, enqueue=False)
+    run = services.scan_run_execute(run=run, max_attempts=3)
+    assert run.status == ScanRun.Status.QUEUED and run.retry_in == 10 and run.owner == ""
+    assert "retrying in 10s" in run.reason
+    services.scan_run_cancel(run=run)
+    result = scan_instance_task.apply(args=[run.pk]).get()  # the retry arrives
+    run.refresh_from_db()
+    assert result["status"] == "cancelled"
+    assert run.status == ScanRun.Status.CANCELLED and run.attempts == 1
+
+
+def test_a_task_for_a_reaped_run_does_nothing(shop):
+    from advisor.scans.tasks import scan_instance_task
+
+    run = ScanRun.objects.create(instance=shop, status=ScanRun.Status.FAILED, reason="reaped", attempts=1)
+    assert scan_instance_task.apply(args=[run.pk]).get() == {"run": run.pk, "status": "failed"}
+    run.refresh_from_db()
+    assert run.attempts == 1 and run.reason == "reaped"
+
+
+def test_housekeeping_fails_queued_runs_that_no_worker_started(shop, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from advisor.scans.tasks import scan_housekeeping_task, scan_instance_task
+
+    settings.ADVISOR_SCAN_QUEUED_TIMEOUT_S = 600
+    now = timezone.now()
+    never = ScanRun.objects.create(instance=shop)
+    fresh = ScanRun.objects.create(instance=shop)
+    retry_due = ScanRun.objects.create(instance=shop, attempts=1)  # back in the queue after a failure
+    ScanRun.objects.filter(pk__in=[never.pk, retry_due.pk]).update(created_at=now - dt.timedelta(hours=1))
+    ScanRun.objects.filter(pk=retry_due.pk).update(heartbeat_at=now - dt.timedelta(minutes=5))
+    result = scan_housekeeping_task.apply().get()
+    assert result["unstarted"] == 1 and result["reaped"] == 0
+    for r in (never, fresh, retry_due):
+        r.refresh_from_db()
+    assert (
+        never.status == ScanRun.Status.FAILED and "no worker started this scan within 600 s" in never.reason
+    )
+    assert (
+        fresh.status == retry_due.status == ScanRun.Status.QUEUED
+    )  # its retry is minutes, not an hour, away
+    # the instance may be scanned again, and the reaped run's task, should it come, does nothing
+    assert scan_instance_task.apply(args=[never.pk]).get()["status"] == "failed"
+    never.refresh_from_db()
+    assert never.attempts == 0
+
+
+def test_scan_options_carry_the_deadlines_of_the_settings(settings):
+    settings.ADVISOR_SCAN_REPLY_TIMEOUT_S = 7
+    settings.ADVISOR_SCAN_DEADLINE_S = 3600
+    options = services.scan_options()
+    assert options.read_timeout == 7.0 and options.scan_timeout == 3600.0
+    settings.ADVISOR_SCAN_DEADLINE_S = 0
+    assert services.scan_options().scan_timeout is None

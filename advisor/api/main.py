@@ -12,7 +12,7 @@ from ninja.errors import AuthenticationError
 
 from .auth import api_auth, token_user
 from .registry import router as registry_router
-from .schemas import Error, Health, pydantic_errors
+from .schemas import BodyParser, Error, Health, pydantic_errors
 from .services import Conflict
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ def _docs_access(view):
 
 
 api = NinjaAPI(
+    parser=BodyParser(),
     title="Redis key advisor API",
     version="1",
     description=(

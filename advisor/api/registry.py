@@ -9,9 +9,11 @@ new size's memory.
 """
 
 import re
+from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404
 from ninja import Body, Query, Router, Status
@@ -20,12 +22,12 @@ from ninja.pagination import paginate
 from advisor.audit.services import audit_change, audit_delete, object_data
 from advisor.core import design as core
 from advisor.core import platform
+from advisor.findings.services import findings_refresh_after_write
 from advisor.registry import permissions
 from advisor.registry.models import Instance, Namespace, Team
 from advisor.registry.services import instance_data, memory_follows_sku, namespace_data, team_data
 
 from . import services
-from .findings import refreshes_findings
 from .schemas import (
     Entries,
     Error,
@@ -61,6 +63,24 @@ def _get(queryset_or_model, name: str):
     return row
 
 
+def _atomic_write(view):
+    """A write endpoint: the change and its audit record commit together, or neither does.
+
+    Once committed, the stored findings follow the change. That refresh never turns the answer
+    into an error: the change stands, so the answer says so (a failed refresh is logged, and the
+    next page to read the findings recomputes them).
+    """
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        with transaction.atomic():
+            response = view(request, *args, **kwargs)
+        findings_refresh_after_write()
+        return response
+
+    return wrapper
+
+
 def _require(allowed: bool, message: str) -> None:
     if not allowed:
         raise PermissionDenied(message)
@@ -87,7 +107,7 @@ def team_get(request, name: str):
 
 
 @router.post("/teams", response={201: TeamOut, **_WRITE_ERRORS}, tags=["teams"])
-@refreshes_findings
+@_atomic_write
 def team_create(request, payload: core.Team):
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
     team = services.team_save(team=None, data=payload)
@@ -96,7 +116,7 @@ def team_create(request, payload: core.Team):
 
 
 @router.put("/teams/{name}", response={200: TeamOut, **_WRITE_ERRORS}, tags=["teams"])
-@refreshes_findings
+@_atomic_write
 def team_update(request, name: str, payload: core.Team):
     team = _get(Team, name)
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
@@ -107,7 +127,7 @@ def team_update(request, name: str, payload: core.Team):
 
 
 @router.patch("/teams/{name}", response={200: TeamOut, **_WRITE_ERRORS}, tags=["teams"])
-@refreshes_findings
+@_atomic_write
 def team_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     team = _get(Team, name)
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
@@ -119,7 +139,7 @@ def team_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
 
 
 @router.delete("/teams/{name}", response={204: None, **_WRITE_ERRORS}, tags=["teams"])
-@refreshes_findings
+@_atomic_write
 def team_delete(request, name: str):
     team = _get(Team, name)
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
@@ -151,7 +171,7 @@ def instance_get(request, name: str):
 
 
 @router.post("/instances", response={201: InstanceOut, **_WRITE_ERRORS}, tags=["instances"])
-@refreshes_findings
+@_atomic_write
 def instance_create(request, payload: core.Instance):
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
     instance = services.instance_save(instance=None, data=payload)
@@ -160,7 +180,7 @@ def instance_create(request, payload: core.Instance):
 
 
 @router.put("/instances/{name}", response={200: InstanceOut, **_WRITE_ERRORS}, tags=["instances"])
-@refreshes_findings
+@_atomic_write
 def instance_update(request, name: str, payload: core.Instance):
     instance = _get(Instance, name)
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
@@ -171,7 +191,7 @@ def instance_update(request, name: str, payload: core.Instance):
 
 
 @router.patch("/instances/{name}", response={200: InstanceOut, **_WRITE_ERRORS}, tags=["instances"])
-@refreshes_findings
+@_atomic_write
 def instance_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     instance = _get(Instance, name)
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
@@ -196,7 +216,7 @@ def _sized(entry: dict) -> bool:
 
 
 @router.delete("/instances/{name}", response={204: None, **_WRITE_ERRORS}, tags=["instances"])
-@refreshes_findings
+@_atomic_write
 def instance_delete(request, name: str):
     instance = _get(Instance, name)
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
@@ -244,7 +264,7 @@ def namespace_get(request, name: str):
 
 
 @router.post("/namespaces", response={201: NamespaceOut, **_WRITE_ERRORS}, tags=["namespaces"])
-@refreshes_findings
+@_atomic_write
 def namespace_create(request, payload: core.Namespace):
     team = services.named(Team, payload.team, loc="team")
     _require(permissions.can_save_namespace(request.auth, None, team), _namespace_denied(None, team))
@@ -254,7 +274,7 @@ def namespace_create(request, payload: core.Namespace):
 
 
 @router.put("/namespaces/{name}", response={200: NamespaceOut, **_WRITE_ERRORS}, tags=["namespaces"])
-@refreshes_findings
+@_atomic_write
 def namespace_update(request, name: str, payload: core.Namespace):
     namespace = _get(_namespaces(), name)
     team = services.named(Team, payload.team, loc="team")
@@ -268,7 +288,7 @@ def namespace_update(request, name: str, payload: core.Namespace):
 
 
 @router.patch("/namespaces/{name}", response={200: NamespaceOut, **_WRITE_ERRORS}, tags=["namespaces"])
-@refreshes_findings
+@_atomic_write
 def namespace_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     namespace = _get(_namespaces(), name)
     data = validate_entry(core.Namespace, merge_patch(namespace_data(namespace), payload))
@@ -283,7 +303,7 @@ def namespace_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
 
 
 @router.delete("/namespaces/{name}", response={204: None, **_WRITE_ERRORS}, tags=["namespaces"])
-@refreshes_findings
+@_atomic_write
 def namespace_delete(request, name: str):
     namespace = _get(_namespaces(), name)
     _require(

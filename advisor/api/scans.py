@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
@@ -81,9 +81,12 @@ def scan_report(request, pk: int):
 
 
 @router.post(
-    "/instances/{name}/scans", response={202: ScanRunOut, 401: Error, 403: Error, 404: Error, 409: Error}
+    "/instances/{name}/scans",
+    response={202: ScanRunOut, 401: Error, 403: Error, 404: Error, 409: Error, 503: Error},
 )
-def scan_start(request, name: str):
+def scan_start(request, name: str, response: HttpResponse):
+    """Queue a scan. 409 when one is already queued or running; 503 (with Retry-After) when the
+    task queue does not take it: the run is then failed, not left queued."""
     instance = Instance.objects.filter(name=name).first()
     if instance is None:
         raise Http404(f"no instance named '{name}'")
@@ -93,6 +96,9 @@ def scan_start(request, name: str):
         run = services.scan_run_request(instance=instance, user=request.auth, trigger=ScanRun.Trigger.API)
     except services.ScanRefused as e:
         return Status(409, {"detail": str(e)})
+    except services.ScanQueueDown as e:
+        response["Retry-After"] = "60"
+        return Status(503, {"detail": str(e)})
     return Status(202, run)
 
 

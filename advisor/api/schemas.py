@@ -7,6 +7,7 @@ lives; the output schemas below only describe the shape, and are loose on purpos
 the admin site let through still renders instead of failing with a 500.
 """
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ import pydantic
 from ninja import Field, Schema
 from ninja.errors import ValidationError
 from ninja.pagination import LimitOffsetPagination
+from ninja.parser import Parser
 
 from advisor.core import design as core
 
@@ -130,6 +132,22 @@ def validate_entry(model: type[pydantic.BaseModel], data: Any):
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
         raise ValidationError(pydantic_errors(exc, BODY_LOC)) from None
+
+
+def _int_or_text(text: str) -> int | str:
+    # Past sys.get_int_max_str_digits() int() raises; as text, the schema refuses it where it is.
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+class BodyParser(Parser):
+    """JSON request bodies; an integer too long to convert (4,300 digits) is a located 422, not a
+    body that cannot be parsed at all."""
+
+    def parse_body(self, request):
+        return json.loads(request.body, parse_int=_int_or_text)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -38,6 +38,9 @@ class ScanRun(models.Model):
     cancel_requested = models.BooleanField(default=False)
     task_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The token of the instance lock of the attempt running it: a worker writes to its run only
+    # while the run is running under its own token, so a reaped, cancelled or finished run is final.
+    owner = models.CharField(max_length=64, blank=True)
 
     keys_scanned = models.PositiveBigIntegerField(default=0)
     keys_total = models.PositiveBigIntegerField(null=True, blank=True)  # DBSIZE when the scan began

@@ -149,6 +149,8 @@ def scan_start(request, name):
         services.scan_run_request(instance=instance, user=request.user)
     except services.ScanRefused as e:
         messages.warning(request, str(e))
+    except services.ScanQueueDown as e:
+        messages.error(request, str(e))  # the run is failed, not left queued: a later start may go
     else:
         messages.success(request, f"Scan of {instance.name} queued.")
     return redirect("scan_dashboard", name=instance.name)
