@@ -258,3 +258,36 @@ def test_a_reviewer_outside_the_team_approves_after_the_refusal(
     submitted.refresh_from_db()
     assert submitted.state == ReviewState.APPROVED and submitted.decided_by == identity_reviewer
     assert set(submitted.waiver_requests.values_list("state", flat=True)) == {WaiverRequestState.APPROVED}
+
+
+def test_reviewers_of_the_team_are_not_asked_to_review_it(
+    catalog, member, member_reviewer, identity_reviewer, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    for user, email in ((member_reviewer, "rhea@example.com"), (identity_reviewer, "ivan@example.com")):
+        user.email = email
+        user.save()
+    expires = timezone.localdate() + dt.timedelta(days=30)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.review_submit(
+            team=catalog,
+            user=member,
+            waivers=[
+                services.WaiverAsk(f.rule, f.target, "accepted", expires)
+                for f in services.blocking_findings(services.team_findings(catalog))
+            ],
+        )
+        services.waiver_request_create(
+            team=catalog,
+            user=member,
+            rule="TTL002",
+            target="namespace:product-content",
+            reason="warm-up job",
+            expires=expires,
+        )
+    assert [m.subject.split(":")[0] for m in mail.outbox] == [
+        "[Redis key advisor] Review requested",
+        "[Redis key advisor] Waiver requested",
+    ]
+    assert all(m.to == ["ivan@example.com"] for m in mail.outbox)

@@ -296,9 +296,10 @@ def _team_recipients(team: Team) -> list[str]:
     return sorted({*([team.contact] if team.contact else []), *_emails(team.members.filter(is_active=True))})
 
 
-def _reviewer_recipients() -> list[str]:
+def _reviewer_recipients(team: Team) -> list[str]:
+    """The reviewers who may decide for `team`: its own members are not asked (separation of duties)."""
     users = get_user_model().objects.filter(is_active=True, groups__name=permissions.REVIEWERS_GROUP)
-    return sorted(set(_emails(users)))
+    return sorted(set(_emails(users.exclude(teams=team))))
 
 
 def _notify(*, subject: str, body: str, recipients: list[str]) -> None:
@@ -464,7 +465,7 @@ def review_submit(*, team: Team, user, waivers: list[WaiverAsk] = (), today: dt.
         subject=f"[Redis key advisor] Review requested: {review}",
         body=f"{user.get_username()} submitted {review} ({len(snapshot)} namespaces, hash {review.short_hash}).\n\n"
         f"Review it: {_link(review)}\n",
-        recipients=_reviewer_recipients(),
+        recipients=_reviewer_recipients(team),
     )
     return review
 
@@ -711,7 +712,7 @@ def waiver_request_create(
     _notify(
         subject=f"[Redis key advisor] Waiver requested: {rule} on {target}",
         body=f"{user.get_username()} asks to waive {rule} on {target} until {expires}:\n\n{reason.strip()}\n",
-        recipients=_reviewer_recipients(),
+        recipients=_reviewer_recipients(team),
     )
     return wr
 
