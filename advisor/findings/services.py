@@ -100,6 +100,20 @@ def findings_refresh(*, today=None) -> FindingsRun:
     return run
 
 
+def findings_refresh_after_write(*, today=None) -> FindingsRun | None:
+    """Refresh after a change that is already committed; None when that failed.
+
+    The change stands whatever happens here, so a failure is logged, not raised: the caller must
+    not report a committed change as failed. The stored findings then carry an old registry stamp,
+    and the next `findings_ensure_fresh` tries again.
+    """
+    try:
+        return findings_refresh(today=today)
+    except Exception:
+        logger.exception("findings: not refreshed after a committed change; the next read retries")
+        return None
+
+
 def findings_ensure_fresh() -> FindingsRun | None:
     """Recompute when the stored findings are from another day or another registry state."""
     run = FindingsRun.objects.filter(pk=1).first()
@@ -111,6 +125,10 @@ def findings_ensure_fresh() -> FindingsRun | None:
     except ValidationError:
         # A row the core rejects (edited around the forms) must not take every page down with it.
         logger.exception("findings: the registry is not a valid design; keeping the stored findings")
+        return run
+    except Exception:
+        # Nor may a failure of the lint itself: the pages show the findings stored last.
+        logger.exception("findings: recomputing failed; keeping the stored findings")
         return run
 
 

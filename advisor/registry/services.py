@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from pydantic import ValidationError
 
 from advisor.audit.services import audit_import, import_snapshot
 from advisor.core import design as core
@@ -289,8 +290,38 @@ def design_import(design: core.Design, *, user=None) -> ImportSummary:
     audit_import(actor=user, design=design, before=audit_before)
     # Each file is valid alone; the registry it merges into must stay valid as a whole (say, a
     # namespace moved to another instance while another one lists it in multi_key_with).
-    core.check_references(registry_design(), filename="the registry after this import")
+    where = "the registry after this import"
+    try:
+        merged = registry_design()
+    except ValidationError:
+        # A row the file does not mention is invalid (changed around the forms, or stored before
+        # a bound existed): the import must not be what makes the findings unreadable.
+        raise core.DesignError(_invalid_rows(), filename=where) from None
+    core.check_references(merged, filename=where)
     return summary
+
+
+def _invalid_rows() -> list[core.DesignIssue]:
+    """Each registry row the design model refuses, located by its kind and name."""
+    issues = []
+    rows = [
+        *(("team", t.name, lambda t=t: team_to_core(t)) for t in Team.objects.order_by("name")),
+        *(("instance", i.name, lambda i=i: instance_to_core(i)) for i in Instance.objects.order_by("name")),
+        *(
+            ("namespace", entry["name"], lambda entry=entry: core.Namespace.model_validate(entry))
+            for entry in _namespace_entries()
+        ),
+    ]
+    for kind, name, convert in rows:
+        try:
+            convert()
+        except ValidationError as e:
+            for err in e.errors(include_url=False, include_input=False):
+                loc = ".".join(str(step) for step in err["loc"])
+                issues.append(
+                    core.DesignIssue(loc=f"{kind} '{name}'" + (f": {loc}" if loc else ""), message=err["msg"])
+                )
+    return issues or [core.DesignIssue(loc="", message="the policy or a waiver in the registry is invalid")]
 
 
 def _replace_policy(core_policy: core.Policy) -> None:

@@ -1,8 +1,9 @@
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, DataError
 
 from advisor.core.design import DesignError, load_design
-from advisor.findings.services import findings_refresh
+from advisor.findings.services import findings_refresh_after_write
 from advisor.limits import DesignTooLarge, read_design_bytes
 from advisor.registry.services import design_import
 
@@ -40,5 +41,18 @@ class Command(BaseCommand):
             )
             self.stderr.write(str(e))
             raise SystemExit(2) from None
-        findings_refresh()
+        except DataError as e:
+            # A value the database cannot hold is the file's fault; the bounds of the design model
+            # should have said so first.
+            self.stderr.write(
+                f"{name}: invalid design file, nothing imported: a value does not fit the database ({e})"
+            )
+            raise SystemExit(2) from None
+        except DatabaseError as e:
+            raise CommandError(f"{name}: nothing imported: the database failed ({e}); try again") from None
+        # The import is committed: the findings follow it, and a failure there is no failure of the import.
+        if findings_refresh_after_write() is None:
+            self.stderr.write(
+                "The findings could not be recomputed (see the log); the pages recompute them when next read."
+            )
         self.stdout.write(f"Imported {name}: {summary}")
