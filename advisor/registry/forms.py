@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.urls import reverse
 from pydantic import ValidationError
 
@@ -43,6 +44,31 @@ def _apply_core_errors(form: forms.Form, errors: list[dict], mapping: dict) -> N
             form.add_error(name, message)
         elif not name:
             form.add_error(None, f"{'.'.join(loc)}: {message}" if loc else message)
+
+
+# The design model's limits (advisor.core.design, "Limits"), so that the browser offers them and
+# the form refuses past them at the field; the core model checks them again on the whole entry.
+_NAMESPACE_BOUNDS = {
+    "ttl_seconds": (0, core.MAX_SECONDS),
+    "ttl_jitter_seconds": (0, core.MAX_SECONDS),
+    "value_bytes_typical": (0, core.MAX_VALUE_BYTES),
+    "value_bytes_max": (0, core.MAX_VALUE_BYTES),
+    "cardinality": (0, core.MAX_KEYS),
+    "ops_reads": (0, core.MAX_OPS_PER_SEC),
+    "ops_writes": (0, core.MAX_OPS_PER_SEC),
+}
+_INSTANCE_BOUNDS = {
+    "memory_gb": (core.MIN_MEMORY_GB, core.MAX_MEMORY_GB),
+    "shards": (1, core.MAX_SHARDS),
+}
+
+
+def _bound(form: forms.Form, bounds: dict) -> None:
+    for name, (low, high) in bounds.items():
+        field = form.fields[name]
+        field.min_value, field.max_value = low, high
+        field.validators += [MinValueValidator(low), MaxValueValidator(high)]
+        field.widget.attrs.update(min=low, max=high)
 
 
 def _style_widgets(form: forms.Form) -> None:
@@ -136,6 +162,7 @@ class NamespaceForm(forms.ModelForm):
         self.fields["pattern"].widget.attrs.update(
             {"class": "font-monospace", "autocomplete": "off", "spellcheck": "false"}
         )
+        _bound(self, _NAMESPACE_BOUNDS)
         _style_widgets(self)
 
     def clean_pattern(self):
@@ -309,6 +336,7 @@ class InstanceForm(forms.ModelForm):
         url = reverse("instance_sku_fields")
         for name in ("product", "tier", "sku", "shards", "clustering"):
             self.fields[name].widget.attrs.update({"hx-get": url, "hx-trigger": "change"})
+        _bound(self, _INSTANCE_BOUNDS)
         _style_widgets(self)
 
     def _raw(self, name: str):
