@@ -739,3 +739,19 @@ def test_the_instance_page_links_its_plan_only_when_retiring(client, viewer, dem
     assert "/migration/" not in client.get("/instances/prod-catalog-cache/").content.decode().replace(
         'href="/migration/"', ""
     )
+
+
+def test_free_text_from_the_design_cannot_inject_markup_into_the_markdown():
+    import re
+
+    hostile = "<script>alert(1)</script> [x](javascript:alert(1)) `"
+    plan = plan_of(
+        {"region": "west<b>`x"},
+        [{"source_of_truth": hostile}, {"classification": "durable", "source_of_truth": hostile}],
+    )
+    md = plan.to_markdown()
+    assert "alert(1)" in md  # shown, as text
+    # Outside code spans there is no raw HTML and no javascript: link.
+    outside = re.sub(r"`[^`]*`", "", md)
+    assert "<script>" not in outside and "<b>" not in outside
+    assert "](javascript:" not in outside

@@ -365,7 +365,7 @@ def migration_plan(
         high_availability=_high_availability(inst, geo),
         persistence=persistence,
         geo_replication=geo,
-        hostname=AMR_HOSTNAME.format(region=inst.region or "<region>"),
+        hostname=AMR_HOSTNAME.format(region=_plain(inst.region) if inst.region else "<region>"),
         why=choice.why,
     )
     rdb = source_tier.rdb_export
@@ -1441,7 +1441,7 @@ def _namespace_plan(ns: Namespace, *, rdb_export: bool) -> NamespacePlan:
         steps = [
             "Point the clients at the new cache; cache-aside reads refill it on misses.",
             "Pre-warm the hottest keys if a cold start would overload the source"
-            + (f" ({ns.source_of_truth})." if ns.source_of_truth else "."),
+            + (f" ({_code(ns.source_of_truth)})." if ns.source_of_truth else "."),
             f"Old keys {_ttl_words(ns)}; "
             + ("decommission the old cache after that." if ns.has_ttl else "delete them with the old cache."),
         ]
@@ -1470,9 +1470,9 @@ def _namespace_plan(ns: Namespace, *, rdb_export: bool) -> NamespacePlan:
             "Idempotency records that must outlive the switch: copy them with the data.",
         ]
     elif ns.source_of_truth:
-        summary = f"Durable, with a source of truth ({ns.source_of_truth}): reload it or copy it."
+        summary = f"Durable, with a source of truth ({_code(ns.source_of_truth)}): reload it or copy it."
         steps = [
-            f"Reload the namespace from {ns.source_of_truth} into the new cache before cutover, or {copy}.",
+            f"Reload the namespace from {_code(ns.source_of_truth)} into the new cache before cutover, or {copy}.",
             "Freeze writes during the final sync; compare key counts before switching.",
         ]
     else:
@@ -1494,6 +1494,17 @@ def _namespace_plan(ns: Namespace, *, rdb_export: bool) -> NamespacePlan:
 
 
 # Rendering -----------------------------------------------------------------------------------
+
+
+def _plain(text: str) -> str:
+    """Free text from a design, fit to stand inside a code span: no backtick can close it."""
+    return " ".join(text.replace("`", "'").split())
+
+
+def _code(text: str) -> str:
+    # Free text (a source of truth, a region) goes into the plan as a code span: the Markdown
+    # export and the page (which renders `code`) show it literally, never as HTML or a link.
+    return f"`{_plain(text)}`"
 
 
 def _num(value: float) -> int | float:
