@@ -56,6 +56,8 @@ class TrickleServer:
         self.stopped = threading.Event()
         self.commands: list[str] = []  # every command name received, in order
         self.bytes_trickled = 0
+        self.open_connections = 0  # clients connected now (a closed one is noticed at the next byte)
+        self.connections = 0  # clients accepted in all
         self._threads: list[threading.Thread] = []
         self._conns: list[socket.socket] = []
         self._scans = 0
@@ -97,6 +99,8 @@ class TrickleServer:
             except OSError:
                 return
             self._conns.append(conn)
+            self.connections += 1
+            self.open_connections += 1
             self._spawn(self._serve, conn, end)
 
     def _serve(self, conn: socket.socket, end: float) -> None:
@@ -127,6 +131,7 @@ class TrickleServer:
         except OSError:
             return
         finally:
+            self.open_connections -= 1
             conn.close()
 
     def _trickle(self, conn: socket.socket, reply: bytes, end: float) -> bool:
