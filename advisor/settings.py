@@ -218,7 +218,11 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = _env_bool("ADVISOR_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_SSL_REDIRECT = _env_bool("ADVISOR_SSL_REDIRECT", False)
+    # Health probes of a load balancer or orchestrator often speak plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
     SECURE_HSTS_SECONDS = _env_int("ADVISOR_HSTS_SECONDS", 0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("ADVISOR_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = _env_bool("ADVISOR_HSTS_PRELOAD", False)
 # Trust X-Forwarded-Proto only behind a proxy that sets it; anyone could send it otherwise.
 ADVISOR_BEHIND_PROXY = _env_bool("ADVISOR_BEHIND_PROXY", False)
 if ADVISOR_BEHIND_PROXY:
