@@ -15,7 +15,11 @@ from collections.abc import Mapping
 from typing import BinaryIO
 
 MAX_DESIGN_BYTES_ENV = "ADVISOR_MAX_DESIGN_BYTES"
-DEFAULT_MAX_DESIGN_BYTES = 5 * 1024 * 1024
+# About 2,000 namespaces, a hundred times the demo design. Parsing and validating cost about
+# 100 MiB of memory per MiB of file, and importing several seconds per thousand namespaces
+# (bench/import.py): at 5 MiB linting alone took 57 s and 477 MiB, beyond what a web worker may
+# spend on one request.
+DEFAULT_MAX_DESIGN_BYTES = 1024 * 1024
 
 
 class DesignTooLarge(Exception):

@@ -8,7 +8,7 @@ the `lint_designs` management command is a thin shell over `run()`.
 Exit codes: 0 no unwaived finding at or above --fail-on, 1 there is one, 2 a file is invalid or
 unreadable. With several files the worst code wins.
 
-A file larger than ADVISOR_MAX_DESIGN_BYTES (default 5 MiB; advisor/limits.py) is refused, exit 2,
+A file larger than ADVISOR_MAX_DESIGN_BYTES (default 1 MiB; advisor/limits.py) is refused, exit 2,
 before it is parsed.
 
 SARIF help links (`helpUri`) point at the rule pages of the advisor named by the environment

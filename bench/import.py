@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/import.py [--bytes N] [--format yaml|json] [--keep DIR]
 
-Writes a realistic design file of exactly N bytes (default: ADVISOR_MAX_DESIGN_BYTES, or 5 MiB;
+Writes a realistic design file of exactly N bytes (default: ADVISOR_MAX_DESIGN_BYTES, or 1 MiB;
 namespaces of bench/lint.py over 200 instances and 40 teams, padded to N with a trailing comment
 under one namespace's size), then runs, each in a fresh child process against a fresh SQLite
 database under a temporary directory, and prints wall time and peak RSS of each:

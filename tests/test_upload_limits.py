@@ -79,9 +79,9 @@ def test_a_file_far_over_the_limit_is_cut_off_unread(client, admin_user, setting
 
 
 def test_the_upload_page_says_what_the_limit_is(client, admin_user, settings):
-    settings.ADVISOR_MAX_DESIGN_BYTES = 5 * 1024 * 1024
+    settings.ADVISOR_MAX_DESIGN_BYTES = 3 * 1024 * 1024
     client.force_login(admin_user)
-    assert "up to 5 MiB" in client.get("/designs/").content.decode()
+    assert "up to 3 MiB" in client.get("/designs/").content.decode()
 
 
 def test_an_integer_of_absurd_length_in_an_upload_is_a_located_error(client, admin_user):
@@ -235,7 +235,7 @@ def test_the_linter_refuses_a_big_standard_input_and_still_lints_the_other_files
 
 def test_the_linter_has_a_default_limit():
     result = _lint("-", stdin=_padded(limits.DEFAULT_MAX_DESIGN_BYTES + 1))
-    assert result.returncode == 2 and "5 MiB" in result.stderr.decode()
+    assert result.returncode == 2 and "1 MiB" in result.stderr.decode()
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-5", "1.5"])
