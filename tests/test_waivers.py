@@ -198,3 +198,12 @@ def test_the_list_has_empty_states(client, viewer, db):
     client.force_login(viewer)
     body = client.get("/waivers/").content.decode()
     assert "No active waivers." in body and "No expired waivers." in body
+
+
+def test_not_even_a_superuser_waives_their_own_teams_findings(client, admin_user, demo_registry):
+    from advisor.registry.models import Team
+
+    Team.objects.get(name="catalog").members.add(admin_user)
+    client.force_login(admin_user)
+    assert grant(client).status_code == 403  # search-results belongs to catalog
+    assert not Waiver.objects.filter(rule="TTL001", target=TARGET, expires__gt=TODAY).exists()
