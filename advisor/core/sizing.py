@@ -52,7 +52,10 @@ class InstanceSizing(BaseModel):
     usable_bytes: int
     namespaces: list[NamespaceSizing]
     total_bytes: int
-    usage_ratio: float  # total_bytes / usable_bytes
+    # total_bytes / usable_bytes. Finite for every design the model accepts: its limits keep usable
+    # memory above 10 KB (0.001 GB less a reserve of at most 99%) and each namespace's estimate
+    # below 2^98 bytes, nowhere near the 2^1024 where a float ends.
+    usage_ratio: float
     without_ttl_bytes: int
     without_ttl_share: float  # share of total_bytes held by namespaces without TTL; 0 when empty
     # Namespaces whose keys carry no TTL (mode none, and per-field hashes whose fields expire but whose
