@@ -21,7 +21,7 @@ from advisor.core.rules.docs import rule_catalog, rule_doc
 from advisor.findings import clock, services
 from advisor.findings.models import DesignFinding
 
-from .schemas import Entries, Error, Pagination
+from .schemas import Entries, Pagination, ValidationErrors, errors
 
 router = Router(tags=["findings"])
 
@@ -61,7 +61,9 @@ class RuleOut(Schema):
     documentation: str = Field(description="Markdown")
 
 
-class WaiverOut(Schema):
+class FindingWaiverOut(Schema):
+    """The waiver a finding is waived by (design-file.md, section 4)."""
+
     reason: str
     expires: dt.date
     approved_by: str | None = None
@@ -76,7 +78,7 @@ class FindingOut(Schema):
     message: str
     remediation: str
     waived: bool
-    waiver: WaiverOut | None = None
+    waiver: FindingWaiverOut | None = None
 
 
 class LintSummary(Schema):
@@ -116,12 +118,12 @@ class FindingFilters(Schema):
     waived: bool | None = Field(None, description="Only waived (true) or only unwaived (false) findings.")
 
 
-@router.get("/rules", response=list[RuleOut])
+@router.get("/rules", response={200: list[RuleOut], **errors(401)})
 def rule_list(request):
     return rule_catalog()
 
 
-@router.get("/rules/{rule_id}", response={200: RuleOut, 401: Error, 404: Error})
+@router.get("/rules/{rule_id}", response={200: RuleOut, **errors(401, 404)})
 def rule_get(request, rule_id: str):
     try:
         return rule_doc(rule_id.upper())
@@ -129,7 +131,7 @@ def rule_get(request, rule_id: str):
         raise Http404(f"no rule '{rule_id}'") from None
 
 
-@router.get("/findings", response=list[FindingOut])
+@router.get("/findings", response={200: list[FindingOut], **errors(401, 422)})
 @paginate(Pagination)
 def finding_list(request, filters: Query[FindingFilters]):
     services.findings_ensure_fresh()
@@ -149,7 +151,7 @@ def finding_list(request, filters: Query[FindingFilters]):
 
 @router.post(
     "/lint",
-    response={200: LintOut, 401: Error, 413: Error, 415: Error, 422: InvalidDesign},
+    response={200: LintOut, **errors(401, 403, 413, 415), 422: InvalidDesign | ValidationErrors},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -163,8 +165,10 @@ def finding_list(request, filters: Query[FindingFilters]):
     },
 )
 def lint(request, today: dt.date | None = Query(None, description="Lint as of this day (YYYY-MM-DD).")):
-    """Lint a design file without storing anything; 422 lists every error with its location.
+    """Lint a design file without storing anything.
 
+    422 for an invalid design file lists every error of the file with its location in `errors`;
+    for an invalid query parameter it is the usual list of located errors in `detail`.
     413 for a design file over ADVISOR_MAX_DESIGN_BYTES, refused before it is read.
     """
     limit = settings.ADVISOR_MAX_DESIGN_BYTES

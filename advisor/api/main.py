@@ -9,6 +9,7 @@ from django.db import DatabaseError, DataError, IntegrityError, connection
 from django.http import Http404
 from ninja import NinjaAPI, Status, Swagger
 from ninja.errors import AuthenticationError
+from ninja.errors import ValidationError as NinjaValidationError
 
 from .auth import api_auth, token_user
 from .registry import router as registry_router
@@ -115,6 +116,15 @@ def _integrity(request, exc):
 def _data(request, exc):
     logger.warning("API write refused by the database: %s", exc)
     return _detail(request, 422, "A value does not fit what the database can store.")
+
+
+@api.exception_handler(NinjaValidationError)
+def _invalid(request, exc):
+    # One shape for every 422 (schemas.ValidationErrors): ninja's own errors carry pydantic's
+    # `ctx` as well, which the located message already says.
+    return _detail(
+        request, 422, [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors]
+    )
 
 
 @api.exception_handler(pydantic.ValidationError)

@@ -12,14 +12,14 @@ from ninja import Query, Router, Status
 from advisor.core import migration
 from advisor.findings import clock, planning
 
-from .schemas import Error
+from .schemas import errors
 
 router = Router(tags=["instances"])
 
 
 @router.get(
     "/instances/{name}/migration-plan",
-    response={200: migration.MigrationPlan, 401: Error, 404: Error, 409: Error},
+    response={200: migration.MigrationPlan, **errors(401, 404, 409, 422)},
     summary="Migration plan to Azure Managed Redis",
     description=(
         "The plan that moves an instance on a retiring Azure Cache for Redis tier to Azure Managed Redis: "

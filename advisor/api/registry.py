@@ -30,22 +30,24 @@ from advisor.registry.services import instance_data, memory_follows_sku, namespa
 from . import services
 from .schemas import (
     Entries,
-    Error,
     InstanceFilters,
     InstanceOut,
     NamespaceFilters,
     NamespaceOut,
     Pagination,
     TeamOut,
-    ValidationErrors,
+    errors,
     merge_patch,
     validate_entry,
 )
 
 router = Router()
 
-_READ_ERRORS = {401: Error, 404: Error}
-_WRITE_ERRORS = {400: Error, 401: Error, 403: Error, 404: Error, 409: Error, 422: ValidationErrors}
+_LIST_ERRORS = errors(401, 422)
+_READ_ERRORS = errors(401, 404)
+_CREATE_ERRORS = errors(400, 401, 403, 409, 413, 422)
+_WRITE_ERRORS = errors(400, 401, 403, 404, 409, 413, 422)
+_DELETE_ERRORS = errors(401, 403, 404, 409)
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _MERGE_PATCH = Body(
     ...,
@@ -95,7 +97,7 @@ def _namespaces():
 _ADMINS_TEAMS = "Only administrators create, change or delete teams."
 
 
-@router.get("/teams", response=list[TeamOut], tags=["teams"])
+@router.get("/teams", response={200: list[TeamOut], **_LIST_ERRORS}, tags=["teams"])
 @paginate(Pagination)
 def team_list(request):
     return Entries(Team.objects.order_by("name"), team_data)
@@ -106,7 +108,7 @@ def team_get(request, name: str):
     return team_data(_get(Team, name))
 
 
-@router.post("/teams", response={201: TeamOut, **_WRITE_ERRORS}, tags=["teams"])
+@router.post("/teams", response={201: TeamOut, **_CREATE_ERRORS}, tags=["teams"])
 @_atomic_write
 def team_create(request, payload: core.Team):
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
@@ -138,7 +140,7 @@ def team_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     return team_data(team)
 
 
-@router.delete("/teams/{name}", response={204: None, **_WRITE_ERRORS}, tags=["teams"])
+@router.delete("/teams/{name}", response={204: None, **_DELETE_ERRORS}, tags=["teams"])
 @_atomic_write
 def team_delete(request, name: str):
     team = _get(Team, name)
@@ -154,7 +156,7 @@ def team_delete(request, name: str):
 _ADMINS_INSTANCES = "Only administrators create, change or delete instances."
 
 
-@router.get("/instances", response=list[InstanceOut], tags=["instances"])
+@router.get("/instances", response={200: list[InstanceOut], **_LIST_ERRORS}, tags=["instances"])
 @paginate(Pagination)
 def instance_list(request, filters: Query[InstanceFilters]):
     instances = Instance.objects.order_by("name")
@@ -170,7 +172,7 @@ def instance_get(request, name: str):
     return instance_data(_get(Instance, name))
 
 
-@router.post("/instances", response={201: InstanceOut, **_WRITE_ERRORS}, tags=["instances"])
+@router.post("/instances", response={201: InstanceOut, **_CREATE_ERRORS}, tags=["instances"])
 @_atomic_write
 def instance_create(request, payload: core.Instance):
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
@@ -215,7 +217,7 @@ def _sized(entry: dict) -> bool:
     return size is not None and size.memory_gb is not None
 
 
-@router.delete("/instances/{name}", response={204: None, **_WRITE_ERRORS}, tags=["instances"])
+@router.delete("/instances/{name}", response={204: None, **_DELETE_ERRORS}, tags=["instances"])
 @_atomic_write
 def instance_delete(request, name: str):
     instance = _get(Instance, name)
@@ -240,7 +242,7 @@ def _namespace_denied(namespace: Namespace | None, team: Team) -> str:
     return f"Only members of team '{team.name}' and administrators change namespace '{namespace.name}'."
 
 
-@router.get("/namespaces", response=list[NamespaceOut], tags=["namespaces"])
+@router.get("/namespaces", response={200: list[NamespaceOut], **_LIST_ERRORS}, tags=["namespaces"])
 @paginate(Pagination)
 def namespace_list(request, filters: Query[NamespaceFilters]):
     namespaces = _namespaces().order_by("name")
@@ -263,7 +265,7 @@ def namespace_get(request, name: str):
     return namespace_data(_get(_namespaces(), name))
 
 
-@router.post("/namespaces", response={201: NamespaceOut, **_WRITE_ERRORS}, tags=["namespaces"])
+@router.post("/namespaces", response={201: NamespaceOut, **_CREATE_ERRORS}, tags=["namespaces"])
 @_atomic_write
 def namespace_create(request, payload: core.Namespace):
     team = services.named(Team, payload.team, loc="team")
@@ -302,7 +304,7 @@ def namespace_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     return namespace_data(namespace)
 
 
-@router.delete("/namespaces/{name}", response={204: None, **_WRITE_ERRORS}, tags=["namespaces"])
+@router.delete("/namespaces/{name}", response={204: None, **_DELETE_ERRORS}, tags=["namespaces"])
 @_atomic_write
 def namespace_delete(request, name: str):
     namespace = _get(_namespaces(), name)

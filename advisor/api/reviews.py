@@ -18,12 +18,14 @@ from advisor.reviews import services
 from advisor.reviews.models import Review, ReviewState, WaiverRequest, WaiverRequestState
 from advisor.reviews.report import review_context
 
-from .schemas import Error, Pagination, ValidationErrors, body_error
+from .schemas import Pagination, body_error, errors
 
 router = Router(tags=["reviews"])
 
-_READ_ERRORS = {401: Error, 404: Error}
-_WRITE_ERRORS = {401: Error, 403: Error, 404: Error, 409: Error, 422: ValidationErrors}
+_LIST_ERRORS = errors(401, 422)
+_READ_ERRORS = errors(401, 404, 422)
+_WRITE_ERRORS = errors(400, 401, 403, 404, 409, 413, 422)
+_DECIDE_ERRORS = errors(401, 403, 404, 409, 422)  # no body
 
 
 # Shapes ----------------------------------------------------------------------------------------
@@ -235,7 +237,7 @@ def _team(name: str) -> Team:
 # Reviews ---------------------------------------------------------------------------------------
 
 
-@router.get("/reviews", response=list[ReviewSummaryOut])
+@router.get("/reviews", response={200: list[ReviewSummaryOut], **_LIST_ERRORS})
 @paginate(Pagination)
 def review_list(request, filters: Query[ReviewFilters]):
     qs = Review.objects.select_related("team", "submitted_by", "decided_by").order_by("-pk")
@@ -315,7 +317,7 @@ def review_request_changes(request, review_id: int, payload: DecisionIn):
 # Waivers ---------------------------------------------------------------------------------------
 
 
-@router.get("/waivers", response=list[WaiverOut], tags=["waivers"])
+@router.get("/waivers", response={200: list[WaiverOut], **_LIST_ERRORS}, tags=["waivers"])
 @paginate(Pagination)
 def waiver_list(request):
     """The registry's waivers, expired ones included (their `expires` says so)."""
@@ -331,7 +333,7 @@ def waiver_list(request):
     ]
 
 
-@router.get("/waiver-requests", response=list[WaiverRequestOut], tags=["waivers"])
+@router.get("/waiver-requests", response={200: list[WaiverRequestOut], **_LIST_ERRORS}, tags=["waivers"])
 @paginate(Pagination)
 def waiver_request_list(request, filters: Query[WaiverRequestFilters]):
     qs = WaiverRequest.objects.select_related("team", "requested_by", "decided_by").order_by("-pk")
@@ -371,7 +373,7 @@ def _decide(request, request_id: int, approve: bool):
 
 @router.post(
     "/waiver-requests/{request_id}/approve",
-    response={200: WaiverRequestOut, **_WRITE_ERRORS},
+    response={200: WaiverRequestOut, **_DECIDE_ERRORS},
     tags=["waivers"],
 )
 def waiver_request_approve(request, request_id: int):
@@ -381,7 +383,7 @@ def waiver_request_approve(request, request_id: int):
 
 @router.post(
     "/waiver-requests/{request_id}/reject",
-    response={200: WaiverRequestOut, **_WRITE_ERRORS},
+    response={200: WaiverRequestOut, **_DECIDE_ERRORS},
     tags=["waivers"],
 )
 def waiver_request_reject(request, request_id: int):

@@ -17,7 +17,7 @@ from advisor.registry.models import Instance
 from advisor.scans import services
 from advisor.scans.models import ScanRun
 
-from .schemas import Error, Pagination
+from .schemas import Pagination, errors
 
 router = Router(tags=["scans"])
 
@@ -52,7 +52,7 @@ def _run(pk: int) -> ScanRun:
     return run
 
 
-@router.get("/scans", response=list[ScanRunOut])
+@router.get("/scans", response={200: list[ScanRunOut], **errors(401, 422)})
 @paginate(Pagination)
 def scan_list(request, filters: Query[ScanFilters]):
     runs = ScanRun.objects.select_related("instance")
@@ -63,14 +63,14 @@ def scan_list(request, filters: Query[ScanFilters]):
     return runs
 
 
-@router.get("/scans/{pk}", response={200: ScanRunOut, 401: Error, 404: Error})
+@router.get("/scans/{pk}", response={200: ScanRunOut, **errors(401, 404, 422)})
 def scan_get(request, pk: int):
     return _run(pk)
 
 
 @router.get(
     "/scans/{pk}/report",
-    response={200: dict[str, Any], 401: Error, 404: Error, 409: Error},
+    response={200: dict[str, Any], **errors(401, 404, 409, 422)},
     description="The scan report: the scan JSON of the design-file contract, findings included.",
 )
 def scan_report(request, pk: int):
@@ -80,10 +80,7 @@ def scan_report(request, pk: int):
     return run.report
 
 
-@router.post(
-    "/instances/{name}/scans",
-    response={202: ScanRunOut, 401: Error, 403: Error, 404: Error, 409: Error, 503: Error},
-)
+@router.post("/instances/{name}/scans", response={202: ScanRunOut, **errors(401, 403, 404, 409, 503)})
 def scan_start(request, name: str, response: HttpResponse):
     """Queue a scan. 409 when one is already queued or running; 503 (with Retry-After) when the
     task queue does not take it: the run is then failed, not left queued."""
@@ -102,7 +99,7 @@ def scan_start(request, name: str, response: HttpResponse):
     return Status(202, run)
 
 
-@router.post("/scans/{pk}/cancel", response={200: ScanRunOut, 401: Error, 403: Error, 404: Error, 409: Error})
+@router.post("/scans/{pk}/cancel", response={200: ScanRunOut, **errors(401, 403, 404, 409, 422)})
 def scan_cancel(request, pk: int):
     run = _run(pk)
     if not permissions.can_cancel_scan(request.auth, run):

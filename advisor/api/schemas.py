@@ -99,19 +99,33 @@ class Health(Schema):
 
 
 class Error(Schema):
+    """Every error but invalid input: what went wrong, in one sentence."""
+
     detail: str
 
 
 class ErrorItem(Schema):
     loc: list[str | int] = Field(
-        description='Where: ["body", "payload", "ttl", "seconds"], ["query", "limit"].'
+        description='Where: ["body", "payload", "ttl", "seconds"], ["query", "limit"], ["path", "pk"].'
     )
     msg: str
-    type: str
+    type: str = Field(description="What kind of error: missing, int_parsing, reference, ...")
 
 
 class ValidationErrors(Schema):
+    """Invalid input (422): every error, each with its location in the request."""
+
     detail: list[ErrorItem]
+
+
+# What an endpoint may answer besides success, for its `response={...}` (main.py turns every
+# failure into one of these two shapes):
+# 400 a body that is not JSON, 401 no valid token or session, 403 not allowed (or a session
+# request without its CSRF token), 404 no such resource, 409 a conflict with the current state,
+# 413 a body over the size limit, 415 a body of the wrong type, 422 invalid input,
+# 503 a service the operation needs is down.
+def errors(*codes: int) -> dict[int, type[Schema]]:
+    return {code: ValidationErrors if code == 422 else Error for code in codes}
 
 
 def body_error(loc: tuple | list, msg: str, type: str) -> dict:
