@@ -23,9 +23,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _point_celery_at(url: str, settings) -> None:
-    pool = app._pool
-    if pool is not None:
-        pool.force_close_all()
+    # Only the app's references: kombu keeps one pool per broker URL for the process, and the
+    # private broker's must stay open for the tests that come after.
     app._pool = None
     amqp = app.__dict__.get("amqp")
     if amqp is not None:
