@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 from django.conf import settings
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
 
@@ -92,8 +93,13 @@ class Instance(models.Model):
         validators=[RegexValidator(r"^[A-Z][A-Z0-9]*$", "An Azure size such as B10, P2 or E10.")],
     )
     # Always stored: filled from the sku's size when the design leaves it out.
-    memory_gb = models.FloatField(validators=[MinValueValidator(0.001)])
-    shards = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    # Bounds from the design model (the admin edits rows without it).
+    memory_gb = models.FloatField(
+        validators=[MinValueValidator(core.MIN_MEMORY_GB), MaxValueValidator(core.MAX_MEMORY_GB)]
+    )
+    shards = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(core.MAX_SHARDS)]
+    )
     clustering = models.CharField(max_length=16, choices=choices(core.Instance, "clustering"))
     high_availability = models.BooleanField(default=True)
     persistence = models.CharField(
@@ -148,14 +154,22 @@ class Namespace(models.Model):
     classification = models.CharField(max_length=16, choices=choices(core.Namespace, "classification"))
     data_type = models.CharField(max_length=16, choices=choices(core.Namespace, "data_type"))
     ttl_mode = models.CharField(max_length=16, choices=choices(core.TTL, "mode"))
-    ttl_seconds = models.PositiveIntegerField(null=True, blank=True)
-    ttl_jitter_seconds = models.PositiveIntegerField(default=0)
-    value_bytes_typical = models.PositiveBigIntegerField()
-    value_bytes_max = models.PositiveBigIntegerField()
-    cardinality = models.PositiveBigIntegerField()
+    ttl_seconds = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(core.MAX_SECONDS)]
+    )
+    ttl_jitter_seconds = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(core.MAX_SECONDS)]
+    )
+    value_bytes_typical = models.PositiveBigIntegerField(validators=[MaxValueValidator(core.MAX_VALUE_BYTES)])
+    value_bytes_max = models.PositiveBigIntegerField(validators=[MaxValueValidator(core.MAX_VALUE_BYTES)])
+    cardinality = models.PositiveBigIntegerField(validators=[MaxValueValidator(core.MAX_KEYS)])
     # Rates, not counts: a design may say 0.5 writes per second.
-    ops_reads = models.FloatField(default=0, validators=[MinValueValidator(0)])
-    ops_writes = models.FloatField(default=0, validators=[MinValueValidator(0)])
+    ops_reads = models.FloatField(
+        default=0, validators=[MinValueValidator(0), MaxValueValidator(core.MAX_OPS_PER_SEC)]
+    )
+    ops_writes = models.FloatField(
+        default=0, validators=[MinValueValidator(0), MaxValueValidator(core.MAX_OPS_PER_SEC)]
+    )
     data_classification = models.CharField(
         max_length=16, choices=choices(core.Namespace, "data_classification")
     )
@@ -188,6 +202,20 @@ class Policy(models.Model):
 
     def __str__(self) -> str:
         return "Organisation policy"
+
+    def clean(self) -> None:
+        # The admin edits these as raw JSON: hold them to the design file's rules (known rule ids
+        # and threshold names, bounded values), as an import would.
+        import pydantic
+
+        try:
+            core.Policy.model_validate(
+                {"disable": self.disable, "severity": self.severity, "thresholds": self.thresholds}
+            )
+        except pydantic.ValidationError as e:
+            raise ValidationError(
+                "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+            ) from None
 
     @classmethod
     def current(cls) -> "Policy":
