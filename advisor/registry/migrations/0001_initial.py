@@ -7,6 +7,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -15,318 +16,101 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="Instance",
+            name='Instance',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "name",
-                    models.CharField(
-                        max_length=63,
-                        unique=True,
-                        validators=[
-                            django.core.validators.RegexValidator(
-                                "^[a-z0-9][a-z0-9-]*$", "Use lowercase letters, digits and dashes."
-                            )
-                        ],
-                    ),
-                ),
-                (
-                    "environment",
-                    models.CharField(
-                        choices=[("prod", "prod"), ("staging", "staging"), ("dev", "dev"), ("test", "test")],
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "product",
-                    models.CharField(
-                        choices=[
-                            ("azure-managed-redis", "azure-managed-redis"),
-                            ("azure-cache-for-redis", "azure-cache-for-redis"),
-                            ("redis-oss", "redis-oss"),
-                        ],
-                        max_length=32,
-                    ),
-                ),
-                (
-                    "tier",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("memory-optimized", "memory-optimized"),
-                            ("balanced", "balanced"),
-                            ("compute-optimized", "compute-optimized"),
-                            ("flash-optimized", "flash-optimized"),
-                            ("basic", "basic"),
-                            ("standard", "standard"),
-                            ("premium", "premium"),
-                            ("enterprise", "enterprise"),
-                            ("enterprise-flash", "enterprise-flash"),
-                        ],
-                        max_length=32,
-                    ),
-                ),
-                (
-                    "memory_gb",
-                    models.FloatField(validators=[django.core.validators.MinValueValidator(0.001)]),
-                ),
-                (
-                    "shards",
-                    models.PositiveIntegerField(
-                        default=1, validators=[django.core.validators.MinValueValidator(1)]
-                    ),
-                ),
-                (
-                    "clustering",
-                    models.CharField(
-                        choices=[("oss", "oss"), ("enterprise", "enterprise"), ("none", "none")],
-                        max_length=16,
-                    ),
-                ),
-                ("high_availability", models.BooleanField(default=True)),
-                (
-                    "persistence",
-                    models.CharField(
-                        choices=[("none", "none"), ("rdb", "rdb"), ("aof", "aof")],
-                        default="none",
-                        max_length=8,
-                    ),
-                ),
-                ("geo_replication", models.BooleanField(default=False)),
-                (
-                    "eviction_policy",
-                    models.CharField(
-                        choices=[
-                            ("noeviction", "noeviction"),
-                            ("allkeys-lru", "allkeys-lru"),
-                            ("allkeys-lfu", "allkeys-lfu"),
-                            ("allkeys-random", "allkeys-random"),
-                            ("volatile-lru", "volatile-lru"),
-                            ("volatile-lfu", "volatile-lfu"),
-                            ("volatile-random", "volatile-random"),
-                            ("volatile-ttl", "volatile-ttl"),
-                        ],
-                        max_length=24,
-                    ),
-                ),
-                (
-                    "auth",
-                    models.CharField(
-                        choices=[("entra-id", "entra-id"), ("access-key", "access-key"), ("none", "none")],
-                        max_length=16,
-                    ),
-                ),
-                ("tls", models.BooleanField(default=True)),
-                ("public_network_access", models.BooleanField(default=False)),
-                ("region", models.CharField(blank=True, max_length=64)),
-                ("connection_url", models.CharField(blank=True, max_length=500)),
-                ("connection_credential", models.CharField(blank=True, max_length=200)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=63, unique=True, validators=[django.core.validators.RegexValidator('^[a-z0-9][a-z0-9-]*$', 'Use lowercase letters, digits and dashes.')])),
+                ('environment', models.CharField(choices=[('prod', 'prod'), ('staging', 'staging'), ('dev', 'dev'), ('test', 'test')], max_length=16)),
+                ('product', models.CharField(choices=[('azure-managed-redis', 'azure-managed-redis'), ('azure-cache-for-redis', 'azure-cache-for-redis'), ('redis-oss', 'redis-oss')], max_length=32)),
+                ('tier', models.CharField(blank=True, choices=[('memory-optimized', 'memory-optimized'), ('balanced', 'balanced'), ('compute-optimized', 'compute-optimized'), ('flash-optimized', 'flash-optimized'), ('basic', 'basic'), ('standard', 'standard'), ('premium', 'premium'), ('enterprise', 'enterprise'), ('enterprise-flash', 'enterprise-flash')], max_length=32)),
+                ('memory_gb', models.FloatField(validators=[django.core.validators.MinValueValidator(0.001)])),
+                ('shards', models.PositiveIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1)])),
+                ('clustering', models.CharField(choices=[('oss', 'oss'), ('enterprise', 'enterprise'), ('none', 'none')], max_length=16)),
+                ('high_availability', models.BooleanField(default=True)),
+                ('persistence', models.CharField(choices=[('none', 'none'), ('rdb', 'rdb'), ('aof', 'aof')], default='none', max_length=8)),
+                ('geo_replication', models.BooleanField(default=False)),
+                ('eviction_policy', models.CharField(choices=[('noeviction', 'noeviction'), ('allkeys-lru', 'allkeys-lru'), ('allkeys-lfu', 'allkeys-lfu'), ('allkeys-random', 'allkeys-random'), ('volatile-lru', 'volatile-lru'), ('volatile-lfu', 'volatile-lfu'), ('volatile-random', 'volatile-random'), ('volatile-ttl', 'volatile-ttl')], max_length=24)),
+                ('auth', models.CharField(choices=[('entra-id', 'entra-id'), ('access-key', 'access-key'), ('none', 'none')], max_length=16)),
+                ('tls', models.BooleanField(default=True)),
+                ('public_network_access', models.BooleanField(default=False)),
+                ('region', models.CharField(blank=True, max_length=64)),
+                ('connection_url', models.CharField(blank=True, max_length=500)),
+                ('connection_credential', models.CharField(blank=True, max_length=200)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Policy",
+            name='Policy',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("disable", models.JSONField(blank=True, default=list)),
-                ("severity", models.JSONField(blank=True, default=dict)),
-                ("thresholds", models.JSONField(blank=True, default=dict)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('disable', models.JSONField(blank=True, default=list)),
+                ('severity', models.JSONField(blank=True, default=dict)),
+                ('thresholds', models.JSONField(blank=True, default=dict)),
             ],
             options={
-                "verbose_name_plural": "policy",
+                'verbose_name_plural': 'policy',
             },
         ),
         migrations.CreateModel(
-            name="Team",
+            name='Team',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "name",
-                    models.CharField(
-                        max_length=63,
-                        unique=True,
-                        validators=[
-                            django.core.validators.RegexValidator(
-                                "^[a-z0-9][a-z0-9-]*$", "Use lowercase letters, digits and dashes."
-                            )
-                        ],
-                    ),
-                ),
-                ("contact", models.EmailField(blank=True, max_length=254)),
-                (
-                    "members",
-                    models.ManyToManyField(blank=True, related_name="teams", to=settings.AUTH_USER_MODEL),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=63, unique=True, validators=[django.core.validators.RegexValidator('^[a-z0-9][a-z0-9-]*$', 'Use lowercase letters, digits and dashes.')])),
+                ('contact', models.EmailField(blank=True, max_length=254)),
+                ('members', models.ManyToManyField(blank=True, related_name='teams', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Namespace",
+            name='Namespace',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "name",
-                    models.CharField(
-                        max_length=63,
-                        unique=True,
-                        validators=[
-                            django.core.validators.RegexValidator(
-                                "^[a-z0-9][a-z0-9-]*$", "Use lowercase letters, digits and dashes."
-                            )
-                        ],
-                    ),
-                ),
-                ("pattern", models.CharField(max_length=500)),
-                (
-                    "classification",
-                    models.CharField(
-                        choices=[
-                            ("disposable", "disposable"),
-                            ("session", "session"),
-                            ("coordination", "coordination"),
-                            ("durable", "durable"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "data_type",
-                    models.CharField(
-                        choices=[
-                            ("string", "string"),
-                            ("hash", "hash"),
-                            ("list", "list"),
-                            ("set", "set"),
-                            ("zset", "zset"),
-                            ("stream", "stream"),
-                            ("json", "json"),
-                            ("other", "other"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "ttl_mode",
-                    models.CharField(
-                        choices=[("absolute", "absolute"), ("sliding", "sliding"), ("none", "none")],
-                        max_length=16,
-                    ),
-                ),
-                ("ttl_seconds", models.PositiveIntegerField(blank=True, null=True)),
-                ("ttl_jitter_seconds", models.PositiveIntegerField(default=0)),
-                ("value_bytes_typical", models.PositiveBigIntegerField()),
-                ("value_bytes_max", models.PositiveBigIntegerField()),
-                ("cardinality", models.PositiveBigIntegerField()),
-                ("ops_reads", models.PositiveIntegerField(default=0)),
-                ("ops_writes", models.PositiveIntegerField(default=0)),
-                (
-                    "data_classification",
-                    models.CharField(
-                        choices=[
-                            ("public", "public"),
-                            ("internal", "internal"),
-                            ("confidential", "confidential"),
-                            ("restricted", "restricted"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                ("contains", models.JSONField(blank=True, default=list)),
-                ("negative_cache", models.BooleanField(default=False)),
-                ("source_of_truth", models.CharField(blank=True, max_length=200)),
-                ("description", models.TextField(blank=True)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "instance",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="namespaces",
-                        to="registry.instance",
-                    ),
-                ),
-                (
-                    "multi_key_with",
-                    models.ManyToManyField(blank=True, related_name="+", to="registry.namespace"),
-                ),
-                (
-                    "team",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="namespaces",
-                        to="registry.team",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=63, unique=True, validators=[django.core.validators.RegexValidator('^[a-z0-9][a-z0-9-]*$', 'Use lowercase letters, digits and dashes.')])),
+                ('pattern', models.CharField(max_length=500)),
+                ('classification', models.CharField(choices=[('disposable', 'disposable'), ('session', 'session'), ('coordination', 'coordination'), ('durable', 'durable')], max_length=16)),
+                ('data_type', models.CharField(choices=[('string', 'string'), ('hash', 'hash'), ('list', 'list'), ('set', 'set'), ('zset', 'zset'), ('stream', 'stream'), ('json', 'json'), ('other', 'other')], max_length=16)),
+                ('ttl_mode', models.CharField(choices=[('absolute', 'absolute'), ('sliding', 'sliding'), ('none', 'none')], max_length=16)),
+                ('ttl_seconds', models.PositiveIntegerField(blank=True, null=True)),
+                ('ttl_jitter_seconds', models.PositiveIntegerField(default=0)),
+                ('value_bytes_typical', models.PositiveBigIntegerField()),
+                ('value_bytes_max', models.PositiveBigIntegerField()),
+                ('cardinality', models.PositiveBigIntegerField()),
+                ('ops_reads', models.PositiveIntegerField(default=0)),
+                ('ops_writes', models.PositiveIntegerField(default=0)),
+                ('data_classification', models.CharField(choices=[('public', 'public'), ('internal', 'internal'), ('confidential', 'confidential'), ('restricted', 'restricted')], max_length=16)),
+                ('contains', models.JSONField(blank=True, default=list)),
+                ('negative_cache', models.BooleanField(default=False)),
+                ('source_of_truth', models.CharField(blank=True, max_length=200)),
+                ('description', models.TextField(blank=True)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('instance', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='namespaces', to='registry.instance')),
+                ('multi_key_with', models.ManyToManyField(blank=True, related_name='+', to='registry.namespace')),
+                ('team', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='namespaces', to='registry.team')),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Waiver",
+            name='Waiver',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "rule",
-                    models.CharField(
-                        max_length=6,
-                        validators=[
-                            django.core.validators.RegexValidator(
-                                "^[A-Z]{3}[0-9]{3}$", "A rule id like TTL002."
-                            )
-                        ],
-                    ),
-                ),
-                ("target", models.CharField(max_length=80)),
-                ("reason", models.TextField()),
-                ("expires", models.DateField()),
-                ("approved_by", models.CharField(blank=True, max_length=150)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('rule', models.CharField(max_length=6, validators=[django.core.validators.RegexValidator('^[A-Z]{3}[0-9]{3}$', 'A rule id like TTL002.')])),
+                ('target', models.CharField(max_length=80)),
+                ('reason', models.TextField()),
+                ('expires', models.DateField()),
+                ('approved_by', models.CharField(blank=True, max_length=150)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["rule", "target"],
-                "constraints": [
-                    models.UniqueConstraint(fields=("rule", "target"), name="one_waiver_per_rule_target")
-                ],
+                'ordering': ['rule', 'target'],
+                'constraints': [models.UniqueConstraint(fields=('rule', 'target'), name='one_waiver_per_rule_target')],
             },
         ),
     ]
