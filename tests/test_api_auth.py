@@ -501,3 +501,13 @@ def test_tokens_from_before_expiry_get_the_default_lifetime_from_the_upgrade(dja
     token = ApiToken.objects.get(name="legacy")
     expected = timezone.now() + dt.timedelta(days=settings.ADVISOR_TOKEN_DEFAULT_DAYS)
     assert abs(token.expires_at - expected) < dt.timedelta(minutes=5)
+
+
+def test_administrators_see_and_revoke_tokens_in_the_admin_but_do_not_issue_them(client, admin_user, member):
+    token, _ = ApiToken.issue(user=member, name="ci", days=10)
+    client.force_login(admin_user)
+    listing = client.get("/admin/accounts/apitoken/").content.decode()
+    assert "ci" in listing and token.lookup in listing
+    assert client.get("/admin/accounts/apitoken/add/").status_code == 403
+    response = client.post(f"/admin/accounts/apitoken/{token.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not ApiToken.objects.exists()
