@@ -157,6 +157,8 @@ def test_the_main_pages_work_in_chromium_without_a_violation(page, admin_user, r
         ("/audit/", "h1"),
         ("/api/docs", ".swagger-ui .opblock"),
         ("/admin/", "#content"),
+        ("/admin/axes/accessattempt/", "#content"),
+        (f"/admin/auth/user/{admin_user.pk}/change/", "#content form"),
     ]
     found = {url: watch.visit(url, ready) for url, ready in pages}
     assert {url: v for url, v in found.items() if v} == {}
