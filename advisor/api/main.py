@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, DataError, IntegrityError, connection
 from django.http import Http404
-from ninja import NinjaAPI, Status, Swagger
+from ninja import NinjaAPI, Router, Status, Swagger
 from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
 
@@ -40,7 +40,12 @@ api = NinjaAPI(
         "Every resource is its entry of the design file (`design-file.md`). Authenticate with the "
         "browser session (send the CSRF token on writes) or with a personal API token: "
         '`Authorization: Bearer rka_...`. Errors are `{"detail": "..."}`, or for invalid input '
-        '(422) `{"detail": [{"loc": ["body", "payload", "ttl", "seconds"], "msg": "...", "type": "..."}]}`.'
+        '(422) `{"detail": [{"loc": ["body", "payload", "ttl", "seconds"], "msg": "...", "type": "..."}]}`.\n\n'
+        "Each operation lists the statuses it answers: 400 a body that is not JSON, 401 no valid token "
+        "or session (or an expired token), 403 not allowed, or a browser write without its CSRF token, "
+        "404 no such resource, 409 a conflict with the current state (a taken name, rows that depend on "
+        "this one, a review decided meanwhile), 413 a body over the size limit, 415 a body of another "
+        "content type, 422 invalid input, 503 a service the operation needs is down."
     ),
     urls_namespace="api",
     auth=api_auth,
@@ -140,3 +145,19 @@ def _django_invalid(request, exc):
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request, exc):
     return _detail(request, 413, "The request body is too large.")
+
+
+# Last of all: a path under /api/ that no operation has is a JSON 404 like every other API error,
+# not the site's HTML page (a name with a "/" in it lands here too). Routers added after this one
+# would never be reached.
+_unknown_paths = Router()
+
+
+@_unknown_paths.api_operation(
+    ["GET", "POST", "PUT", "PATCH", "DELETE"], "/{path:path}", auth=None, include_in_schema=False
+)
+def unknown_path(request, path: str):
+    raise Http404("No API operation has this path; the operations are listed at /api/docs.")
+
+
+api.add_router("", _unknown_paths)
