@@ -1,0 +1,302 @@
+"""The OpenAPI document tells the truth: schemathesis over every operation of the API.
+
+Schemathesis reads the API's OpenAPI document and sends generated requests, valid and invalid,
+to every operation through the project's WSGI application in this process: once with an
+administrator's API token and once with a team member's, against the demo registry with a
+submitted review, its waiver requests and two scan runs. Every answer must be no server error, a
+status code the document declares for that operation, the declared content type, and a body
+that validates against the declared schema of that status.
+
+Generated names and ids almost never name a row, so half of the fuzzed cases are aimed at the
+registry: path parameters replaced by real names and ids, and request bodies built on a valid
+entry with some of its fields replaced by generated values (which is how one huge number gets
+into an otherwise valid instance). Each case runs in a savepoint that is rolled back, so every
+case sees the same registry. Bounded: a few fuzzed examples per operation, deterministic, no
+shrinking.
+"""
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+import pytest
+import schemathesis
+from django.contrib.auth import get_user_model
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from ninja.openapi.schema import OpenAPISchema
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from advisor.accounts.models import ApiToken
+from advisor.api.main import api
+from advisor.core.rules.docs import rule_catalog
+from advisor.registry.models import Instance, Namespace, Team
+from advisor.registry.services import design_import, instance_data, namespace_data, team_data
+from advisor.reviews import services as reviews
+from advisor.scans.models import ScanRun
+from tests.conftest import demo_design
+
+pytestmark = pytest.mark.django_db
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+MAX_EXAMPLES = 12
+
+OPENAPI = json.loads(json.dumps(api.get_openapi_schema(path_prefix="/api/")))
+
+schema = schemathesis.openapi.from_dict(
+    OPENAPI,
+    config=schemathesis.Config.from_dict(
+        {
+            "generation": {
+                "mode": "all",
+                "max-examples": MAX_EXAMPLES,
+                "deterministic": True,
+                "no-shrink": True,
+                "database": "none",
+            },
+            # Stateless: every operation on its own.
+            "phases": {"stateful": {"enabled": False}},
+        }
+    ),
+)
+schema.app = WSGIHandler()
+
+
+# What the cases can aim at --------------------------------------------------------------------
+
+
+@dataclass
+class Registry:
+    """Names, ids and valid entries of the rows the test created, for aiming generated cases."""
+
+    teams: dict[str, dict] = field(default_factory=dict)
+    instances: dict[str, dict] = field(default_factory=dict)
+    namespaces: dict[str, dict] = field(default_factory=dict)
+    rules: list[str] = field(default_factory=list)
+    reviews: dict[int, str] = field(default_factory=dict)  # id -> content hash
+    review_waivers: dict[str, list[dict]] = field(default_factory=dict)  # team -> waiver asks
+    waiver_asks: list[dict] = field(default_factory=list)  # valid POST /api/waiver-requests bodies
+    waiver_requests: list[int] = field(default_factory=list)
+    scans: list[int] = field(default_factory=list)
+    tokens: dict[str, str] = field(default_factory=dict)  # persona -> API token
+
+
+REGISTRY = Registry()
+User = get_user_model()
+
+
+def _names_for(path: str, param: str) -> list:
+    if param == "name":
+        kind = path.split("/")[2]
+        return sorted(
+            {"teams": REGISTRY.teams, "instances": REGISTRY.instances}.get(kind, REGISTRY.namespaces)
+        )
+    return {
+        "rule_id": REGISTRY.rules,
+        "review_id": sorted(REGISTRY.reviews),
+        "request_id": REGISTRY.waiver_requests,
+        "pk": REGISTRY.scans,
+    }[param]
+
+
+# The entry a write's body is built on, by the kind of resource.
+_ENTRIES = {"teams": "teams", "instances": "instances", "namespaces": "namespaces"}
+
+
+@st.composite
+def _aimed(draw, case):
+    """`case` with its path parameters naming real rows and its body built on a valid entry."""
+    path, method = case.operation.path, case.method.upper()
+    for param in list(case.path_parameters or {}):
+        if draw(st.booleans()):
+            case.path_parameters[param] = draw(st.sampled_from(_names_for(path, param)))
+    name = (case.path_parameters or {}).get("name")
+    parts = path.split("/")
+    kind = parts[2]
+
+    if kind in _ENTRIES and len(parts) <= 4 and method in ("POST", "PUT", "PATCH"):
+        entries = getattr(REGISTRY, _ENTRIES[kind])
+        base = dict(entries.get(name) or draw(st.sampled_from(sorted(entries.items())))[1])
+        generated = case.body
+        if method == "PATCH":
+            # A merge patch: some fields of a generated full entry (from the PUT's generator).
+            put = schema[path]["PUT"].as_strategy()
+            generated = draw(put).body
+            base = {}
+        elif method == "POST":
+            base["name"] = f"{base['name']}-copy"
+        if isinstance(generated, dict):
+            keys = draw(st.sets(st.sampled_from(sorted(generated)))) if generated else set()
+            case.body = {**base, **{k: generated[k] for k in keys}}
+    elif path.endswith("/reviews") and method == "POST" and isinstance(case.body, dict):
+        case.body = {**case.body, "waivers": REGISTRY.review_waivers.get(name, [])}
+    elif path.endswith(("/approve", "/request-changes")) and kind == "reviews":
+        review_hash = REGISTRY.reviews.get(case.path_parameters.get("review_id"))
+        if review_hash and isinstance(case.body, dict):
+            case.body = {**case.body, "expected_hash": review_hash, "comment": "please fix the TTLs"}
+    elif path == "/api/waiver-requests" and method == "POST" and isinstance(case.body, dict):
+        base = draw(st.sampled_from(REGISTRY.waiver_asks))
+        keys = draw(st.sets(st.sampled_from(sorted(case.body)))) if case.body else set()
+        case.body = {**base, **{k: case.body[k] for k in keys}}
+    return case
+
+
+@schema.hook
+def flatmap_case(context, case):
+    # Half of the fuzzed cases as generated, half aimed at the registry.
+    return st.one_of(st.just(case), _aimed(case))
+
+
+# Fixtures -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """A request closes the database connection when it finishes (as in production); the test's
+    transaction lives on that connection, so the closing waits, as in Django's test client."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+@pytest.fixture(scope="module")
+def registry(django_db_setup, django_db_blocker):
+    """The demo registry with a submitted review of the catalog team, its waiver requests, a queued
+    and a completed scan run, and an API token for an administrator and one for a catalog member.
+
+    Built once for the module inside a transaction that is rolled back at the end (each test's own
+    transaction is a savepoint within it), as Django's TestCase.setUpTestData does.
+    """
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield _build_registry()
+        transaction.set_rollback(True)
+
+
+def _build_registry() -> Registry:
+    design_import(demo_design())
+    admin = User.objects.create_user("sam-admin", is_staff=True, is_superuser=True)
+    member = User.objects.create_user("max-member")
+    catalog = Team.objects.get(name="catalog")
+    catalog.members.add(member)
+
+    expires = timezone.localdate() + dt.timedelta(days=30)
+    findings = reviews.blocking_findings(reviews.team_findings(catalog))
+    asks = [reviews.WaiverAsk(f.rule, f.target, "accepted for now", expires) for f in findings]
+    review = reviews.review_submit(team=catalog, user=member, waivers=asks)
+    cache = Instance.objects.get(name="prod-catalog-cache")
+    queued = ScanRun.objects.create(instance=cache)
+    done = ScanRun.objects.create(
+        instance=cache,
+        status=ScanRun.Status.COMPLETED,
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        complete=True,
+        report={"instance": cache.name, "complete": True, "findings": []},
+    )
+
+    REGISTRY.__init__()
+    REGISTRY.tokens = {
+        "admin": ApiToken.issue(user=admin, name="schemathesis")[1],
+        "member": ApiToken.issue(user=member, name="schemathesis")[1],
+    }
+    REGISTRY.teams = {t.name: team_data(t) for t in Team.objects.all()}
+    REGISTRY.instances = {i.name: instance_data(i) for i in Instance.objects.all()}
+    REGISTRY.namespaces = {n.name: namespace_data(n) for n in Namespace.objects.all()}
+    REGISTRY.rules = [rule["id"] for rule in rule_catalog()]
+    REGISTRY.reviews = {review.pk: review.content_hash}
+    ask_json = [
+        {"rule": a.rule, "target": a.target, "reason": a.reason, "expires": a.expires.isoformat()}
+        for a in asks
+    ]
+    REGISTRY.review_waivers = {"catalog": ask_json}
+    REGISTRY.waiver_asks = [{"team": "catalog", **a} for a in ask_json]
+    REGISTRY.waiver_requests = list(review.waiver_requests.values_list("pk", flat=True))
+    REGISTRY.scans = [queued.pk, done.pk]
+    return REGISTRY
+
+
+@pytest.fixture(params=["admin", "member"])
+def auth(request, registry):
+    return {"Authorization": f"Bearer {registry.tokens[request.param]}"}
+
+
+# Tests ----------------------------------------------------------------------------------------
+
+
+def test_the_document_is_the_one_served(client, admin_user):
+    client.force_login(admin_user)
+    assert client.get("/api/openapi.json").json() == OPENAPI
+
+
+def test_no_two_schemas_share_a_name(monkeypatch):
+    # ninja files every model's JSON schema under its class name, and a second class of the same
+    # name silently replaces the first (two WaiverOut once made findings violate the document).
+    seen, clashes = {}, []
+    add = OpenAPISchema.add_schema_definitions
+
+    def add_checked(self, definitions):
+        for name, definition in definitions.items():
+            if seen.setdefault(name, definition) != definition:
+                clashes.append(name)
+        return add(self, definitions)
+
+    monkeypatch.setattr(OpenAPISchema, "add_schema_definitions", add_checked)
+    api.get_openapi_schema(path_prefix="/api/")
+    assert len(seen) > 50 and clashes == []
+
+
+def test_every_operation_documents_its_errors():
+    # Schemathesis always sends a valid token, so the 401s and the body errors are checked here.
+    for path, operations in OPENAPI["paths"].items():
+        for method, operation in operations.items():
+            where, statuses = f"{method.upper()} {path}", set(operation["responses"])
+            if path != "/api/health":
+                assert "401" in statuses, where
+            if "requestBody" in operation:
+                assert {"403", "413", "422"} <= statuses, where
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")):
+                    ref = response["content"]["application/json"]["schema"]
+                    refs = [ref] if "$ref" in ref else ref["anyOf"]
+                    names = {r["$ref"].rsplit("/", 1)[1] for r in refs}
+                    assert names <= {"Error", "ValidationErrors", "InvalidDesign"}, (where, status, names)
+                    assert ("ValidationErrors" in names) == (status == "422"), (where, status)
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
+@pytest.mark.parametrize("path", ["/api/nothing", "/api/teams/a/b", "/api/teams/a%2Fb", "/api/teams/"])
+def test_a_path_no_operation_has_is_a_json_404(client, admin_user, method, path):
+    client.force_login(admin_user)
+    response = getattr(client, method)(path)
+    assert response.status_code == 404 and response["Content-Type"].startswith("application/json")
+    assert response.json() == {
+        "detail": "No API operation has this path; the operations are listed at /api/docs."
+    }
+
+
+@schema.parametrize()
+# A deadline far above any answer (tens of milliseconds), so that only a request that hangs
+# trips it, never a busy machine.
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=dt.timedelta(seconds=20),
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_every_answer_matches_the_openapi_document(case, auth):
+    with transaction.atomic():
+        case.call_and_validate(headers=auth, checks=CHECKS)
+        transaction.set_rollback(True)
