@@ -28,7 +28,13 @@ def readme_production_settings() -> dict[str, str]:
 
 
 def check_deploy(tmp_path, env):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ADVISOR_") and k != "DATABASE_URL"}
+    # As a server starts: none of this test process's own variables (the browser fixtures set
+    # DJANGO_ALLOW_ASYNC_UNSAFE, which the deployment check rightly flags).
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ADVISOR_", "DJANGO_")) and k != "DATABASE_URL"
+    }
     clean.update(env, ADVISOR_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="advisor.settings")
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
