@@ -120,6 +120,20 @@ def _cookies(headers) -> dict[str, str]:
     return found
 
 
+def server_cpu(master: int) -> float:
+    """CPU seconds used so far by gunicorn's master and its workers (Linux /proc; 0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == master or int(fields[1]) == master:  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -258,7 +272,15 @@ def main() -> int:
                     f"gunicorn ({args.workers} sync workers) on 127.0.0.1:{port}; {args.clients} clients for "
                     f"{args.duration:.0f} s over {len(PAGES)} pages and {len(API)} API lists"
                 )
+                cpu_before, server_before = time.process_time(), server_cpu(server.pid)
                 latencies, errors, wall = run_clients(port, routes, args.clients, args.duration)
+                served = sum(len(v) for v in latencies.values())
+                server_used = server_cpu(server.pid) - server_before
+                print(
+                    f"gunicorn used {server_used / wall:.2f} CPU cores, {server_used / served * 1000:.1f} ms of CPU "
+                    f"per request; the clients {(time.process_time() - cpu_before) / wall:.2f} cores; "
+                    f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+                )
             finally:
                 server.terminate()
                 server.wait(timeout=30)
