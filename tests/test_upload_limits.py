@@ -245,3 +245,22 @@ def test_a_malformed_limit_is_a_clear_error(value):
     assert result.returncode == 2
     assert f"ADVISOR_MAX_DESIGN_BYTES={value!r} is not a positive number of bytes" in err
     assert "Traceback" not in err
+
+
+def test_the_web_refuses_to_start_with_a_malformed_limit(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADVISOR_") and k != "DATABASE_URL"}
+    env.update(
+        DJANGO_SETTINGS_MODULE="advisor.settings",
+        ADVISOR_DEBUG="true",
+        ADVISOR_VAR_DIR=str(tmp_path),
+        ADVISOR_MAX_DESIGN_BYTES="5MB",
+    )
+    code = "import django; django.setup()"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert (
+        "ImproperlyConfigured: ADVISOR_MAX_DESIGN_BYTES='5MB' is not a positive number of bytes"
+        in result.stderr
+    )
