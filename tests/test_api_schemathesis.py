@@ -17,10 +17,12 @@ shrinking.
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 
 import pytest
 import schemathesis
+import yaml
 from django.contrib.auth import get_user_model
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
@@ -30,6 +32,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from ninja.openapi.schema import OpenAPISchema
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation.meta import TestPhase
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -39,11 +43,12 @@ from schemathesis.specs.openapi.checks import (
 from advisor.accounts.models import ApiToken
 from advisor.api.main import api
 from advisor.core.rules.docs import rule_catalog
-from advisor.registry.models import Instance, Namespace, Team
-from advisor.registry.services import design_import, instance_data, namespace_data, team_data
+from advisor.findings import services as findings
+from advisor.registry.models import Instance, Team
+from advisor.registry.services import design_import
 from advisor.reviews import services as reviews
 from advisor.scans.models import ScanRun
-from tests.conftest import demo_design
+from tests.conftest import DEMO_DESIGN, demo_design
 
 pytestmark = pytest.mark.django_db
 
@@ -73,14 +78,19 @@ schema.app = WSGIHandler()
 
 # What the cases can aim at --------------------------------------------------------------------
 
+# The demo design's entries by kind and name: the rows of the registry, and valid bodies to build
+# requests on (a resource is exactly its design-file entry).
+_DEMO = yaml.safe_load(DEMO_DESIGN.read_text())
+ENTRIES = {kind: {e["name"]: e for e in _DEMO[kind]} for kind in ("teams", "instances", "namespaces")}
+# The row a coverage case varies one field of: an instance with no sku, so that its memory_gb
+# is its own, and a namespace of the member's team.
+COVERAGE_ROWS = {"teams": "catalog", "instances": "dev-shared-cache", "namespaces": "product-cache"}
+
 
 @dataclass
 class Registry:
-    """Names, ids and valid entries of the rows the test created, for aiming generated cases."""
+    """Ids and tokens of the rows the registry fixture created, for aiming fuzzed cases."""
 
-    teams: dict[str, dict] = field(default_factory=dict)
-    instances: dict[str, dict] = field(default_factory=dict)
-    namespaces: dict[str, dict] = field(default_factory=dict)
     rules: list[str] = field(default_factory=list)
     reviews: dict[int, str] = field(default_factory=dict)  # id -> content hash
     review_waivers: dict[str, list[dict]] = field(default_factory=dict)  # team -> waiver asks
@@ -94,12 +104,22 @@ REGISTRY = Registry()
 User = get_user_model()
 
 
+def _copy(entry: dict) -> dict:
+    return json.loads(json.dumps(entry))
+
+
+def _entry_write(path: str, method: str) -> str | None:
+    """The kind of entry a POST, PUT or PATCH of a team, instance or namespace writes, else None."""
+    parts = path.split("/")  # "", "api", kind[, name]
+    if method in ("POST", "PUT", "PATCH") and parts[2] in ENTRIES and len(parts) <= 4:
+        return parts[2]
+    return None
+
+
 def _names_for(path: str, param: str) -> list:
     if param == "name":
         kind = path.split("/")[2]
-        return sorted(
-            {"teams": REGISTRY.teams, "instances": REGISTRY.instances}.get(kind, REGISTRY.namespaces)
-        )
+        return sorted(ENTRIES.get(kind, ENTRIES["namespaces"]))
     return {
         "rule_id": REGISTRY.rules,
         "review_id": sorted(REGISTRY.reviews),
@@ -108,30 +128,23 @@ def _names_for(path: str, param: str) -> list:
     }[param]
 
 
-# The entry a write's body is built on, by the kind of resource.
-_ENTRIES = {"teams": "teams", "instances": "instances", "namespaces": "namespaces"}
-
-
 @st.composite
 def _aimed(draw, case):
-    """`case` with its path parameters naming real rows and its body built on a valid entry."""
+    """`case` with its path parameters naming real rows and its body built on a valid entry, some
+    of whose fields are replaced by the generated ones."""
     path, method = case.operation.path, case.method.upper()
     for param in list(case.path_parameters or {}):
         if draw(st.booleans()):
             case.path_parameters[param] = draw(st.sampled_from(_names_for(path, param)))
     name = (case.path_parameters or {}).get("name")
-    parts = path.split("/")
-    kind = parts[2]
 
-    if kind in _ENTRIES and len(parts) <= 4 and method in ("POST", "PUT", "PATCH"):
-        entries = getattr(REGISTRY, _ENTRIES[kind])
-        base = dict(entries.get(name) or draw(st.sampled_from(sorted(entries.items())))[1])
+    if kind := _entry_write(path, method):
+        entries = ENTRIES[kind]
+        base = _copy(entries.get(name) or entries[draw(st.sampled_from(sorted(entries)))])
         generated = case.body
         if method == "PATCH":
             # A merge patch: some fields of a generated full entry (from the PUT's generator).
-            put = schema[path]["PUT"].as_strategy()
-            generated = draw(put).body
-            base = {}
+            generated, base = draw(schema[path]["PUT"].as_strategy()).body, {}
         elif method == "POST":
             base["name"] = f"{base['name']}-copy"
         if isinstance(generated, dict):
@@ -139,7 +152,7 @@ def _aimed(draw, case):
             case.body = {**base, **{k: generated[k] for k in keys}}
     elif path.endswith("/reviews") and method == "POST" and isinstance(case.body, dict):
         case.body = {**case.body, "waivers": REGISTRY.review_waivers.get(name, [])}
-    elif path.endswith(("/approve", "/request-changes")) and kind == "reviews":
+    elif path.startswith("/api/reviews/") and path.endswith(("/approve", "/request-changes")):
         review_hash = REGISTRY.reviews.get(case.path_parameters.get("review_id"))
         if review_hash and isinstance(case.body, dict):
             case.body = {**case.body, "expected_hash": review_hash, "comment": "please fix the TTLs"}
@@ -154,6 +167,50 @@ def _aimed(draw, case):
 def flatmap_case(context, case):
     # Half of the fuzzed cases as generated, half aimed at the registry.
     return st.one_of(st.just(case), _aimed(case))
+
+
+def _varied_field(data) -> tuple[str, ...]:
+    """The body field (and its sub-field) a coverage case varies, from its description; () when
+    it varies the body as a whole."""
+    names = re.findall(r"/properties/([^/]+)", data.location or "")
+    if not names:
+        names = re.findall(r"'([^']+)' value", data.description)
+    missing = re.search(r"Missing required property: (\S+)", data.description)
+    if missing:
+        names.append(missing.group(1))
+    return tuple(names[:2])
+
+
+@schema.hook
+def map_case(context, case):
+    """A coverage case that varies one field of a team, instance or namespace varies it in the
+    valid entry of a real row, so that boundary values go through the whole write and the
+    findings that follow it, not just the validation. (Coverage cases are built when the tests
+    are collected, before any fixture: hence the entries of the design file.)"""
+    meta, path, method = case.meta, case.operation.path, case.method.upper()
+    if meta is None or meta.phase.name != TestPhase.COVERAGE or method == "PATCH":
+        return case
+    kind = _entry_write(path, method)
+    if kind is None or meta.phase.data.parameter_location != ParameterLocation.BODY:
+        return case
+    if not isinstance(case.body, dict) or not (varied := _varied_field(meta.phase.data)):
+        return case
+    name = COVERAGE_ROWS[kind]
+    body = _copy(ENTRIES[kind][name])
+    if method == "POST":
+        body["name"] = f"{name}-copy"
+    else:
+        case.path_parameters["name"] = name
+    key, *sub = varied
+    target, source, leaf = body, case.body, key
+    if sub and isinstance(body.get(key), dict) and isinstance(case.body.get(key), dict):
+        target, source, leaf = body[key], case.body[key], sub[0]
+    if leaf in source:
+        target[leaf] = source[leaf]
+    else:
+        target.pop(leaf, None)
+    case.body = body
+    return case
 
 
 # Fixtures -------------------------------------------------------------------------------------
@@ -193,8 +250,8 @@ def _build_registry() -> Registry:
     catalog.members.add(member)
 
     expires = timezone.localdate() + dt.timedelta(days=30)
-    findings = reviews.blocking_findings(reviews.team_findings(catalog))
-    asks = [reviews.WaiverAsk(f.rule, f.target, "accepted for now", expires) for f in findings]
+    blocking = reviews.blocking_findings(reviews.team_findings(catalog))
+    asks = [reviews.WaiverAsk(f.rule, f.target, "accepted for now", expires) for f in blocking]
     review = reviews.review_submit(team=catalog, user=member, waivers=asks)
     cache = Instance.objects.get(name="prod-catalog-cache")
     queued = ScanRun.objects.create(instance=cache)
@@ -212,9 +269,6 @@ def _build_registry() -> Registry:
         "admin": ApiToken.issue(user=admin, name="schemathesis")[1],
         "member": ApiToken.issue(user=member, name="schemathesis")[1],
     }
-    REGISTRY.teams = {t.name: team_data(t) for t in Team.objects.all()}
-    REGISTRY.instances = {i.name: instance_data(i) for i in Instance.objects.all()}
-    REGISTRY.namespaces = {n.name: namespace_data(n) for n in Namespace.objects.all()}
     REGISTRY.rules = [rule["id"] for rule in rule_catalog()]
     REGISTRY.reviews = {review.pk: review.content_hash}
     ask_json = [
@@ -225,6 +279,7 @@ def _build_registry() -> Registry:
     REGISTRY.waiver_asks = [{"team": "catalog", **a} for a in ask_json]
     REGISTRY.waiver_requests = list(review.waiver_requests.values_list("pk", flat=True))
     REGISTRY.scans = [queued.pk, done.pk]
+    findings.findings_refresh()  # as after any write: reads do not recompute them
     return REGISTRY
 
 
