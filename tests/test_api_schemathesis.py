@@ -27,6 +27,7 @@ from django.contrib.auth import get_user_model
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
+from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -329,6 +330,53 @@ def test_every_operation_documents_its_errors():
                     names = {r["$ref"].rsplit("/", 1)[1] for r in refs}
                     assert names <= {"Error", "ValidationErrors", "InvalidDesign"}, (where, status, names)
                     assert ("ValidationErrors" in names) == (status == "422"), (where, status)
+
+
+def _url(path: str) -> str:
+    """`path` with its parameters filled in: ids 1, names catalog."""
+    return re.sub(r"\{(name|rule_id)\}", "catalog", re.sub(r"\{(\w+_id|pk)\}", "1", path))
+
+
+_WRITES_WITH_BODIES = [
+    (method, path)
+    for path, operations in OPENAPI["paths"].items()
+    for method, operation in operations.items()
+    if "requestBody" in operation
+]
+
+
+@pytest.mark.parametrize("method, path", _WRITES_WITH_BODIES)
+def test_a_body_over_the_limit_is_the_documented_413(client, admin_user, settings, method, path):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = settings.ADVISOR_MAX_DESIGN_BYTES = 1024
+    _, token = ApiToken.issue(user=admin_user, name="limits")
+    url = _url(path)
+    body = json.dumps({"name": "catalog", "description": "x" * 4096})
+    response = getattr(client, method)(
+        url, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert response.status_code == 413, (url, response.content[:200])
+    assert "413" in OPENAPI["paths"][path][method]["responses"]
+    assert response["Content-Type"].startswith("application/json")
+    assert set(response.json()) == {"detail"} and isinstance(response.json()["detail"], str)
+
+
+_UNSAFE = [
+    (method, path)
+    for path, operations in OPENAPI["paths"].items()
+    for method in operations
+    if method != "get" and path != "/api/health"
+]
+
+
+@pytest.mark.parametrize("method, path", _UNSAFE)
+def test_a_browser_write_without_its_csrf_token_is_the_documented_403(admin_user, method, path):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(admin_user)
+    url = _url(path)
+    response = getattr(browser, method)(url, "{}", content_type="application/json")
+    assert response.status_code == 403, (url, response.content[:200])
+    assert "403" in OPENAPI["paths"][path][method]["responses"]
+    assert response.json() == {"detail": "CSRF check Failed"}
 
 
 @pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
