@@ -56,8 +56,8 @@ def too_large_message(name: str, size: int | None, limit: int) -> str:
     how_big = f"is {human_bytes(size)} ({size:,} bytes)" if size is not None else "is larger than that"
     return (
         f"{name}: design files are limited to {human_bytes(limit)} ({limit:,} bytes, "
-        f"{MAX_DESIGN_BYTES_ENV}); this one {how_big}. Import it in parts (a file may describe "
-        "one team's part), or ask an administrator to raise the limit."
+        f"{MAX_DESIGN_BYTES_ENV}); this one {how_big}. Split it into several files (a file may "
+        "describe one team's part), or raise the limit."
     )
 
 
