@@ -360,6 +360,23 @@ def test_a_body_over_the_limit_is_the_documented_413(client, admin_user, setting
     assert set(response.json()) == {"detail"} and isinstance(response.json()["detail"], str)
 
 
+_OPERATIONS = [
+    (method, path)
+    for path, operations in OPENAPI["paths"].items()
+    for method in operations
+    if path != "/api/health"
+]
+
+
+@pytest.mark.parametrize("method, path", _OPERATIONS)
+def test_a_request_without_credentials_is_the_documented_401(client, method, path):
+    body = {} if method == "get" else {"data": "{}", "content_type": "application/json"}
+    response = getattr(client, method)(_url(path), **body)
+    assert response.status_code == 401, (path, response.content[:200])
+    assert "401" in OPENAPI["paths"][path][method]["responses"]
+    assert set(response.json()) == {"detail"} and isinstance(response.json()["detail"], str)
+
+
 _UNSAFE = [
     (method, path)
     for path, operations in OPENAPI["paths"].items()
