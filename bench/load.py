@@ -209,6 +209,13 @@ def main() -> int:
     )
     parser.add_argument("--database-url", help="an empty database to use instead of a temporary SQLite file")
     parser.add_argument("--p99-ms", type=float, default=500.0, help="overall p99 limit (default 500)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the server, e.g. ADVISOR_DB_CONN_MAX_AGE=60 (repeatable)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="advisor-load-") as tmp, RedisProcess() as redis:
@@ -227,6 +234,11 @@ def main() -> int:
             "REDIS_URL": redis.url,
             "PYTHONUNBUFFERED": "1",
         }
+        for item in args.env:
+            name, sep, value = item.partition("=")
+            if not sep:
+                parser.error(f"--env {item!r}: use NAME=VALUE")
+            env[name] = value
         started = time.monotonic()
         manage(env, "migrate", "--noinput")
         manage(env, "collectstatic", "--noinput")
@@ -234,7 +246,11 @@ def main() -> int:
         token = re.search(r"TOKEN (\S+)", manage(env, "shell", stdin=SETUP.format(password=password))).group(
             1
         )
-        print(f"set up in {time.monotonic() - started:.1f} s ({env['DATABASE_URL'].split(':')[0]} database)")
+        print(
+            f"set up in {time.monotonic() - started:.1f} s ({env['DATABASE_URL'].split(':')[0]} database"
+            + "".join(f", {item}" for item in args.env)
+            + ")"
+        )
 
         port = free_port()
         gunicorn = [
