@@ -6,7 +6,6 @@ lint JSON of section 5, the same document `lint_designs --format json` prints.
 """
 
 import datetime as dt
-from functools import wraps
 
 from django.conf import settings
 from django.http import Http404
@@ -35,18 +34,6 @@ _DESIGN_CONTENT_TYPES = {
     "application/json",
 }
 _TEXT = r"^[^\x00]*$"
-
-
-def refreshes_findings(view):
-    """For write endpoints: once the change succeeded, the stored findings follow it."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        response = view(request, *args, **kwargs)
-        services.findings_refresh()
-        return response
-
-    return wrapper
 
 
 class RuleOut(Schema):

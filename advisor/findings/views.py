@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -196,9 +197,10 @@ def waiver_create(request):
             waiver = form.save(commit=False)
             waiver.created_by = request.user
             waiver.approved_by = request.user.get_username()
-            waiver.save()
-            audit_change(actor=request.user, before=before, obj=waiver)
-            services.findings_refresh()
+            with transaction.atomic():
+                waiver.save()
+                audit_change(actor=request.user, before=before, obj=waiver)
+            services.findings_refresh_after_write()
             messages.success(
                 request,
                 f"{'Renewed' if existing else 'Granted'} the waiver of {waiver.rule} on {waiver.target}.",
@@ -219,9 +221,10 @@ def waiver_delete(request, pk):
         raise PermissionDenied("Only administrators and reviewers revoke waivers.")
     waiver = get_object_or_404(Waiver, pk=pk)
     before = object_data(waiver)
-    waiver.delete()
-    audit_delete(actor=request.user, obj=waiver, before=before)
-    services.findings_refresh()
+    with transaction.atomic():
+        waiver.delete()
+        audit_delete(actor=request.user, obj=waiver, before=before)
+    services.findings_refresh_after_write()
     messages.success(request, f"Revoked the waiver of {waiver.rule} on {waiver.target}.")
     return redirect("waiver_list")
 

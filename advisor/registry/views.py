@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,7 +16,7 @@ from advisor.audit.services import audit_change, object_data
 from advisor.core import platform
 from advisor.core.design import DesignError, load_design
 from advisor.core.patterns import parse_pattern
-from advisor.findings.services import findings_refresh
+from advisor.findings.services import findings_refresh_after_write
 from advisor.findings.views import instance_findings_context, namespace_findings_context
 from advisor.scans.schedules import schedule_ensure
 
@@ -100,11 +101,13 @@ def instance_edit(request, name=None):
     before = object_data(instance) if instance else None
     form = InstanceForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
-        instance = form.save()
-        services.waivers_follow_rename(kind="instance", old_name=name or "", new_name=instance.name)
-        findings_refresh()
-        audit_change(actor=request.user, before=before, obj=instance)
-        schedule_ensure(instance)
+        # One transaction: the row, its waivers, its audit record and its schedule, or none of them.
+        with transaction.atomic():
+            instance = form.save()
+            services.waivers_follow_rename(kind="instance", old_name=name or "", new_name=instance.name)
+            audit_change(actor=request.user, before=before, obj=instance)
+            schedule_ensure(instance)
+        findings_refresh_after_write()
         messages.success(request, f"Instance {instance.name} saved.")
         return redirect(instance)
     return render(request, "registry/instance_form.html", {"form": form, "instance": instance})
@@ -193,10 +196,11 @@ def namespace_edit(request, name=None):
         # The team chosen must be one the user may edit, also when changing it.
         if not permissions.can_edit_team(request.user, form.cleaned_data["team"]):
             raise PermissionDenied("You may only assign namespaces to your own teams.")
-        saved = form.save()
-        services.waivers_follow_rename(kind="namespace", old_name=name or "", new_name=saved.name)
-        findings_refresh()
-        audit_change(actor=request.user, before=before, obj=saved)
+        with transaction.atomic():
+            saved = form.save()
+            services.waivers_follow_rename(kind="namespace", old_name=name or "", new_name=saved.name)
+            audit_change(actor=request.user, before=before, obj=saved)
+        findings_refresh_after_write()
         messages.success(request, f"Namespace {saved.name} saved.")
         return redirect(saved)
     return render(request, "registry/namespace_form.html", {"form": form, "ns": ns})
@@ -258,7 +262,7 @@ def design_transfer(request):
             except DesignError as exc:
                 errors = exc.errors
             else:
-                findings_refresh()
+                findings_refresh_after_write()
                 messages.success(request, f"Imported {upload.name}: {summary}.")
                 return redirect("design_transfer")
     return render(
