@@ -39,6 +39,9 @@ bench: $(STAMP)
 	$(PY) bench/match.py
 	$(PY) bench/lint.py
 	$(PY) bench/scan.py
+	$(PY) bench/scan_budget.py
+	$(PY) bench/import.py
+	$(PY) bench/load.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .hypothesis
