@@ -7,6 +7,10 @@ from advisor.api import api
 from advisor.registry import views as registry
 from advisor.scans import views as scans
 
+handler403 = "advisor.views_errors.permission_denied"
+handler404 = "advisor.views_errors.page_not_found"
+handler500 = "advisor.views_errors.server_error"
+
 urlpatterns = [
     path("", registry.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
