@@ -131,7 +131,7 @@ def test_it_finds_exactly_the_drift_that_was_loaded(lab):
         "evicted_keys",
         "hit_ratio",
     }
-    assert set(data["unmatched"]["patterns"][0]) == {"pattern", "keys", "example"}
+    assert set(data["unmatched"]["patterns"][0]) >= {"pattern", "keys", "example"}  # + draft
     assert ScanReport.model_validate(data) == report
 
 

@@ -344,6 +344,7 @@ class Aggregator:
                     s.examples.append(example)
             if i == -1:
                 unmatched_keys = list(get(keys))
+                unmatched = (list(t_run), list(p_run), run, get(mems) if full_memory else None)
 
         if mems and not full_memory:
             self._memory(keys, types, ix, mem_pos, mems)
@@ -355,7 +356,7 @@ class Aggregator:
                 s.pii_example = mask_key(keys[pos], max_chars=120)
 
         if unmatched_keys:
-            self.inferrer.add(unmatched_keys)
+            self.inferrer.add(unmatched_keys, *_unmatched_facts(unmatched_keys, *unmatched, mem_pos, mems))
 
         if self.slot_counts is not None:
             if b"{" in b"".join(keys):
@@ -457,6 +458,22 @@ class Aggregator:
         counts = self.slot_counts
         best = heapq.nlargest(n, range(SLOTS), key=counts.__getitem__)
         return [(slot, counts[slot]) for slot in best if counts[slot]]
+
+
+def _unmatched_facts(keys, types, pttls, run, run_mems, mem_pos, mems):
+    """TYPE replies, PTTLs and measured value sizes (MEMORY USAGE less the key's length,
+    position in `keys` -> bytes) of the unmatched keys of a batch, for the inferred families."""
+    sizes: dict[int, int] = {}
+    if run_mems is not None:
+        sizes = {p: max(0, m - len(keys[p])) for p, m in enumerate(run_mems) if m is not None}
+    elif mems:
+        # `run` (the unmatched keys' positions in the batch) is ascending: only the few sampled
+        # positions are looked up, by bisection.
+        for pos, m in zip(mem_pos, mems, strict=True):
+            p = bisect_left(run, pos)
+            if m is not None and p < len(run) and run[p] == pos:
+                sizes[p] = max(0, m - len(keys[p]))
+    return types, pttls, sizes
 
 
 def _single(position: int):

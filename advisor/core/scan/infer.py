@@ -9,14 +9,21 @@ when merging is not enough, and only the `max_patterns` biggest are reported.
 
 from __future__ import annotations
 
+import math
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from itertools import repeat
 
-from advisor.core.scan.masking import mask_key
+from advisor.core.scan.masking import EMAIL, IPV4, PHONE, mask_key, personal_data_kinds
 
 # Markers in normalised keys. NUL is as good as any byte: a key that contains one only looks odd.
 INT, UUID, HEX, HASH, STR = b"\x00I", b"\x00U", b"\x00H", b"\x00D", b"\x00S"
+# Whole segments of personal data: `*` in the reported pattern, a placeholder named after what it
+# holds in the draft (`<email:str>`), so that the linter's KEY003 sees it.
+P_EMAIL, P_PHONE, P_IP = b"\x00E", b"\x00P", b"\x00A"
+_PERSONAL = {P_EMAIL: ("email", EMAIL), P_PHONE: ("phone", PHONE), P_IP: ("ip", IPV4)}
+_WILD = frozenset({STR, *_PERSONAL})
 _KIND = {INT: "int", UUID: "uuid", HEX: "hex", HASH: "hash"}
 _NAME = {"int": "id", "uuid": "id", "hex": "id", "hash": "digest"}
 
@@ -28,9 +35,9 @@ _SEGMENT_CLASSES = [
     # Long segments first: whatever they hold, they are not a literal worth keeping.
     (rb"[^:\n]{65,}", STR),
     # Personal data never becomes pattern text.
-    (rb"[^:\n]*@[^:\n]*", STR),
-    (rb"\+[0-9][0-9 .\-]{6,}", STR),
-    (rb"[0-9]{1,3}(?:\.[0-9]{1,3}){3}", STR),
+    (rb"[^:\n]*@[^:\n]*", P_EMAIL),
+    (rb"\+[0-9][0-9 .\-]{6,}", P_PHONE),
+    (rb"[0-9]{1,3}(?:\.[0-9]{1,3}){3}", P_IP),
     (_H + rb"{8}-" + _H + rb"{4}-" + _H + rb"{4}-" + _H + rb"{4}-" + _H + rb"{12}", UUID),
     (rb"[0-9]+", INT),
     (rb"(?=[a-fA-F]*[0-9])(?=[0-9]*[a-fA-F])" + _H + rb"{8,}", HEX),
@@ -47,7 +54,7 @@ _replace = _REPLACEMENT.__getitem__
 # Normalising only looks at which bytes are digits, never at which digit: keys that differ in
 # their digits alone normalise alike, so a batch is normalised once per digit "skeleton".
 _SKELETON = bytes.maketrans(b"0123456789", b"0000000000")
-_MARKER_SPLIT = re.compile(rb"(\x00[IUHDS])")
+_MARKER_SPLIT = re.compile(rb"(\x00[IUHDSEPA])")
 _LITERAL_DIGIT = re.compile(rb"[0-9]")
 _UNSAFE_LITERAL = re.compile(r"[<>*\s]")
 MAX_SEGMENTS = 12
@@ -69,8 +76,11 @@ def _cap(norm: bytes) -> bytes:
     return norm
 
 
-def pattern_text(norm: bytes) -> str:
-    """The pattern-language text of a normalised key: `legacy:session:<id:int>`, `cache:*:prefs`."""
+def pattern_text(norm: bytes, *, typed: bool = False) -> str:
+    """The pattern-language text of a normalised key: `legacy:session:<id:int>`, `cache:*:prefs`.
+
+    `typed` names segments of personal data after what they hold (`<email:str>`) instead of `*`.
+    """
     used: Counter[str] = Counter()
     segments = []
     for seg in norm.split(b":"):
@@ -78,8 +88,13 @@ def pattern_text(norm: bytes) -> str:
         for part in _MARKER_SPLIT.split(seg):
             if not part:
                 continue
-            if part == STR:
+            if part == STR or (part in _PERSONAL and not typed):
                 pieces.append("*")
+            elif part in _PERSONAL:
+                base = _PERSONAL[part][0]
+                used[base] += 1
+                name = base if used[base] == 1 else f"{base}{used[base]}"
+                pieces.append(f"<{name}:str>")
             elif part in _KIND:
                 kind = _KIND[part]
                 base = _NAME[kind]
@@ -101,8 +116,110 @@ def pattern_text(norm: bytes) -> str:
     return text.replace("{}", "*")
 
 
+# TTL histogram over PTTL in ms (the same buckets as the namespaces' in aggregate.py): bucket 1
+# is PTTL -1 (no TTL), 2 is [0, 1 s), then quarter-octave buckets up to 2^29 s, then the rest.
+TTL_BOUNDS_MS: list[int] = [-1, 0, *sorted({round(1000 * 2 ** (k / 4)) for k in range(0, 4 * 29 + 1)})]
+_NO_TTL = 1
+MAX_SIZE_SAMPLES = 64  # measured value sizes kept per family, for the median
+
+_TYPE_NAMES = {b"ReJSON-RL": "json"}
+_DATA_TYPES = frozenset({"string", "hash", "list", "set", "zset", "stream", "json"})
+
+
+class _Family:
+    """One inferred family: key count, masked example, and what the scan measured of its keys.
+
+    Bounded: a Counter of TYPE replies (a handful), a TTL histogram (at most ~120 buckets),
+    exact TTL min and max, and at most MAX_SIZE_SAMPLES measured sizes.
+    """
+
+    __slots__ = (
+        "count",
+        "example",
+        "types",
+        "hist",
+        "ttl_min",
+        "ttl_max",
+        "sizes",
+        "size_n",
+        "size_max",
+        "pii",
+    )
+
+    def __init__(self, count: int = 0, example: str | None = None):
+        self.count = count
+        self.example = example
+        self.types: Counter[bytes] = Counter()
+        self.hist: Counter[int] = Counter()
+        self.ttl_min: int | None = None
+        self.ttl_max: int | None = None
+        self.sizes: list[int] = []
+        self.size_n = 0
+        self.size_max = 0
+        self.pii: set[str] = set()
+
+    def absorb(self, other: _Family) -> None:
+        self.count += other.count
+        if self.example is None:
+            self.example = other.example
+        self.types.update(other.types)
+        self.hist.update(other.hist)
+        if other.ttl_min is not None and (self.ttl_min is None or other.ttl_min < self.ttl_min):
+            self.ttl_min = other.ttl_min
+        if other.ttl_max is not None and (self.ttl_max is None or other.ttl_max > self.ttl_max):
+            self.ttl_max = other.ttl_max
+        self.add_sizes(other.sizes, other.size_n, other.size_max)
+        self.pii |= other.pii
+
+    def add_sizes(self, sizes: list[int], n: int, biggest: int) -> None:
+        if not n:
+            return
+        self.size_n += n
+        self.size_max = max(self.size_max, biggest)
+        room = MAX_SIZE_SAMPLES - len(self.sizes)
+        if room > 0:
+            self.sizes.extend(sizes[:room])
+
+    @property
+    def without_ttl(self) -> int:
+        return self.hist[_NO_TTL]
+
+    def ttl_median_ms(self) -> float | None:
+        total = sum(c for b, c in self.hist.items() if b > _NO_TTL)
+        if not total:
+            return None
+        rank, seen = total / 2, 0
+        for b in sorted(self.hist):
+            c = self.hist[b]
+            if b <= _NO_TTL or not c:
+                continue
+            if seen + c >= rank:
+                lo = TTL_BOUNDS_MS[b - 1]
+                hi = TTL_BOUNDS_MS[b] if b < len(TTL_BOUNDS_MS) else self.ttl_max
+                value = lo + (hi - lo) * max(0.0, rank - seen) / c
+                return min(max(value, self.ttl_min), self.ttl_max)
+            seen += c
+        return self.ttl_max
+
+
+def _measure(keys, types, pttls, sizes, positions) -> _Family:
+    """A family delta of the keys at `positions` (counted by the caller)."""
+    f = _Family()
+    f.types.update(types[p] for p in positions)
+    ttls = sorted(pttls[p] for p in positions)
+    f.hist.update(bisect_right(TTL_BOUNDS_MS, t) for t in ttls)
+    with_ttl = [t for t in ttls if t >= 0]
+    if with_ttl:
+        f.ttl_min, f.ttl_max = with_ttl[0], with_ttl[-1]
+    if sizes:
+        measured = [sizes[p] for p in positions if p in sizes]
+        if measured:
+            f.add_sizes(measured, len(measured), max(measured))
+    return f
+
+
 class PatternInferrer:
-    """Bounded table of normalised unmatched keys: counts and one masked example each."""
+    """Bounded table of normalised unmatched keys: counts, one masked example, measured facts."""
 
     def __init__(self, *, max_patterns: int = 200, working_limit: int = 2000, merge_min: int = 4):
         self.max_patterns = max_patterns
@@ -110,15 +227,24 @@ class PatternInferrer:
         self.merge_min = merge_min
         self.keys = 0
         self.other_keys = 0  # keys of patterns folded away to keep the table bounded
-        self._table: dict[bytes, list] = {}  # normalised -> [count, masked example]
+        self._table: dict[bytes, _Family] = {}  # normalised -> family
 
-    def add(self, keys: list[bytes]) -> None:
+    def add(
+        self,
+        keys: list[bytes],
+        types: list[bytes] | None = None,
+        pttls: list[int] | None = None,
+        sizes: dict[int, int] | None = None,
+    ) -> None:
+        """Fold in unmatched keys; `types` and `pttls` (parallel to `keys`) and `sizes` (position
+        in `keys` -> value bytes, for the keys measured) feed each family's draft."""
         if not keys:
             return
         self.keys += len(keys)
         skeletons = list(map(bytes.translate, keys, repeat(_SKELETON)))
         counts = Counter(skeletons)
         distinct = list(counts)
+        deltas = self._deltas(skeletons, distinct, keys, types, pttls, sizes) if types is not None else None
         # Normalise one real key per skeleton. Where digits survive normalising (a literal such
         # as "v2"), keys of one skeleton may differ in them: those keys are normalised one by one.
         representative = dict(zip(skeletons, keys, strict=True))
@@ -133,23 +259,52 @@ class PatternInferrer:
             if _LITERAL_DIGIT.search(norm) and counts[skeleton] > 1:
                 if by_skeleton is None:
                     by_skeleton = defaultdict(list)
-                    for key, skel in zip(keys, skeletons, strict=True):
-                        by_skeleton[skel].append(key)
-                for key in by_skeleton[skeleton]:
-                    self._count(normalise(key), key, 1)
+                    for pos, skel in enumerate(skeletons):
+                        by_skeleton[skel].append(pos)
+                for pos in by_skeleton[skeleton]:
+                    key = keys[pos]
+                    delta = None if deltas is None else _measure(keys, types, pttls, sizes, [pos])
+                    self._count(normalise(key), key, 1, delta)
             else:
-                self._count(norm, representative[skeleton], counts[skeleton])
+                delta = None if deltas is None else deltas[skeleton]
+                self._count(norm, representative[skeleton], counts[skeleton], delta)
         if len(self._table) > self.working_limit:
             self._shrink()
 
-    def _count(self, norm: bytes, example: bytes, n: int) -> None:
+    @staticmethod
+    def _deltas(skeletons, distinct, keys, types, pttls, sizes) -> dict[bytes, _Family]:
+        """Per skeleton: type counts, TTL histogram and extremes, measured sizes. Counted with
+        C-level passes over the batch (Counter, sorted, bisect), not a Python step per key."""
+        out = {s: _Family() for s in distinct}
+        for (skel, t), c in Counter(zip(skeletons, types, strict=True)).items():
+            out[skel].types[t] += c
+        buckets = map(bisect_right, repeat(TTL_BOUNDS_MS), pttls)
+        for (skel, b), c in Counter(zip(skeletons, buckets, strict=True)).items():
+            out[skel].hist[b] += c
+        pairs = sorted(zip(skeletons, pttls, strict=True))
+        for skel, f in out.items():
+            lo = bisect_left(pairs, (skel, 0))
+            hi = bisect_right(pairs, (skel, math.inf))
+            if lo < hi:
+                f.ttl_min, f.ttl_max = pairs[lo][1], pairs[hi - 1][1]
+        if sizes:
+            for pos, m in sizes.items():
+                out[skeletons[pos]].add_sizes([m], 1, m)
+        return out
+
+    def _count(self, norm: bytes, example: bytes, n: int, delta: _Family | None = None) -> None:
         entry = self._table.get(norm)
         if entry is None:
             capped = _cap(norm)
             entry = self._table.get(capped)
             if entry is None:
-                entry = self._table[capped] = [0, mask_key(example)]
-        entry[0] += n
+                entry = self._table[capped] = _Family(0, mask_key(example))
+                entry.pii.update(personal_data_kinds(example))
+                entry.pii.update(_PERSONAL[m][1] for m in _PERSONAL if m in capped)
+        entry.count += n
+        if delta is not None:
+            delta.count = 0
+            entry.absorb(delta)
 
     def _merge(self) -> None:
         changed = True
@@ -159,7 +314,7 @@ class PatternInferrer:
             groups: dict[tuple, list[bytes]] = defaultdict(list)
             for norm, segs in split.items():
                 for j, seg in enumerate(segs):
-                    if seg != STR:
+                    if seg not in _WILD:
                         groups[(len(segs), j, *segs[:j], *segs[j + 1 :])].append(norm)
             for (_n, j, *_rest), members in groups.items():
                 if len(members) < self.merge_min or any(m not in self._table for m in members):
@@ -167,36 +322,122 @@ class PatternInferrer:
                 segs = list(split[members[0]])
                 segs[j] = STR
                 target = b":".join(segs)
-                merged = self._table.get(target) or [0, None]
-                biggest = max(members, key=lambda m: self._table[m][0])
-                if merged[1] is None:
-                    merged[1] = self._table[biggest][1]
+                merged = self._table.get(target) or _Family()
+                biggest = max(members, key=lambda m: self._table[m].count)
+                if merged.example is None:
+                    merged.example = self._table[biggest].example
                 for m in members:
-                    merged[0] += self._table.pop(m)[0]
+                    merged.absorb(self._table.pop(m))
                 self._table[target] = merged
                 changed = True
 
     def _shrink(self) -> None:
         self._merge()
         if len(self._table) > self.working_limit * 3 // 4:
-            keep = sorted(self._table.items(), key=lambda kv: -kv[1][0])[: self.working_limit // 2]
-            self.other_keys += sum(v[0] for v in self._table.values()) - sum(v[0] for _, v in keep)
+            keep = sorted(self._table.items(), key=lambda kv: -kv[1].count)[: self.working_limit // 2]
+            self.other_keys += sum(v.count for v in self._table.values()) - sum(v.count for _, v in keep)
             self._table = dict(keep)
 
-    def result(self) -> tuple[list[dict], int]:
-        """([{pattern, keys, example}, ...] biggest first, keys in patterns not listed)."""
+    def result(self, *, instance: str | None = None, coverage: float = 1.0) -> tuple[list[dict], int]:
+        """([{pattern, keys, example, draft}, ...] biggest first, keys in patterns not listed).
+
+        `draft` is a namespace entry of the design file drawn from what was measured (see
+        `draft_entry`); `coverage` (scanned share of the keyspace, 0 < coverage <= 1) scales its
+        cardinality.
+        """
         self._merge()
-        by_text: dict[str, list] = {}
-        for norm, (count, example) in self._table.items():
+        by_text: dict[str, tuple[_Family, str, int]] = {}  # text -> (family, typed text, its keys)
+        for norm, fam in self._table.items():
             text = pattern_text(norm)
+            typed = pattern_text(norm, typed=True)
             entry = by_text.get(text)
             if entry is None:
-                by_text[text] = [count, example]
+                by_text[text] = (fam, typed, fam.count)
             else:
-                entry[0] += count
-        ranked = sorted(by_text.items(), key=lambda kv: (-kv[1][0], kv[0]))
+                total, best_typed, best_n = entry
+                if total is not fam:
+                    merged = _Family()
+                    merged.absorb(total)
+                    merged.absorb(fam)
+                    total = merged
+                if fam.count > best_n:
+                    best_typed, best_n = typed, fam.count
+                by_text[text] = (total, best_typed, best_n)
+        ranked = sorted(by_text.items(), key=lambda kv: (-kv[1][0].count, kv[0]))
         kept = ranked[: self.max_patterns]
-        other = self.other_keys + sum(v[0] for _, v in ranked[self.max_patterns :])
+        other = self.other_keys + sum(v[0].count for _, v in ranked[self.max_patterns :])
         return [
-            {"pattern": text, "keys": count, "example": example} for text, (count, example) in kept
+            {
+                "pattern": text,
+                "keys": fam.count,
+                "example": fam.example,
+                "draft": draft_entry(typed, fam, instance=instance, coverage=coverage) if fam.types else None,
+            }
+            for text, (fam, typed, _n) in kept
         ], other
+
+
+# --------------------------------------------------------------------------------------------
+# Drafts: a namespace entry of the design file from what a scan measured of one family
+
+# Round TTLs a draft proposes: the observed maximum rounded up to the next of these (seconds).
+_ROUND_TTLS = [
+    *(1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 2 * 3600, 3 * 3600, 6 * 3600, 12 * 3600),
+    *(86400 * d for d in (1, 2, 3, 7, 14, 30, 60, 90, 180, 365)),
+]
+_SLUG_JUNK = re.compile(r"[^a-z0-9]+")
+
+
+def round_ttl(seconds: float) -> int:
+    """The observed TTL rounded up to a round number of seconds (a whole day beyond a year)."""
+    seconds = max(1, math.ceil(seconds))
+    i = bisect_left(_ROUND_TTLS, seconds)
+    return _ROUND_TTLS[i] if i < len(_ROUND_TTLS) else math.ceil(seconds / 86400) * 86400
+
+
+def slug_of(pattern: str) -> str:
+    """A namespace name from a pattern's literal text: `prod:identity:user:by-email:<email:str>`
+    -> `prod-identity-user-by-email`."""
+    literal = re.sub(r"<[^>]*>|\*", " ", pattern).lower()
+    slug = _SLUG_JUNK.sub("-", literal).strip("-")[:60].strip("-")
+    return slug or "unregistered-family"
+
+
+def draft_entry(pattern: str, fam: _Family, *, instance: str | None, coverage: float = 1.0) -> dict:
+    """A namespace entry (design-file section 1) for one inferred family.
+
+    Left out for the author: `team` (and `instance` when unknown); `classification` is
+    `disposable` when every key had a TTL and is left out otherwise (the scan cannot tell a
+    cache that forgot its TTL from durable data); ops_per_sec is not measured by a scan and is 0.
+    """
+    counted = sum(fam.types.values()) or fam.count
+    without = fam.without_ttl
+    reply, _ = fam.types.most_common(1)[0]
+    data_type = _TYPE_NAMES.get(reply) or reply.decode("utf-8", "replace")
+    if data_type not in _DATA_TYPES:
+        data_type = "other"
+    if without * 2 > counted or fam.ttl_max is None:
+        ttl: dict = {"mode": "none"}
+    else:
+        ttl = {"mode": "absolute", "seconds": round_ttl(fam.ttl_max / 1000)}
+    draft: dict = {"name": slug_of(pattern)}
+    if instance:
+        draft["instance"] = instance
+    draft["pattern"] = pattern
+    if without == 0 and fam.ttl_max is not None:
+        draft["classification"] = "disposable"
+    draft["data_type"] = data_type
+    draft["ttl"] = ttl
+    if fam.sizes:
+        ordered = sorted(fam.sizes)
+        typical = ordered[(len(ordered) - 1) // 2]
+        draft["value_bytes"] = {"typical": typical, "max": max(fam.size_max, typical)}
+    else:
+        draft["value_bytes"] = {"typical": 0, "max": 0}
+    scale = 1.0 / coverage if 0 < coverage < 1 else 1.0
+    draft["cardinality"] = math.ceil(fam.count * scale)
+    draft["ops_per_sec"] = {"reads": 0, "writes": 0}
+    pii = bool(fam.pii)
+    draft["data_classification"] = "confidential" if pii else "internal"
+    draft["contains"] = ["pii"] if pii else []
+    return draft

@@ -70,6 +70,10 @@ class InferredPattern(_Model):
     pattern: str
     keys: int
     example: str | None
+    # addition: a namespace entry of the design file drawn from what the scan measured of the
+    # family (typed placeholders, dominant type, TTL, value sizes, cardinality, personal data);
+    # `team` is left for the author. None in reports stored before drafts existed.
+    draft: dict | None = None
 
 
 class UnmatchedReport(_Model):

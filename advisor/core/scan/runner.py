@@ -276,7 +276,11 @@ def run_scan(
             keys_scanned=agg.keys,
             complete=complete,
             namespaces=[_namespace_report(spec, agg.stats[i]) for i, spec in enumerate(specs)],
-            unmatched=_unmatched_report(agg),
+            unmatched=_unmatched_report(
+                agg,
+                target.instance,
+                1.0 if complete or not reporter.estimate else agg.keys / reporter.estimate,
+            ),
             server=_server_facts(node_facts_list, clustered),
             error=error_text,
             error_kind=error_kind,
@@ -458,9 +462,9 @@ def _namespace_report(spec: NamespaceSpec, stats: NamespaceStats) -> NamespaceRe
     )
 
 
-def _unmatched_report(agg: Aggregator) -> UnmatchedReport:
+def _unmatched_report(agg: Aggregator, instance: str | None = None, coverage: float = 1.0) -> UnmatchedReport:
     stats = agg.unmatched
-    patterns, other = agg.inferrer.result()
+    patterns, other = agg.inferrer.result(instance=instance, coverage=coverage)
     memory, estimated = _memory(stats)
     return UnmatchedReport(
         keys=stats.keys,

@@ -1,0 +1,195 @@
+"""Drafts from scans (issue 9): each unregistered family a scan infers carries `draft`, a namespace
+entry of the design file filled from what the scan measured, that matches the keys it was drawn
+from and lints (KEY003 on a family keyed by e-mail addresses). Real redis-server on a free port."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+import yaml
+from scan_fixtures import client, options
+
+from advisor.core.design import load_design
+from advisor.core.engine import lint_design
+from advisor.core.patterns import parse_pattern
+from advisor.core.scan import ScanTarget, namespace_specs, run_scan
+from advisor.core.scan.infer import round_ttl, slug_of
+from advisor.lib.redisproc import RedisProcess
+
+TODAY = dt.date(2026, 11, 26)
+INSTANCE = "draft-lab"
+
+DESIGN = """\
+version: 1
+teams:
+  - name: identity
+instances:
+  - name: draft-lab
+    environment: prod
+    product: redis-oss
+    memory_gb: 1
+    clustering: none
+    high_availability: true
+    persistence: none
+    geo_replication: false
+    eviction_policy: volatile-lru
+    auth: none
+    tls: true
+    public_network_access: false
+    connection: {{url: "{url}", credential: "none"}}
+namespaces: []
+"""
+
+# family -> the keys written (filled by `_load`)
+EMAIL, UUIDS, NUMERIC, HEX = "email", "uuid", "numeric", "hex"
+
+
+def _load(r) -> dict[str, list[str]]:
+    keys: dict[str, list[str]] = {EMAIL: [], UUIDS: [], NUMERIC: [], HEX: []}
+    p = r.pipeline(transaction=False)
+    for i in range(60):
+        k = f"prod:identity:user:by-email:user{i}@example.com"
+        p.set(k, "u" * 200, ex=1500 + i)
+        keys[EMAIL].append(k)
+    for i in range(80):
+        k = f"prod:orders:cart:{uuid.UUID(int=i + 1, version=4)}"
+        p.hset(k, mapping={f"sku{j}": "1" for j in range(5)})
+        p.expire(k, 600)
+        keys[UUIDS].append(k)
+    for i in range(120):
+        k = f"prod:legacy:session:{1000 + i}"
+        p.set(k, "s" * 50)  # no TTL
+        keys[NUMERIC].append(k)
+    for i in range(50):
+        k = f"prod:media:thumb:{i:08x}cafe{i:04d}"
+        p.set(k, "t" * 1000, ex=80000 + i)
+        keys[HEX].append(k)
+    p.execute()
+    return keys
+
+
+@pytest.fixture(scope="module")
+def scanned():
+    with RedisProcess() as server:
+        keys = _load(client(server))
+        design = load_design(DESIGN.format(url=server.url))
+        target = ScanTarget.from_instance(design.instance(INSTANCE))
+        report = run_scan(target, namespace_specs(design, INSTANCE), options(memory_sample=1.0))
+    drafts = {}
+    for family, family_keys in keys.items():
+        owners = [p for p in report.unmatched.patterns if parse_pattern(p.pattern).matches(family_keys[0])]
+        assert len(owners) == 1, (family, [p.pattern for p in report.unmatched.patterns])
+        drafts[family] = owners[0].draft
+    return report, keys, drafts
+
+
+def _design_with(drafts: list[dict]) -> str:
+    doc = yaml.safe_load(DESIGN.format(url="redis://127.0.0.1:6379/0"))
+    doc["namespaces"] = [{**d, "team": "identity"} for d in drafts]
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def test_every_family_gets_a_draft_whose_pattern_matches_every_key_it_was_drawn_from(scanned):
+    report, keys, drafts = scanned
+    assert report.complete and report.unmatched.keys == 310
+    for family, family_keys in keys.items():
+        draft = drafts[family]
+        assert draft is not None, family
+        pattern = parse_pattern(draft["pattern"])
+        missed = [k for k in family_keys if not pattern.matches(k)]
+        assert missed == [], (family, draft["pattern"])
+        assert draft["instance"] == INSTANCE
+        assert draft["cardinality"] == len(family_keys)
+    assert drafts[EMAIL]["pattern"] == "prod:identity:user:by-email:<email:str>"
+    assert drafts[UUIDS]["pattern"] == "prod:orders:cart:<id:uuid>"
+    assert drafts[NUMERIC]["pattern"] == "prod:legacy:session:<id:int>"
+    assert drafts[HEX]["pattern"] == "prod:media:thumb:<id:hex>"
+    # The reported pattern keeps `*` where personal data was: the contract field is unchanged.
+    email_row = next(p for p in report.unmatched.patterns if p.draft is drafts[EMAIL])
+    assert email_row.pattern == "prod:identity:user:by-email:*"
+
+
+def test_drafts_carry_the_measured_type_ttl_sizes_and_personal_data(scanned):
+    _report, _keys, d = scanned
+    assert d[EMAIL]["data_type"] == "string"
+    assert d[EMAIL]["ttl"] == {"mode": "absolute", "seconds": 1800}  # max 1559 s, rounded up
+    assert d[EMAIL]["classification"] == "disposable"
+    assert d[EMAIL]["contains"] == ["pii"] and d[EMAIL]["data_classification"] == "confidential"
+    assert 200 <= d[EMAIL]["value_bytes"]["typical"] <= 400
+    assert d[EMAIL]["value_bytes"]["max"] >= d[EMAIL]["value_bytes"]["typical"]
+
+    assert d[UUIDS]["data_type"] == "hash"
+    assert d[UUIDS]["ttl"] == {"mode": "absolute", "seconds": 600}
+    assert d[UUIDS]["contains"] == [] and d[UUIDS]["data_classification"] == "internal"
+
+    # No TTL on any key: mode none, and no guess at the classification (left to the author).
+    assert d[NUMERIC]["ttl"] == {"mode": "none"}
+    assert "classification" not in d[NUMERIC]
+    assert 50 <= d[NUMERIC]["value_bytes"]["typical"] <= 150
+
+    assert d[HEX]["ttl"] == {"mode": "absolute", "seconds": 86400}
+    assert 1000 <= d[HEX]["value_bytes"]["typical"] <= 1300
+    assert d[HEX]["value_bytes"]["max"] >= d[HEX]["value_bytes"]["typical"]
+    assert [d[f]["name"] for f in (EMAIL, UUIDS, NUMERIC, HEX)] == [
+        "prod-identity-user-by-email",
+        "prod-orders-cart",
+        "prod-legacy-session",
+        "prod-media-thumb",
+    ]
+
+
+def test_drafts_with_a_team_load_and_lint_with_key003_on_the_email_family_only(scanned):
+    _report, _keys, d = scanned
+    entries = [d[EMAIL], d[UUIDS], d[HEX], {**d[NUMERIC], "classification": "durable"}]
+    design = load_design(_design_with(entries))
+    findings = lint_design(design, today=TODAY).findings
+    key003 = sorted(f.target for f in findings if f.rule == "KEY003")
+    assert key003 == ["namespace:prod-identity-user-by-email"]
+
+
+def test_a_disposable_draft_loads_with_nothing_but_a_team(scanned):
+    _report, _keys, d = scanned
+    for family in (EMAIL, UUIDS, HEX):
+        design = load_design(_design_with([d[family]]))
+        assert design.namespaces[0].pattern == d[family]["pattern"]
+
+
+def test_an_incomplete_scan_scales_the_cardinality_by_its_coverage():
+    with RedisProcess() as server:
+        r = client(server)
+        p = r.pipeline(transaction=False)
+        for i in range(2000):
+            p.set(f"prod:legacy:session:{i}", "s", ex=300)
+        p.execute()
+        design = load_design(DESIGN.format(url=server.url))
+        target = ScanTarget.from_instance(design.instance(INSTANCE))
+        report = run_scan(target, namespace_specs(design, INSTANCE), options(max_keys=500))
+    assert not report.complete
+    (row,) = report.unmatched.patterns
+    scanned_keys = row.keys
+    assert scanned_keys < 2000
+    assert row.draft["cardinality"] == pytest.approx(2000, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "rounded"),
+    [(0.2, 1), (1, 1), (1.01, 5), (59, 60), (60, 60), (61, 120), (599.5, 600), (1559, 1800), (86399, 86400)]
+    + [(86401, 2 * 86400), (365 * 86400 + 1, 366 * 86400)],
+)
+def test_round_ttl_rounds_up_to_a_round_number(seconds, rounded):
+    assert round_ttl(seconds) == rounded
+
+
+@pytest.mark.parametrize(
+    ("pattern", "slug"),
+    [
+        ("prod:identity:user:by-email:<email:str>", "prod-identity-user-by-email"),
+        ("tmp:<id:uuid>", "tmp"),
+        ("*:<id:int>", "unregistered-family"),
+        ("Cache_V2:{<id:int>}:Items", "cache-v2-items"),
+    ],
+)
+def test_slug_of_pattern(pattern, slug):
+    assert slug_of(pattern) == slug
