@@ -5,6 +5,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
+from advisor.core.units import format_bytes
 from advisor.findings import services
 from advisor.findings.models import DesignFinding
 
@@ -55,24 +56,20 @@ def percent(value, digits: int = 0) -> str:
 
 @register.filter
 def gib(value, digits: int = 2) -> str:
+    """Bytes in binary units (advisor.core.units; the name is older than that)."""
     try:
-        return f"{float(value) / 2**30:,.{int(digits)}f} GiB"
+        return format_bytes(float(value), digits=int(digits))
     except (TypeError, ValueError):
         return ""
 
 
 @register.filter
 def bytes_h(value) -> str:
-    """Bytes in the largest binary unit that keeps the number above one: 734 KiB, 1.2 GiB."""
+    """Bytes in the largest binary unit that keeps the number above one: 734.0 KiB, 1.2 GiB."""
     try:
-        size = float(value)
+        return format_bytes(float(value))
     except (TypeError, ValueError):
         return ""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(size) < 1024:
-            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
-        size /= 1024
-    return f"{size:,.1f} TiB"
 
 
 _PRODUCTS = {

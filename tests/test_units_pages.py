@@ -1,0 +1,73 @@
+"""Pages use the one formatter: sizes in binary units with IEC names, TTLs as durations."""
+
+import re
+
+import pytest
+
+from advisor.core.units import format_duration
+from advisor.registry.models import Instance
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def scanned(demo_registry):
+    from advisor.scans.models import ScanRun
+
+    instance = Instance.objects.get(name="prod-catalog-cache")
+    ns = instance.namespaces.exclude(ttl_mode="none").exclude(ttl_seconds=None).first()
+    report = {
+        "complete": True,
+        "server": {"used_memory": 65_610_000_000},
+        "namespaces": [
+            {
+                "name": ns.name,
+                "keys": 1000,
+                "without_ttl": 0,
+                "ttl_seconds": {"p50": 111_230, "max": 174_983},
+                "memory_bytes": 62_543.8 * 2**20,
+                "types": {ns.data_type: 1000},
+            }
+        ],
+        "findings": [],
+    }
+    run = ScanRun.objects.create(
+        instance=instance, status="completed", complete=True, findings_total=0, keys_scanned=1000,
+        finished_at=instance.updated_at, report=report,
+    )  # fmt: skip
+    return instance, ns, run
+
+
+def _row(body, name):
+    match = re.search(rf"<tr[^>]*>\s*<td[^>]*>.*?{re.escape(name)}.*?</tr>", body, re.S)
+    assert match, f"no row for {name}"
+    return match.group(0)
+
+
+def test_the_scan_dashboard_shows_ttls_as_durations_and_sizes_in_iec_units(client, viewer, scanned):
+    instance, ns, run = scanned
+    client.force_login(viewer)
+    for url in (f"/instances/{instance.name}/scans/", f"/scans/{run.pk}/"):
+        body = client.get(url).content.decode()
+        row = _row(body, ns.name)
+        assert "1 d 7 h / 2 d 1 h" in row  # not "111230 / 174983 s"
+        assert "111230" not in row and "174983" not in row
+        assert "61.1 GiB" in row  # not "61.1 GB"
+        designed = ns.ttl_seconds + ns.ttl_jitter_seconds
+        assert f"≤ {format_duration(designed, parts=None)}<" in row  # the design's TTL, exact
+    body = client.get(f"/instances/{instance.name}/scans/").content.decode()
+    assert "61.1 GiB" in body  # used memory
+    for decimal in (" KB<", " MB<", " GB<", " bytes<"):
+        assert decimal not in body
+
+
+def test_the_size_and_duration_filters(scanned):
+    from django.template import engines
+
+    template = engines["django"].from_string(
+        "{% load units %}{{ a|size }}|{{ b|size }}|{{ c|duration }}|{{ c|duration:'exact' }}|{{ d|duration }}"
+    )
+    assert (
+        template.render({"a": 512, "b": None, "c": 111_230, "d": "junk"})
+        == "512 B|—|1 d 7 h|1 d 6 h 53 min 50 s|—"
+    )
