@@ -5,6 +5,7 @@ from and lints (KEY003 on a family keyed by e-mail addresses). Real redis-server
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 
 import pytest
@@ -193,3 +194,85 @@ def test_round_ttl_rounds_up_to_a_round_number(seconds, rounded):
 )
 def test_slug_of_pattern(pattern, slug):
     assert slug_of(pattern) == slug
+
+
+# --------------------------------------------------------------------------------------------
+# The page: "Register this namespace" opens the form filled with the draft
+
+
+@pytest.fixture
+def shop_scanned(db, django_user_model):
+    from advisor.scans import services
+    from advisor.scans.models import ScanRun
+    from tests.registry_fixtures import register_shop
+
+    with RedisProcess() as server:
+        r = client(server)
+        p = r.pipeline(transaction=False)
+        for i in range(30):
+            p.set(f"prod:shop:product:v1:{i}", "x" * 100, ex=600)  # the registered namespace
+        for i in range(40):
+            p.set(f"prod:identity:user:by-email:user{i}@example.com", "u" * 300, ex=1700)
+        p.execute()
+        shop = register_shop(server.url)
+        run = services.scan_run_create(instance=shop, enqueue=False)
+        run = services.scan_run_execute(run=run, options=services.scan_options(memory_sample=1.0))
+    assert run.status == ScanRun.Status.COMPLETED, run.reason
+    user = django_user_model.objects.create_user("sam-shop", password="x")
+    shop.namespaces.first().team.members.add(user)
+    return shop, run, user
+
+
+def test_register_this_namespace_opens_the_form_filled_with_the_draft(client, shop_scanned):
+    shop, run, user = shop_scanned
+    client.force_login(user)
+    rows = run.report["unmatched"]["patterns"]
+    index = next(i for i, p in enumerate(rows) if p["pattern"] == "prod:identity:user:by-email:*")
+    draft = rows[index]["draft"]
+    for page in (f"/instances/{shop.name}/scans/", f"/scans/{run.pk}/"):
+        body = client.get(page).content.decode()
+        links = re.findall(r'href="(/namespaces/new/[^"]*)"', body)
+        link = next(h for h in links if f"family={index}" in h).replace("&amp;", "&")
+        assert link.endswith(f"?scan={run.pk}&family={index}")  # a reference: no key travels in the URL
+        response = client.get(link)
+        assert response.status_code == 200
+        initial = response.context["form"].initial
+        assert initial["pattern"] == "prod:identity:user:by-email:<email:str>" == draft["pattern"]
+        assert initial["instance"] == shop.pk
+        assert initial["data_type"] == "string"
+        assert initial["ttl_mode"] == "absolute" and initial["ttl_seconds"] == 1800
+        assert initial["value_bytes_typical"] == draft["value_bytes"]["typical"] >= 300
+        assert initial["value_bytes_max"] >= initial["value_bytes_typical"]
+        assert initial["cardinality"] == 40
+        assert initial["contains"] == ["pii"] and initial["data_classification"] == "confidential"
+        assert initial["classification"] == "disposable"
+        html = response.content.decode()
+        assert 'value="prod:identity:user:by-email:&lt;email:str&gt;"' in html
+
+
+def test_a_stale_draft_reference_opens_an_empty_form_and_says_so(client, shop_scanned):
+    shop, run, user = shop_scanned
+    client.force_login(user)
+    for query in (f"scan={run.pk}&family=99", "scan=999999&family=0", f"scan={run.pk}&family=x", "scan=x"):
+        response = client.get(f"/namespaces/new/?{query}")
+        assert response.status_code == 200, query
+        assert "pattern" not in response.context["form"].initial
+        assert "no longer available" in response.content.decode()
+
+
+def test_the_registered_draft_saves_and_matches_its_keys(client, shop_scanned):
+    shop, run, user = shop_scanned
+    from advisor.registry.models import Namespace
+
+    client.force_login(user)
+    rows = run.report["unmatched"]["patterns"]
+    index = next(i for i, p in enumerate(rows) if p["pattern"] == "prod:identity:user:by-email:*")
+    form = client.get(f"/namespaces/new/?scan={run.pk}&family={index}").context["form"]
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data["team"] = shop.namespaces.first().team.pk
+    data["contains"] = form["contains"].value()
+    response = client.post("/namespaces/new/", {k: v for k, v in data.items() if v != [] or k == "contains"})
+    assert response.status_code == 302, response.context["form"].errors if response.context else response
+    saved = Namespace.objects.get(name="prod-identity-user-by-email")
+    assert parse_pattern(saved.pattern).matches("prod:identity:user:by-email:user7@example.com")
+    assert saved.contains == ["pii"] and saved.ttl_seconds == 1800

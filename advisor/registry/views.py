@@ -171,6 +171,41 @@ def namespace_detail(request, name):
 _PREFILL = ("pattern", "instance", "data_type", "team", "name", "cardinality", "classification")
 
 
+def _scan_draft_initial(request) -> dict:
+    """The form's initial values from the `draft` of an unregistered family of a scan report,
+    referenced as ?scan=<run id>&family=<index>, so that key examples never travel in URLs.
+    An unknown run or index prefills nothing (with a message saying so)."""
+    from advisor.scans.models import ScanRun
+
+    try:
+        run = ScanRun.objects.filter(pk=int(request.GET["scan"])).first()
+        index = int(request.GET.get("family", ""))
+        patterns = ((run.report or {}).get("unmatched") or {}).get("patterns") or [] if run else []
+        draft = patterns[index].get("draft") if 0 <= index < len(patterns) else None
+    except (TypeError, ValueError, AttributeError):
+        draft = None
+    if not isinstance(draft, dict):
+        messages.warning(request, "That scan's draft is no longer available: the form starts empty.")
+        return {}
+    initial = {
+        k: draft[k] for k in ("name", "pattern", "classification", "data_type", "cardinality") if k in draft
+    }
+    initial["instance"] = run.instance_id
+    ttl = draft.get("ttl") or {}
+    if ttl.get("mode"):
+        initial["ttl_mode"] = ttl["mode"]
+        initial["ttl_seconds"] = ttl.get("seconds") or 0
+        initial["ttl_jitter_seconds"] = ttl.get("jitter_seconds") or 0
+    value_bytes = draft.get("value_bytes") or {}
+    for part in ("typical", "max"):
+        if part in value_bytes:
+            initial[f"value_bytes_{part}"] = value_bytes[part]
+    for key, field in (("data_classification", "data_classification"), ("contains", "contains")):
+        if key in draft:
+            initial[field] = draft[key]
+    return initial
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def namespace_edit(request, name=None):
@@ -184,7 +219,9 @@ def namespace_edit(request, name=None):
     if ns is None and request.method == "GET":
         # "Register this namespace" from a scan report arrives with a prefilled draft.
         initial = {k: request.GET[k] for k in _PREFILL if request.GET.get(k)}
-        if "instance" in initial:
+        if request.GET.get("scan"):
+            initial = _scan_draft_initial(request)
+        elif "instance" in initial:
             found = Instance.objects.filter(name=initial["instance"]).first()
             initial["instance"] = found.pk if found else None
         if "team" in initial:
