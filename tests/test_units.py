@@ -89,3 +89,29 @@ def test_format_duration_parts():
     assert format_duration(None, missing="?") == "?"
     with pytest.raises(ValueError, match="at least 1"):
         format_duration(10, parts=0)
+
+
+def test_the_scan_report_on_a_terminal_uses_the_same_units():
+    from advisor.scans.report_text import render_scan_text
+
+    report = {
+        "instance": "prod-shop-cache",
+        "complete": True,
+        "keys_scanned": 1000,
+        "duration_s": 1.5,
+        "server": {"redis_version": "7.4.0", "used_memory": 65_610_000_000},
+        "namespaces": [
+            {
+                "name": "sessions",
+                "keys": 1000,
+                "without_ttl": 0,
+                "memory_bytes": 1536,
+                "ttl_seconds": {"p50": 111_230, "max": 174_983},
+            }
+        ],
+    }
+    text = render_scan_text(report)
+    assert "used memory 61.1 GiB" in text
+    (row,) = [line for line in text.splitlines() if line.startswith("sessions")]
+    assert row.endswith("1.5 KiB  1 d 7 h / 2 d 1 h")
+    assert "111230" not in text and " s\n" not in text

@@ -1,8 +1,10 @@
 """Pages use the one formatter: sizes in binary units with IEC names, TTLs as durations."""
 
+import datetime as dt
 import re
 
 import pytest
+from django.utils import timezone
 
 from advisor.core.units import format_duration
 from advisor.registry.models import Instance
@@ -71,3 +73,30 @@ def test_the_size_and_duration_filters(scanned):
         template.render({"a": 512, "b": None, "c": 111_230, "d": "junk"})
         == "512 B|—|1 d 7 h|1 d 6 h 53 min 50 s|—"
     )
+
+
+def test_a_review_page_and_its_markdown_give_the_same_sizes(client, member, viewer):
+    from advisor.core.units import format_bytes
+    from advisor.registry.models import Team
+    from advisor.reviews import services
+    from advisor.reviews.models import Review
+
+    catalog = Team.objects.get(name="catalog")
+    client.force_login(member)
+    data = {}
+    expires = (timezone.localdate() + dt.timedelta(days=60)).isoformat()
+    for i, f in enumerate(services.blocking_findings(services.team_findings(catalog))):
+        data[f"reason_{i}"] = f"Accepted until the {f.rule} fix ships"
+        data[f"expires_{i}"] = expires
+    assert client.post("/teams/catalog/review/", data).status_code == 302
+    review = Review.objects.get(team=catalog)
+    client.force_login(viewer)
+    total = format_bytes(review.sizing["total_bytes"])
+    assert re.search(r"\d (B|KiB|MiB|GiB|TiB)$", total)
+    md = client.get(f"/reviews/{review.pk}/report.md").content.decode()
+    page = client.get(f"/reviews/{review.pk}/").content.decode()
+    report = client.get(f"/reviews/{review.pk}/report/").content.decode()
+    assert f"Estimated memory of the team's namespaces: {total}." in md
+    for html in (page, report):
+        assert f"<strong>{total}</strong>" in html
+        assert not re.search(r"\d (KB|MB|GB|bytes)<", html)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from advisor.core.findings import SEVERITIES_HIGH_FIRST
+from advisor.core.units import format_bytes
 from advisor.findings.markup import markdown_code, markdown_inline, markdown_text, render_markdown
 
 from .models import Review
@@ -59,10 +60,6 @@ def review_context(review: Review) -> dict:
         "comment_count": len(comments),
         "waiver_requests": waiver_requests,
     }
-
-
-def _mib(n: int) -> str:
-    return f"{n / 2**20:,.1f} MiB"
 
 
 def review_markdown(review: Review) -> str:
@@ -122,12 +119,12 @@ def review_markdown(review: Review) -> str:
     sizing = ctx["sizing"] or {}
     lines += ["", "## Sizing", ""]
     if sizing.get("namespaces"):
-        lines += [f"Estimated memory of the team's namespaces: {_mib(sizing['total_bytes'])}.", ""]
+        lines += [f"Estimated memory of the team's namespaces: {format_bytes(sizing['total_bytes'])}.", ""]
         lines += ["| Namespace | Instance | Keys | Bytes per key | Memory |", "|---|---|---:|---:|---:|"]
         for ns in sizing["namespaces"]:
             lines.append(
                 f"| {text(ns['name'])} | {text(ns['instance'])} | {ns['cardinality']:,} "
-                f"| {ns['per_key_bytes']:,} | {_mib(ns['memory_bytes'])} |"
+                f"| {ns['per_key_bytes']:,} | {format_bytes(ns['memory_bytes'])} |"
             )
         lines += [
             "",
@@ -136,8 +133,8 @@ def review_markdown(review: Review) -> str:
         ]
         for inst in sizing["instances"]:
             lines.append(
-                f"| {text(inst['instance'])} | {_mib(inst['team_bytes'])} | {_mib(inst['total_bytes'])} "
-                f"| {_mib(inst['usable_bytes'])} | {inst['usage_ratio']:.0%} |"
+                f"| {text(inst['instance'])} | {format_bytes(inst['team_bytes'])} | {format_bytes(inst['total_bytes'])} "
+                f"| {format_bytes(inst['usable_bytes'])} | {inst['usage_ratio']:.0%} |"
             )
     else:
         lines.append("No sizing recorded.")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from advisor.core.units import format_bytes as _bytes
+from advisor.core.units import format_duration
+
 _COLORS = {
     "critical": "\033[1;31m",
     "high": "\033[31m",
@@ -10,16 +13,6 @@ _COLORS = {
     "info": "\033[2m",
 }
 _RESET = "\033[0m"
-
-
-def _bytes(n: float | None) -> str:
-    if n is None:
-        return "—"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
 
 
 def render_scan_text(report: dict, *, color: bool = False) -> str:
@@ -46,7 +39,9 @@ def render_scan_text(report: dict, *, color: bool = False) -> str:
     for ns in report.get("namespaces", []):
         ttl = ns.get("ttl_seconds") or {}
         p50, top = ttl.get("p50"), ttl.get("max")
-        ttl_text = f"{p50} / {top} s" if p50 is not None and top is not None else "—"
+        ttl_text = (
+            f"{format_duration(p50)} / {format_duration(top)}" if p50 is not None and top is not None else "—"
+        )
         mem = _bytes(ns.get("memory_bytes")) + ("~" if ns.get("memory_estimated") else "")
         lines.append(
             f"{ns['name']:<28} {ns.get('keys', 0):>10,} {ns.get('without_ttl', 0):>8,} {mem:>12}  {ttl_text}"
