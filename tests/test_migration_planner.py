@@ -350,10 +350,10 @@ def test_the_need_comes_from_the_last_scan_when_there_is_one():
     assert by_design.need.source == "design" and by_design.target.sku == "B3"
     assert by_scan.need.source == "last-scan" and by_scan.need.memory_bytes == 5 * GIB
     assert by_scan.need.design_bytes == by_design.need.memory_bytes
-    assert by_scan.target.sku == "B10"  # B5 holds 4.8 GB usable
+    assert by_scan.target.sku == "B10"  # B5 holds 4.8 GiB usable
     for text in (by_scan.to_markdown(), by_scan.to_text()):
         assert (
-            "measured by the last scan on 2026-11-20" in text and "estimated at 921.6 MB" in text
+            "measured by the last scan on 2026-11-20" in text and "estimated at 921.6 MiB" in text
         )  # the estimate beside it
 
 

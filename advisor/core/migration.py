@@ -31,6 +31,7 @@ from advisor.core.rules import get_rule
 from advisor.core.rules.hsh import slot_determinant, tag_text
 from advisor.core.rules.ins import RETIREMENT_WARNING_DAYS
 from advisor.core.sizing import GIB, instance_sizing, namespace_memory_bytes
+from advisor.core.units import format_bytes, format_duration
 
 AMR = platform.AMR
 ACR = platform.ACR
@@ -1428,10 +1429,7 @@ def _ttl_words(ns: Namespace) -> str:
 
 
 def _duration(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size} {unit}"
-    return f"{seconds:,} s"
+    return format_duration(seconds, parts=None)  # exact: a design's TTL, not a measurement
 
 
 def _namespace_plan(ns: Namespace, *, rdb_export: bool) -> NamespacePlan:
@@ -1517,14 +1515,8 @@ def _gb(value: float | None) -> str:
 
 
 def _size(n: int | None) -> str:
-    """Bytes in the units the sizing model uses (1 GB = 2^30 bytes, as in the SKU sizes)."""
-    if n is None:
-        return "?"
-    if n >= GIB:
-        return f"{n / GIB:,.2f} GB"
-    if n >= 2**20:
-        return f"{n / 2**20:,.1f} MB"
-    return f"{n / 2**10:,.1f} KB"
+    """Bytes in binary units with IEC names, as everywhere (the sizing model counts 2^30 to the GB)."""
+    return format_bytes(n, missing="?")
 
 
 def _tier_label(tier_name: str) -> str:
