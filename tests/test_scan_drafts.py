@@ -276,3 +276,78 @@ def test_the_registered_draft_saves_and_matches_its_keys(client, shop_scanned):
     saved = Namespace.objects.get(name="prod-identity-user-by-email")
     assert parse_pattern(saved.pattern).matches("prod:identity:user:by-email:user7@example.com")
     assert saved.contains == ["pii"] and saved.ttl_seconds == 1800
+
+
+# --------------------------------------------------------------------------------------------
+# The per-family accumulators, without a server
+
+
+def _infer(batches):
+    from advisor.core.scan.infer import PatternInferrer
+
+    inf = PatternInferrer()
+    for keys, types, pttls, sizes in batches:
+        inf.add(keys, types, pttls, sizes)
+    rows, _other = inf.result(instance=INSTANCE)
+    return {r["draft"]["pattern"]: r["draft"] for r in rows}
+
+
+@pytest.mark.parametrize(
+    ("without_ttl", "mode", "classification"),
+    [
+        (0, "absolute", "disposable"),
+        (1, "absolute", None),
+        (5, "absolute", None),
+        (6, "none", None),
+        (10, "none", None),
+    ],
+)
+def test_ttl_mode_none_only_when_most_keys_have_no_ttl(without_ttl, mode, classification):
+    keys = [f"a:b:{i}".encode() for i in range(10)]
+    pttls = [-1] * without_ttl + [250_000 + i for i in range(10 - without_ttl)]
+    draft = _infer([(keys, [b"string"] * 10, pttls, {})])["a:b:<id:int>"]
+    assert draft["ttl"]["mode"] == mode
+    if mode == "absolute":
+        assert draft["ttl"]["seconds"] == 300  # max 250 s, rounded up
+    assert draft.get("classification") == classification
+
+
+def test_families_mixed_in_one_batch_keep_their_own_types_ttls_and_sizes():
+    keys, types, pttls, sizes = [], [], [], {}
+    for i in range(30):
+        keys.append(f"x:user:{i}".encode())
+        types.append(b"hash")
+        pttls.append(-1 if i == 0 else 3_000_000 + i)  # 50 min; one key without TTL
+        keys.append(f"x:mail:u{i}@example.org".encode())
+        types.append(b"string")
+        pttls.append(10_000)
+        sizes[len(keys) - 1] = 100 + i
+    keys.append(b"x:user:99")
+    types.append(b"string")  # a minority type
+    pttls.append(20_000)
+    drafts = _infer(
+        [(keys[:40], types[:40], pttls[:40], {p: m for p, m in sizes.items() if p < 40})]
+        + [(keys[40:], types[40:], pttls[40:], {p - 40: m for p, m in sizes.items() if p >= 40})]
+    )
+    user, mail = drafts["x:user:<id:int>"], drafts["x:mail:<email:str>"]
+    assert user["data_type"] == "hash" and user["cardinality"] == 31
+    assert user["ttl"] == {"mode": "absolute", "seconds": 3600} and "classification" not in user
+    assert user["value_bytes"] == {"typical": 0, "max": 0}  # nothing measured
+    assert user["contains"] == [] and user["data_classification"] == "internal"
+    assert mail["data_type"] == "string" and mail["cardinality"] == 30
+    assert mail["ttl"] == {"mode": "absolute", "seconds": 10} and mail["classification"] == "disposable"
+    assert mail["value_bytes"] == {"typical": 114, "max": 129}
+    assert mail["contains"] == ["pii"] and mail["data_classification"] == "confidential"
+
+
+def test_sizes_kept_per_family_are_bounded():
+    from advisor.core.scan.infer import MAX_SIZE_SAMPLES, PatternInferrer
+
+    inf = PatternInferrer()
+    for start in range(0, 5000, 500):
+        keys = [f"big:{i}".encode() for i in range(start, start + 500)]
+        inf.add(keys, [b"string"] * 500, [-1] * 500, {p: 10 + start + p for p in range(500)})
+    (family,) = inf._table.values()
+    assert len(family.sizes) == MAX_SIZE_SAMPLES and family.size_n == 5000 and family.size_max == 5009
+    (row,), _ = inf.result()
+    assert row["draft"]["value_bytes"]["max"] == 5009

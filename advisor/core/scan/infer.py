@@ -13,7 +13,8 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from itertools import repeat
+from itertools import compress, repeat
+from operator import eq
 
 from advisor.core.scan.masking import EMAIL, IPV4, PHONE, mask_key, personal_data_kinds
 
@@ -202,22 +203,6 @@ class _Family:
         return self.ttl_max
 
 
-def _measure(keys, types, pttls, sizes, positions) -> _Family:
-    """A family delta of the keys at `positions` (counted by the caller)."""
-    f = _Family()
-    f.types.update(types[p] for p in positions)
-    ttls = sorted(pttls[p] for p in positions)
-    f.hist.update(bisect_right(TTL_BOUNDS_MS, t) for t in ttls)
-    with_ttl = [t for t in ttls if t >= 0]
-    if with_ttl:
-        f.ttl_min, f.ttl_max = with_ttl[0], with_ttl[-1]
-    if sizes:
-        measured = [sizes[p] for p in positions if p in sizes]
-        if measured:
-            f.add_sizes(measured, len(measured), max(measured))
-    return f
-
-
 class PatternInferrer:
     """Bounded table of normalised unmatched keys: counts, one masked example, measured facts."""
 
@@ -244,7 +229,6 @@ class PatternInferrer:
         skeletons = list(map(bytes.translate, keys, repeat(_SKELETON)))
         counts = Counter(skeletons)
         distinct = list(counts)
-        deltas = self._deltas(skeletons, distinct, keys, types, pttls, sizes) if types is not None else None
         # Normalise one real key per skeleton. Where digits survive normalising (a literal such
         # as "v2"), keys of one skeleton may differ in them: those keys are normalised one by one.
         representative = dict(zip(skeletons, keys, strict=True))
@@ -254,42 +238,43 @@ class PatternInferrer:
             norms = normalise_blob(blob).split(b"\n")
         else:  # a key with a newline in it: no shared blob for this batch
             norms = [normalise(k) for k in reps]
-        by_skeleton = None
-        for skeleton, norm in zip(distinct, norms, strict=True):
-            if _LITERAL_DIGIT.search(norm) and counts[skeleton] > 1:
-                if by_skeleton is None:
-                    by_skeleton = defaultdict(list)
-                    for pos, skel in enumerate(skeletons):
-                        by_skeleton[skel].append(pos)
-                for pos in by_skeleton[skeleton]:
-                    key = keys[pos]
-                    delta = None if deltas is None else _measure(keys, types, pttls, sizes, [pos])
-                    self._count(normalise(key), key, 1, delta)
-            else:
-                delta = None if deltas is None else deltas[skeleton]
-                self._count(norm, representative[skeleton], counts[skeleton], delta)
+        norm_of = dict(zip(distinct, norms, strict=True))
+        one_by_one = {s for s, norm in norm_of.items() if counts[s] > 1 and _LITERAL_DIGIT.search(norm)}
+        if one_by_one:
+            key_norms = [
+                normalise(k) if s in one_by_one else norm_of[s] for k, s in zip(keys, skeletons, strict=True)
+            ]
+        else:
+            key_norms = list(map(norm_of.__getitem__, skeletons))
+        # Per family (few per batch): keys, the first as example, and the measured facts.
+        norm_counts = Counter(key_norms)
+        first = dict(zip(reversed(key_norms), reversed(keys), strict=True))
+        facts = self._facts(key_norms, norm_counts, types, pttls, sizes) if types is not None else {}
+        for norm, n in norm_counts.items():
+            self._count(norm, first[norm], n, facts.get(norm))
         if len(self._table) > self.working_limit:
             self._shrink()
 
     @staticmethod
-    def _deltas(skeletons, distinct, keys, types, pttls, sizes) -> dict[bytes, _Family]:
-        """Per skeleton: type counts, TTL histogram and extremes, measured sizes. Counted with
-        C-level passes over the batch (Counter, sorted, bisect), not a Python step per key."""
-        out = {s: _Family() for s in distinct}
-        for (skel, t), c in Counter(zip(skeletons, types, strict=True)).items():
-            out[skel].types[t] += c
+    def _facts(key_norms, families, types, pttls, sizes) -> dict[bytes, _Family]:
+        """Per family of the batch: type counts, TTL histogram and extremes, measured sizes.
+        Counted with C-level passes over the batch (Counter, sorted, bisect), not a Python step
+        per key."""
+        out = {norm: _Family() for norm in families}
+        for (norm, t), c in Counter(zip(key_norms, types, strict=True)).items():
+            out[norm].types[t] += c
         buckets = map(bisect_right, repeat(TTL_BOUNDS_MS), pttls)
-        for (skel, b), c in Counter(zip(skeletons, buckets, strict=True)).items():
-            out[skel].hist[b] += c
-        pairs = sorted(zip(skeletons, pttls, strict=True))
-        for skel, f in out.items():
-            lo = bisect_left(pairs, (skel, 0))
-            hi = bisect_right(pairs, (skel, math.inf))
-            if lo < hi:
-                f.ttl_min, f.ttl_max = pairs[lo][1], pairs[hi - 1][1]
+        for (norm, b), c in Counter(zip(key_norms, buckets, strict=True)).items():
+            out[norm].hist[b] += c
+        for norm, f in out.items():
+            # One C-level pass per family (a batch holds few): its PTTLs, without the -1s.
+            ttls = pttls if len(out) == 1 else list(compress(pttls, map(eq, key_norms, repeat(norm))))
+            if ttls and (mx := max(ttls)) >= 0:
+                f.ttl_max = mx
+                f.ttl_min = min(filter((0).__le__, ttls)) if f.hist[_NO_TTL] else min(ttls)
         if sizes:
             for pos, m in sizes.items():
-                out[skeletons[pos]].add_sizes([m], 1, m)
+                out[key_norms[pos]].add_sizes([m], 1, m)
         return out
 
     def _count(self, norm: bytes, example: bytes, n: int, delta: _Family | None = None) -> None:
