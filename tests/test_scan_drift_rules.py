@@ -200,8 +200,7 @@ def test_per_field_fires_drf003_only_for_key_ttls_above_the_design(above, fires)
     assert bool(found) is fires
     if fires:
         assert found[0].message == (
-            "2 of 5 keys have a key TTL above the per-field design's 600 s + 60 s jitter; the longest is 7200 s "
-            "(2.0 h)."
+            "2 of 5 keys have a key TTL above the per-field design's 10 min + 1 min jitter; the longest is 2 h."
         )
 
 
@@ -228,7 +227,7 @@ def test_oversized_values_name_the_biggest_keys_masked():
     ] + [ns(n) for n in ("user-by-email", "rate-limits", "retired")]
     (f,) = rules_of(report(namespaces=namespaces))["DRF005"]
     assert f.message == (
-        "2 keys of 40 measured are bigger than value_bytes.max (1000 B) allows; the biggest: "
+        "2 keys of 40 measured are bigger than value_bytes.max (1,000 B) allows; the biggest: "
         "prod:catalog:product:v3:1 (string, 8.8 KiB)."
     )
     assert "prod:catalog:product:v3:3" not in f.message  # within the limit: not named

@@ -12,6 +12,7 @@ from typing import Any
 
 from advisor.core.findings import Finding, Severity
 from advisor.core.rules.base import DriftRule, ScanContext, instance_target, namespace_target
+from advisor.core.units import format_bytes, format_duration
 
 # design data_type -> the name the scan report gives the Redis TYPE reply
 _TYPE_OF = {
@@ -81,21 +82,11 @@ def _pct(part: float, whole: float) -> str:
 
 
 def _bytes(n: float) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{int(n)} B"
+    return format_bytes(n)
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(seconds)
-    if seconds >= 86400 * 2:
-        return f"{seconds} s ({seconds / 86400:.1f} d)"
-    if seconds >= 7200:
-        return f"{seconds} s ({seconds / 3600:.1f} h)"
-    return f"{seconds} s"
+    return format_duration(seconds, parts=None, missing="?")  # exact: set beside the design's limit
 
 
 def _incomplete_note(ctx: ScanContext) -> str:
@@ -263,7 +254,7 @@ class DRF003(DriftRule):
             return
         for ns, entry in _scanned_namespaces(ctx):
             if ns.has_ttl and entry.ttl_above_design > 0:
-                jitter = f" + {ns.ttl.jitter_seconds} s jitter" if ns.ttl.jitter_seconds else ""
+                jitter = f" + {_duration(ns.ttl.jitter_seconds)} jitter" if ns.ttl.jitter_seconds else ""
                 if ns.key_has_ttl:
                     what = "a remaining TTL above the design's"
                 else:
@@ -271,7 +262,7 @@ class DRF003(DriftRule):
                 yield self.finding(
                     namespace_target(ns.name),
                     f"{entry.ttl_above_design:,} of {entry.keys:,} keys have {what} "
-                    f"{ns.ttl.seconds} s{jitter}; the longest is {_duration(entry.ttl_seconds.max)}.",
+                    f"{_duration(ns.ttl.seconds)}{jitter}; the longest is {_duration(entry.ttl_seconds.max)}.",
                 )
 
 

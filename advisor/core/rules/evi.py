@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from advisor.core.findings import Finding, Severity
 from advisor.core.rules.base import DesignContext, Rule, instance_target, namespace_target
 from advisor.core.rules.key import ENVIRONMENT_WORDS, pattern_environment_word
+from advisor.core.units import format_bytes
 
 # Classifications whose keys must not disappear just because memory is full.
 STATEFUL = ("session", "coordination", "durable")
@@ -21,7 +22,7 @@ def _targets(namespaces: Iterable) -> list[str]:
 
 
 def _mib(n: float) -> str:
-    return f"{n / 2**20:,.1f} MiB"
+    return format_bytes(n)
 
 
 class EVI001(Rule):

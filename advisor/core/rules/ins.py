@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from advisor.core import platform
 from advisor.core.findings import Finding, Severity
 from advisor.core.rules.base import DesignContext, Rule, instance_target, namespace_target
+from advisor.core.units import format_bytes
 
 # Announced retirement of Azure Cache for Redis, per tier, as the platform catalog has it
 # (platform.retirement_date is the lookup; this table is for callers that list them).
@@ -445,11 +446,10 @@ class INS007(Rule):
                 severity, limit = Severity.medium, medium
             else:
                 continue
-            gib = 2**30
             yield self.finding(
                 instance_target(inst.name),
-                f"Namespaces on {inst.name} are estimated at {sizing.total_bytes / gib:,.2f} GiB, "
-                f"{ratio:.0%} of its {sizing.usable_bytes / gib:,.2f} GiB usable memory "
+                f"Namespaces on {inst.name} are estimated at {format_bytes(sizing.total_bytes)}, "
+                f"{ratio:.0%} of its {format_bytes(sizing.usable_bytes)} usable memory "
                 f"({inst.memory_gb:g} GB less the {sizing.reserved_share:.0%} reserve; over {limit:.0%}).",
                 severity=severity,
             )

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from advisor.core import platform
 from advisor.core.findings import Finding, Severity
 from advisor.core.rules.base import DesignContext, Rule, instance_target, namespace_target
+from advisor.core.units import format_duration
 
 
 def _namespaces_classified(ctx: DesignContext, classification: str) -> Iterable:
@@ -14,11 +15,7 @@ def _namespaces_classified(ctx: DesignContext, classification: str) -> Iterable:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} s"
+    return format_duration(seconds, parts=None)  # exact: the design's figure
 
 
 class TTL001(Rule):

@@ -7,17 +7,15 @@ from collections.abc import Iterable
 from advisor.core import platform
 from advisor.core.findings import Finding, Severity
 from advisor.core.rules.base import DesignContext, Rule, instance_target, namespace_target
+from advisor.core.units import format_bytes
 
 KIB = 1024
 MIB = 1024 * 1024
 
 
 def _size(n: float) -> str:
-    if n >= MIB:
-        return f"{n / MIB:,.1f} MiB ({n:,.0f} bytes)"
-    if n >= KIB:
-        return f"{n / KIB:,.1f} KiB ({n:,.0f} bytes)"
-    return f"{n:,.0f} bytes"
+    """The shared formatter's figure, with the exact count beside it: 1.5 KiB (1,536 bytes)."""
+    return f"{format_bytes(n)} ({n:,.0f} bytes)" if n >= KIB else f"{n:,.0f} bytes"
 
 
 class VAL001(Rule):
