@@ -445,7 +445,7 @@ def test_per_field_ttl_on_a_string_is_an_error_on_the_ttl_mode(client, member):
     assert response.status_code == 302, response.context["form"].errors
     assert Namespace.objects.get(name="price-cache").ttl_mode == "per-field"
     body = client.get("/namespaces/price-cache/").content.decode()
-    assert "each hash field expires 300 s after it is set" in body
+    assert "each hash field expires 5 min after it is set" in body
 
 
 def test_the_namespace_form_explains_per_field(client, member):

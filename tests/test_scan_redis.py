@@ -26,6 +26,7 @@ from scan_fixtures import (
 
 from advisor.core.scan import ScanReport, ScanTarget, evaluate_drift, namespace_specs, run_scan
 from advisor.core.scan import aggregate as aggregate_mod
+from advisor.core.units import format_duration
 from advisor.lib.redisproc import RedisProcess
 
 
@@ -85,7 +86,10 @@ def test_it_finds_exactly_the_drift_that_was_loaded(lab):
     by_rule = {(f.rule, f.target): f for f in findings}
     assert "50 of 1,105 keys" in by_rule[("DRF002", "namespace:product-cache")].message
     assert "30 of 1,105" in by_rule[("DRF003", "namespace:product-cache")].message
-    assert f"longest is {product.ttl_seconds.max} s" in by_rule[("DRF003", "namespace:product-cache")].message
+    assert (
+        f"longest is {format_duration(product.ttl_seconds.max, parts=None)}."
+        in by_rule[("DRF003", "namespace:product-cache")].message
+    )
     assert (
         "20 of 1,105 keys are not string: hash 20" in by_rule[("DRF004", "namespace:product-cache")].message
     )

@@ -112,6 +112,7 @@ def test_the_scan_report_on_a_terminal_uses_the_same_units():
     }
     text = render_scan_text(report)
     assert "used memory 61.1 GiB" in text
+    assert "1,000 keys in 1.5 s, complete" in text
     (row,) = [line for line in text.splitlines() if line.startswith("sessions")]
     assert row.endswith("1.5 KiB  1 d 7 h / 2 d 1 h")
     assert "111230" not in text and " s\n" not in text

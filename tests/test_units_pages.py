@@ -6,7 +6,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from advisor.core.units import format_duration
+from advisor.core.units import format_bytes, format_duration
 from advisor.registry.models import Instance
 
 pytestmark = pytest.mark.django_db
@@ -100,3 +100,23 @@ def test_a_review_page_and_its_markdown_give_the_same_sizes(client, member, view
     for html in (page, report):
         assert f"<strong>{total}</strong>" in html
         assert not re.search(r"\d (KB|MB|GB|bytes)<", html)
+
+
+def test_namespace_pages_show_the_design_ttl_as_a_duration_and_values_in_iec_units(
+    client, viewer, demo_registry
+):
+    from advisor.registry.models import Namespace
+
+    ns = (
+        Namespace.objects.exclude(ttl_mode="none")
+        .exclude(ttl_seconds=None)
+        .filter(ttl_seconds__gte=60)
+        .first()
+    )
+    client.force_login(viewer)
+    ttl = format_duration(ns.ttl_seconds, parts=None)
+    detail = client.get(f"/namespaces/{ns.name}/").content.decode()
+    assert ttl in detail and f"{ns.ttl_seconds} s" not in detail
+    assert f">{format_bytes(ns.value_bytes_max)}</span>" in detail
+    listing = client.get("/namespaces/", {"q": ns.name}).content.decode()
+    assert ttl in listing and f"{ns.ttl_seconds}s" not in listing

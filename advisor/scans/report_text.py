@@ -26,7 +26,7 @@ def render_scan_text(report: dict, *, color: bool = False) -> str:
         else "INCOMPLETE (findings may be missing; this is not a clean bill)"
     )
     lines.append(
-        f"Scan of {report.get('instance')}: {report.get('keys_scanned', 0):,} keys in {report.get('duration_s', 0):.1f}s, {status}"
+        f"Scan of {report.get('instance')}: {report.get('keys_scanned', 0):,} keys in {format_duration(report.get('duration_s', 0))}, {status}"
     )
     server = report.get("server") or {}
     if server:
