@@ -250,23 +250,27 @@ class Aggregator:
         return self._match_batch(keys)
 
     def memory_positions(self, ix: list[int], stride_positions: list[int]) -> list[int]:
-        """The sampled positions plus the first key of any namespace measured fewer than
-        MIN_MEMORY_SAMPLES times, so that small namespaces get a memory figure too."""
+        """The sampled positions plus the keys of any namespace measured fewer than
+        MIN_MEMORY_SAMPLES times (up to that many), so that small namespaces get a memory figure
+        too, whichever order SCAN returns their keys in."""
         needy = self._needy
         if not needy:
             return stride_positions
+        present = needy.intersection(ix)
+        if not present:
+            return stride_positions
         stats = self.stats
         forced = self._forced
-        extra = []
-        for i in needy.intersection(ix):
+        chosen = set(stride_positions)
+        for i in list(present):
             if stats[i].mem_n >= MIN_MEMORY_SAMPLES or forced[i] >= MIN_MEMORY_SAMPLES:
                 needy.discard(i)
-                continue
-            forced[i] += 1
-            extra.append(ix.index(i))
-        if not extra:
-            return stride_positions
-        return sorted(set(stride_positions).union(extra))
+                present.discard(i)
+        for position, i in enumerate(ix):
+            if i in present and position not in chosen and forced[i] < MIN_MEMORY_SAMPLES:
+                forced[i] += 1
+                chosen.add(position)
+        return sorted(chosen)
 
     def add_batch(
         self,
