@@ -36,6 +36,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from advisor.core import platform
 from advisor.core.findings import Severity
 from advisor.core.patterns import PatternError, parse_pattern
 
@@ -363,8 +364,6 @@ class Instance(_Model):
             if "sku" in info.data:  # the sku itself is fine: it is missing
                 _fail("required unless sku names the Azure size (e.g. sku: B10)")
             return None  # the sku's own error says enough
-        from advisor.core import platform
-
         size = platform.find_sku(product, tier, sku)
         if size is None:
             sizes = ", ".join(s.name for s in platform.skus(product, tier))
@@ -381,8 +380,6 @@ class Instance(_Model):
     @model_validator(mode="after")
     def _memory_from_sku(self) -> Instance:
         if self.memory_gb is None and self.sku is not None:
-            from advisor.core import platform
-
             self.memory_gb = platform.sku_memory_gb(self)
         return self
 

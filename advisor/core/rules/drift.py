@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from advisor.core import platform
 from advisor.core.findings import Finding, Severity
 from advisor.core.rules.base import DriftRule, ScanContext, instance_target, namespace_target
 from advisor.core.units import format_bytes, format_duration
@@ -857,8 +858,6 @@ class DRF014(DriftRule):
 
     @staticmethod
     def _sku(ctx: ScanContext, name: str):
-        from advisor.core import platform
-
         try:
             instance = ctx.instance(name)
         except KeyError:
