@@ -29,12 +29,8 @@ from advisor.core.patterns import Literal, Matcher, key_hash_slot
 from advisor.core.scan.infer import PatternInferrer
 from advisor.core.scan.masking import find_in_batch, mask_key
 from advisor.core.scan.spec import NamespaceSpec
+from advisor.core.scan.ttlhist import FIRST_TTL_BUCKET, NO_TTL_BUCKET, TTL_BOUNDS_MS, ttl_quantile_ms
 
-# TTL histogram over PTTL in ms, for bisect_right: bucket 0 is PTTL -2 (gone), 1 is -1 (no TTL),
-# 2 is [0, 1 s), then buckets a quarter-octave wide up to 2^29 s (17 years), then the rest.
-TTL_BOUNDS_MS: list[int] = [-1, 0, *sorted({round(1000 * 2 ** (k / 4)) for k in range(0, 4 * 29 + 1)})]
-NO_TTL_BUCKET = 1
-FIRST_TTL_BUCKET = 2
 N_BUCKETS = len(TTL_BOUNDS_MS) + 1
 SLOTS = 16384
 MIN_MEMORY_SAMPLES = 3
@@ -184,22 +180,7 @@ class NamespaceStats:
 
     def ttl_quantile_ms(self, q: float) -> float | None:
         """The q-quantile of the remaining TTLs (keys with a TTL only), interpolated in its bucket."""
-        total = self.with_ttl
-        if not total:
-            return None
-        rank = q * total
-        seen = 0
-        for b in sorted(self.hist):
-            c = self.hist[b]
-            if b < FIRST_TTL_BUCKET or not c:
-                continue
-            if seen + c >= rank:
-                lo = TTL_BOUNDS_MS[b - 1]
-                hi = TTL_BOUNDS_MS[b] if b < len(TTL_BOUNDS_MS) else self.ttl_max_ms
-                value = lo + (hi - lo) * max(0.0, rank - seen) / c
-                return min(max(value, self.ttl_min_ms), self.ttl_max_ms)
-            seen += c
-        return self.ttl_max_ms
+        return ttl_quantile_ms(self.hist, q, self.ttl_min_ms, self.ttl_max_ms)
 
     def biggest(self) -> list[tuple[int, bytes, bytes]]:
         # SCAN may return a key twice (while the table rehashes): list it once.

@@ -17,6 +17,7 @@ from itertools import compress, repeat
 from operator import eq
 
 from advisor.core.scan.masking import EMAIL, IPV4, PHONE, mask_key, personal_data_kinds
+from advisor.core.scan.ttlhist import NO_TTL_BUCKET, TTL_BOUNDS_MS, ttl_quantile_ms
 
 # Markers in normalised keys. NUL is as good as any byte: a key that contains one only looks odd.
 INT, UUID, HEX, HASH, STR = b"\x00I", b"\x00U", b"\x00H", b"\x00D", b"\x00S"
@@ -117,10 +118,7 @@ def pattern_text(norm: bytes, *, typed: bool = False) -> str:
     return text.replace("{}", "*")
 
 
-# TTL histogram over PTTL in ms (the same buckets as the namespaces' in aggregate.py): bucket 1
-# is PTTL -1 (no TTL), 2 is [0, 1 s), then quarter-octave buckets up to 2^29 s, then the rest.
-TTL_BOUNDS_MS: list[int] = [-1, 0, *sorted({round(1000 * 2 ** (k / 4)) for k in range(0, 4 * 29 + 1)})]
-_NO_TTL = 1
+_NO_TTL = NO_TTL_BUCKET
 MAX_SIZE_SAMPLES = 64  # measured value sizes kept per family, for the median
 
 _TYPE_NAMES = {b"ReJSON-RL": "json"}
@@ -186,21 +184,9 @@ class _Family:
         return self.hist[_NO_TTL]
 
     def ttl_median_ms(self) -> float | None:
-        total = sum(c for b, c in self.hist.items() if b > _NO_TTL)
-        if not total:
+        if self.ttl_min is None or self.ttl_max is None:
             return None
-        rank, seen = total / 2, 0
-        for b in sorted(self.hist):
-            c = self.hist[b]
-            if b <= _NO_TTL or not c:
-                continue
-            if seen + c >= rank:
-                lo = TTL_BOUNDS_MS[b - 1]
-                hi = TTL_BOUNDS_MS[b] if b < len(TTL_BOUNDS_MS) else self.ttl_max
-                value = lo + (hi - lo) * max(0.0, rank - seen) / c
-                return min(max(value, self.ttl_min), self.ttl_max)
-            seen += c
-        return self.ttl_max
+        return ttl_quantile_ms(self.hist, 0.5, self.ttl_min, self.ttl_max)
 
 
 class PatternInferrer:
