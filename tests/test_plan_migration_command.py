@@ -9,21 +9,9 @@ from django.core.management.base import CommandError
 
 from advisor.registry.models import Instance
 from advisor.scans.models import ScanRun
+from tests.test_migration_planner import CONTRACT_KEYS
 
 pytestmark = pytest.mark.django_db
-
-CONTRACT_KEYS = {
-    "instance",
-    "retires",
-    "days_left",
-    "source",
-    "need",
-    "target",
-    "alternatives",
-    "data_migration",
-    "blockers",
-    "steps",
-}
 
 
 def run(capsys, *args):
