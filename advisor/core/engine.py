@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, computed_field
 
 from advisor.core.findings import SEVERITIES_HIGH_FIRST, Finding, Severity, WaiverRef
+from advisor.core.patterns import parse_pattern
 from advisor.core.rules import DESIGN_RULES, DRIFT_RULES, Rule
-from advisor.core.rules.base import DesignContext, ScanContext
+from advisor.core.rules.base import DesignContext, ScanContext, effective_thresholds
+from advisor.core.rules.key import PATTERN_RULES
 
 if TYPE_CHECKING:
-    from advisor.core.design import Design, Waiver
+    from advisor.core.design import Design, Policy, Waiver
 
 LINT_JSON_VERSION = 1
 
@@ -129,6 +131,34 @@ def lint_scan(design: Design, scan: Any, *, today: date, instance_name: str | No
     ctx = ScanContext(design, scan, today=today, instance_name=instance_name)
     raw = _run(DRIFT_RULES, _disabled(design), lambda rule: rule.check_scan(ctx))
     return apply_policy_and_waivers(raw, design, today)
+
+
+class _PolicyOnly:
+    """What `lint_pattern` has of a design: the policy; no namespace yet, so no waiver."""
+
+    waivers = ()
+
+    def __init__(self, policy: Policy | None):
+        self.policy = policy
+
+
+def lint_pattern(text: str, *, policy: Policy | None = None, target: str = "pattern") -> list[Finding]:
+    """What the design rules say about a key pattern on its own, before it belongs to a namespace.
+
+    Runs the rules that the pattern alone decides (`key.PATTERN_RULES`: KEY001 to KEY004 and
+    KEY007), with the policy's disabled rules, severity overrides and thresholds, so the findings
+    are the ones `lint_design` gives a namespace with this pattern; rules that need anything else
+    (other namespaces, the instance, the TTL) are not run. Raises PatternError for an invalid pattern.
+    """
+    pattern = parse_pattern(text)
+    alone: Any = _PolicyOnly(policy)
+    thresholds = effective_thresholds(alone)
+    raw = _run(
+        PATTERN_RULES,
+        _disabled(alone),
+        lambda rule: rule.check_pattern(text, pattern, thresholds.__getitem__, target),
+    )
+    return apply_policy_and_waivers(raw, alone, date.today())
 
 
 def exit_code(result: LintResult, fail_on: Severity | str = Severity.high) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from advisor.core.findings import Finding, Severity
 from advisor.core.patterns import Pattern, Placeholder, intersection_witness
@@ -48,7 +48,33 @@ def _placeholder_label(p: Placeholder) -> str:
     return f"<{p.name or '*'}:{p.kind}>"
 
 
-class KEY001(Rule):
+class PatternRule(Rule):
+    """A key rule that the pattern alone decides: no other field, namespace or instance matters.
+
+    `pattern_problem` holds the rule's logic. `check` runs it over a design's namespaces, and
+    `check_pattern` over a pattern that belongs to no namespace yet (the registry's live check of
+    the pattern field), so both say the same thing.
+    """
+
+    def pattern_problem(self, text: str, pattern: Pattern, threshold: Callable[[str], float]) -> str | None:
+        """The finding's message about `text` (parsed: `pattern`), or None when there is nothing to say."""
+        raise NotImplementedError
+
+    def check_pattern(
+        self, text: str, pattern: Pattern, threshold: Callable[[str], float], target: str
+    ) -> Iterable[Finding]:
+        message = self.pattern_problem(text, pattern, threshold)
+        if message is not None:
+            yield self.finding(target, message)
+
+    def check(self, ctx: DesignContext) -> Iterable[Finding]:
+        for ns in ctx.design.namespaces:
+            yield from self.check_pattern(
+                ns.pattern, ctx.pattern(ns), ctx.threshold, namespace_target(ns.name)
+            )
+
+
+class KEY001(PatternRule):
     """The key pattern is not namespaced: fewer than two literal segments before the first placeholder.
 
     **Why it matters.** Keys should be predictable and namespaced
@@ -84,19 +110,18 @@ class KEY001(Rule):
         "e.g. `prod:catalog:product:v3:<id:int>` instead of `product:<id:int>`."
     )
 
-    def check(self, ctx: DesignContext) -> Iterable[Finding]:
-        for ns in ctx.design.namespaces:
-            prefix = ctx.pattern(ns).literal_prefix
-            if len(prefix) < 2:
-                shown = ":".join(prefix) if prefix else "(none)"
-                yield self.finding(
-                    namespace_target(ns.name),
-                    f"Pattern `{ns.pattern}` has {len(prefix)} literal segment(s) before its first "
-                    f"placeholder ({shown}); at least 2 are needed to namespace it.",
-                )
+    def pattern_problem(self, text: str, pattern: Pattern, threshold: Callable[[str], float]) -> str | None:
+        prefix = pattern.literal_prefix
+        if len(prefix) >= 2:
+            return None
+        shown = ":".join(prefix) if prefix else "(none)"
+        return (
+            f"Pattern `{text}` has {len(prefix)} literal segment(s) before its first "
+            f"placeholder ({shown}); at least 2 are needed to namespace it."
+        )
 
 
-class KEY002(Rule):
+class KEY002(PatternRule):
     """No literal segment of the key pattern is a schema version such as `v3`.
 
     **Why it matters.** Reusing a key after changing the serialized value contract makes new code
@@ -132,14 +157,10 @@ class KEY002(Rule):
         "bump it when the value format changes."
     )
 
-    def check(self, ctx: DesignContext) -> Iterable[Finding]:
-        for ns in ctx.design.namespaces:
-            pattern = ctx.pattern(ns)
-            if not any(_is_version_segment(seg) for seg in pattern.segments):
-                yield self.finding(
-                    namespace_target(ns.name),
-                    f"Pattern `{ns.pattern}` has no literal version segment (`v` followed by digits).",
-                )
+    def pattern_problem(self, text: str, pattern: Pattern, threshold: Callable[[str], float]) -> str | None:
+        if any(_is_version_segment(seg) for seg in pattern.segments):
+            return None
+        return f"Pattern `{text}` has no literal version segment (`v` followed by digits)."
 
 
 def _is_version_segment(segment: tuple) -> bool:
@@ -154,7 +175,7 @@ PERSONAL_DATA_WORDS = frozenset(
 )
 
 
-class KEY003(Rule):
+class KEY003(PatternRule):
     """A placeholder's name says the key carries raw personal data (an e-mail, a phone number…).
 
     **Why it matters.** Raw personally identifiable information must stay out of keys: key names
@@ -190,26 +211,23 @@ class KEY003(Rule):
         "`hash` (e.g. `<email_hmac:hash>`); keep the personal value, if needed at all, in the value."
     )
 
-    def check(self, ctx: DesignContext) -> Iterable[Finding]:
-        for ns in ctx.design.namespaces:
-            hits = []
-            for p in ctx.pattern(ns).placeholders:
-                if p.kind == "hash":
-                    continue
-                words = sorted(PERSONAL_DATA_WORDS.intersection(name_words(p.name)))
-                if words:
-                    hits.append(f"{_placeholder_label(p)} ({', '.join(words)})")
-            if hits:
-                yield self.finding(
-                    namespace_target(ns.name),
-                    f"Pattern `{ns.pattern}` puts raw personal data in the key: {'; '.join(hits)}.",
-                )
+    def pattern_problem(self, text: str, pattern: Pattern, threshold: Callable[[str], float]) -> str | None:
+        hits = []
+        for p in pattern.placeholders:
+            if p.kind == "hash":
+                continue
+            words = sorted(PERSONAL_DATA_WORDS.intersection(name_words(p.name)))
+            if words:
+                hits.append(f"{_placeholder_label(p)} ({', '.join(words)})")
+        if not hits:
+            return None
+        return f"Pattern `{text}` puts raw personal data in the key: {'; '.join(hits)}."
 
 
 FREE_TEXT_WORDS = frozenset("query search term url path text filter sql input".split())
 
 
-class KEY004(Rule):
+class KEY004(PatternRule):
     """A key component is unbounded free text (a search query, a URL, an `any` or `*` placeholder).
 
     **Why it matters.** Unbounded user-provided key components make the key space, and memory,
@@ -249,24 +267,21 @@ class KEY004(Rule):
         "(e.g. `<query_sha256:hash>`), or by a bounded identifier."
     )
 
-    def check(self, ctx: DesignContext) -> Iterable[Finding]:
-        for ns in ctx.design.namespaces:
-            hits = []
-            for p in ctx.pattern(ns).placeholders:
-                if p.kind == "hash":
-                    continue
-                words = sorted(FREE_TEXT_WORDS.intersection(name_words(p.name)))
-                if p.kind == "any":
-                    hits.append(f"{_placeholder_label(p)} (kind any)")
-                elif p.name is None:  # `*`: the only placeholder without a name
-                    hits.append("`*` (anonymous: any text, nothing bounds it)")
-                elif words:
-                    hits.append(f"{_placeholder_label(p)} ({', '.join(words)})")
-            if hits:
-                yield self.finding(
-                    namespace_target(ns.name),
-                    f"Pattern `{ns.pattern}` has unbounded free-text components: {'; '.join(hits)}.",
-                )
+    def pattern_problem(self, text: str, pattern: Pattern, threshold: Callable[[str], float]) -> str | None:
+        hits = []
+        for p in pattern.placeholders:
+            if p.kind == "hash":
+                continue
+            words = sorted(FREE_TEXT_WORDS.intersection(name_words(p.name)))
+            if p.kind == "any":
+                hits.append(f"{_placeholder_label(p)} (kind any)")
+            elif p.name is None:  # `*`: the only placeholder without a name
+                hits.append("`*` (anonymous: any text, nothing bounds it)")
+            elif words:
+                hits.append(f"{_placeholder_label(p)} ({', '.join(words)})")
+        if not hits:
+            return None
+        return f"Pattern `{text}` has unbounded free-text components: {'; '.join(hits)}."
 
 
 class KEY005(Rule):
@@ -425,7 +440,7 @@ class KEY006(Rule):
                 )
 
 
-class KEY007(Rule):
+class KEY007(PatternRule):
     """The key pattern's literal text is long (over 64 bytes by default).
 
     **Why it matters.** Every byte of the key is stored once per key, in RAM even on Flash
@@ -461,15 +476,14 @@ class KEY007(Rule):
     thresholds = {"KEY007.max_literal_bytes": 64}
     remediation = "Shorten the literal segments of the key while keeping them readable."
 
-    def check(self, ctx: DesignContext) -> Iterable[Finding]:
-        limit = ctx.threshold("KEY007.max_literal_bytes")
-        for ns in ctx.design.namespaces:
-            size = len(ctx.pattern(ns).literal_text.encode())
-            if size > limit:
-                yield self.finding(
-                    namespace_target(ns.name),
-                    f"The literal text of `{ns.pattern}` is {size} bytes, over the limit of {limit:g}.",
-                )
+    def pattern_problem(self, text: str, pattern: Pattern, threshold: Callable[[str], float]) -> str | None:
+        limit = threshold("KEY007.max_literal_bytes")
+        size = len(pattern.literal_text.encode())
+        if size <= limit:
+            return None
+        return f"The literal text of `{text}` is {size} bytes, over the limit of {limit:g}."
 
 
 RULES: list[Rule] = [KEY001(), KEY002(), KEY003(), KEY004(), KEY005(), KEY006(), KEY007()]
+# The rules a key pattern decides on its own, before it belongs to a namespace (engine.lint_pattern).
+PATTERN_RULES: list[PatternRule] = [rule for rule in RULES if isinstance(rule, PatternRule)]
