@@ -246,15 +246,26 @@ def namespace_edit(request, name=None):
 @login_required
 @require_POST
 def namespace_validate_pattern(request):
-    """Inline validation while typing: re-renders the pattern field's feedback."""
+    """Inline validation while typing: re-renders the pattern field's feedback.
+
+    A valid pattern also gets the design findings it would raise on its own (KEY003 for
+    `<email:str>`, KEY001, KEY002...), from the rules themselves with the organisation's policy.
+    """
+    from advisor.core.design import Policy as CorePolicy
+    from advisor.core.engine import lint_pattern
+
     text = request.POST.get("pattern", "")
     problem = pattern_problem(text) if text else None
     # A key the pattern describes, so the author sees what the placeholders turn into.
     example = parse_pattern(text).example(random.Random(text)) if text and not problem else None
+    warnings = []
+    if text and not problem:
+        row = Policy.objects.filter(pk=1).values("disable", "severity", "thresholds").first()
+        warnings = lint_pattern(text, policy=CorePolicy(**row) if row else None)
     return render(
         request,
         "registry/namespace_form.html#pattern-feedback",
-        {"problem": problem, "text": text, "example": example},
+        {"problem": problem, "text": text, "example": example, "warnings": warnings},
     )
 
 
