@@ -7,6 +7,7 @@ import http.cookiejar
 import io
 import os
 import re
+import shlex
 import shutil
 import signal
 import stat
@@ -416,6 +417,98 @@ def _group_gone(pgid: int) -> bool:
     return False
 
 
+def _supervisor(tmp_path, port: int = 8123, broker_port: int = 45678):
+    """A supervisor as `_run` has it once the broker is up (a broker object, not a started server)."""
+    from advisor.demo.run import Console, Supervisor
+
+    out = io.StringIO()
+    supervisor = Supervisor(port=port, keys=1000, var_dir=tmp_path / "var", console=Console(out))
+    supervisor.broker = RedisProcess(port=broker_port)
+    return supervisor, out
+
+
+def test_the_children_link_to_the_served_port_unless_a_base_url_is_set(tmp_path):
+    supervisor, _ = _supervisor(tmp_path, port=8123)
+    env = supervisor._child_env({"PATH": "/usr/bin", "ADVISOR_BASE_URL": ""})
+    assert env["ADVISOR_BASE_URL"] == "http://127.0.0.1:8123"
+    assert env["REDIS_URL"] == "redis://127.0.0.1:45678/0" and env["ADVISOR_DEBUG"] == "true"
+    assert env["ADVISOR_VAR_DIR"] == str(tmp_path / "var") and env["PATH"] == "/usr/bin"
+    chosen = supervisor._child_env({"ADVISOR_BASE_URL": "https://advisor.example.com"})
+    assert chosen["ADVISOR_BASE_URL"] == "https://advisor.example.com"
+
+
+def test_the_command_environment_is_the_childrens_and_only_what_a_command_needs(tmp_path):
+    supervisor, _ = _supervisor(tmp_path)
+    assert supervisor.command_env({"PATH": "/usr/bin", "ADVISOR_PORT": "8123"}) == {
+        "REDIS_URL": "redis://127.0.0.1:45678/0",
+        "ADVISOR_DEBUG": "true",
+        "ADVISOR_VAR_DIR": str(tmp_path / "var"),  # not the default var/: the SQLite file is there
+        "ADVISOR_BASE_URL": "http://127.0.0.1:8123",
+    }
+    from advisor.demo.run import DEFAULT_VAR_DIR, Supervisor
+
+    default = Supervisor(port=8000, keys=1000, var_dir=DEFAULT_VAR_DIR)
+    default.broker = RedisProcess(port=45679)
+    database = "postgres://advisor:s3cr%24t@db.example.com:5432/advisor"
+    assert default.command_env({"DATABASE_URL": database}) == {
+        "REDIS_URL": "redis://127.0.0.1:45679/0",
+        "ADVISOR_DEBUG": "true",
+        "DATABASE_URL": database,
+        "ADVISOR_BASE_URL": "http://127.0.0.1:8000",
+    }
+
+
+def test_the_banner_prints_the_exact_environment_and_a_scan_command(tmp_path, monkeypatch, design):
+    """The printed exports, run by a shell, give the settings of the running app: its broker, debug
+    mode, database and link address; the example command scans the demo's local cache."""
+    database = f"sqlite:///{tmp_path}/demo db$1.sqlite3"  # a space and a $: quoted for the shell
+    monkeypatch.setenv("DATABASE_URL", database)
+    monkeypatch.delenv("ADVISOR_BASE_URL", raising=False)
+    port, broker_port = free_port(), free_port()
+    supervisor, out = _supervisor(tmp_path, port=port, broker_port=broker_port)
+    supervisor._banner(f"http://127.0.0.1:{port}/", design, 12.0)
+    banner = out.getvalue()
+    assert f"is running at http://127.0.0.1:{port}/" in banner
+    lines = banner.splitlines()
+    start = next(i for i, line in enumerate(lines) if "Management commands against this run" in line)
+    exports = [line.strip() for line in lines[start + 1 :] if line.strip().startswith("export ")]
+    assert exports == [
+        f"export REDIS_URL=redis://127.0.0.1:{broker_port}/0",
+        "export ADVISOR_DEBUG=true",
+        f"export DATABASE_URL='{database}'",
+        f"export ADVISOR_VAR_DIR={tmp_path / 'var'}",
+        f"export ADVISOR_BASE_URL=http://127.0.0.1:{port}",
+    ]
+    python = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(str(ROOT)) else sys.executable
+    assert f"    {python} manage.py scan_instance prod-catalog-cache" in lines
+    assert ks.local_instances(design)[0] == "prod-catalog-cache"
+
+    # What manage.py reads with exactly that environment (and nothing else of ours).
+    probe = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'advisor.settings'; django.setup();"
+        "from django.conf import settings as s;"
+        "print(s.REDIS_URL, s.CELERY_BROKER_URL, s.DEBUG, s.ADVISOR_BASE_URL, s.DATABASES['default']['NAME'], sep='|')"
+    )
+    script = "\n".join([*exports, f"exec {sys.executable} -c {shlex.quote(probe)}"])
+    result = subprocess.run(
+        ["sh", "-c", script],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    redis_url = f"redis://127.0.0.1:{broker_port}/0"
+    assert result.stdout.strip().split("|") == [
+        redis_url,
+        redis_url,
+        "True",
+        f"http://127.0.0.1:{port}",
+        f"{tmp_path}/demo db$1.sqlite3",
+    ]
+
+
 def test_run_says_so_when_the_port_is_taken(tmp_path):
     import socket
 
@@ -487,6 +580,10 @@ def test_run_serves_the_demo_and_stops_everything_on_sigint(tmp_path):
         pids = [int(p) for p in re.findall(r"redis-server on port \d+ \(pid (\d+)\)", output)]
         groups = [int(p) for p in re.findall(r"started (?:web|worker|beat) \(pid (\d+)\)", output)]
         assert len(pids) >= 3 and len(groups) == 3, output
+        # The banner names the broker's random port and this run's address for `manage.py`.
+        broker = re.search(r"broker redis-server on port (\d+)", output).group(1)
+        assert f"export REDIS_URL=redis://127.0.0.1:{broker}/0\n" in output, output
+        assert f"export ADVISOR_BASE_URL=http://127.0.0.1:{port}\n" in output, output
 
         status, _, page = _http(opener, f"{base}/login/")
         assert status == 200 and "Sign in" in page

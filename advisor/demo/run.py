@@ -6,13 +6,16 @@ web server, a Celery worker and Celery beat, prefixing their output with their n
 (or SIGTERM) stops everything it started; if one of them dies, it stops the rest and fails.
 
 Environment: ADVISOR_PORT (default 8000), ADVISOR_DEMO_KEYS (default 300000), ADVISOR_VAR_DIR,
-DATABASE_URL; REDIS_URL is set for the children to the private broker.
+DATABASE_URL; REDIS_URL is set for the children to the private broker, and ADVISOR_BASE_URL (the
+links in e-mails) to the address the web server serves on unless it is set. When the app is up, the
+banner prints the environment a management command in another terminal needs to act on this run.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -22,6 +25,7 @@ import time
 import traceback
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 import redis
@@ -41,6 +45,7 @@ from advisor.demo.keyspace import (
 from advisor.lib.redisproc import RedisProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_VAR_DIR = ROOT / "var"  # the settings' default for ADVISOR_VAR_DIR
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 READY_TIMEOUT = 120.0
 SEED = 7
@@ -263,7 +268,7 @@ class Supervisor:
             child.start()
             self.say(f"started {name} (pid {child.pid}): {' '.join(argv[1:])}")
 
-        url = f"http://127.0.0.1:{self.port}/"
+        url = self.base_url + "/"
         deadline = time.monotonic() + READY_TIMEOUT
         while not http_ok(url + "login/"):
             dead = self._dead_child()
@@ -428,12 +433,50 @@ class Supervisor:
     def password_file(self) -> Path:
         return self.var_dir / "demo-login.txt"
 
-    def _child_env(self) -> dict[str, str]:
+    @property
+    def base_url(self) -> str:
+        """Where the web server serves (runserver on 127.0.0.1 and the chosen port)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def _child_env(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment of load_demo, the web server, the worker and beat."""
         assert self.broker
-        env = dict(os.environ)
+        env = dict(os.environ if environ is None else environ)
         env.update(REDIS_URL=self.broker.url, ADVISOR_DEBUG="true", PYTHONUNBUFFERED="1")
         env["ADVISOR_VAR_DIR"] = str(self.var_dir)
+        # Links in e-mails (sent by the web process and the worker) lead to this run's port.
+        if not env.get("ADVISOR_BASE_URL"):
+            env["ADVISOR_BASE_URL"] = self.base_url
         return env
+
+    def command_env(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """What `manage.py` in another terminal needs to act on this run, as the children do.
+
+        The broker (scan locks, queued tasks) and debug mode always; the database when it is not the
+        default one (DATABASE_URL, or a var directory other than `var/`); the base URL of links.
+        """
+        env = self._child_env(environ)
+        names = ["REDIS_URL", "ADVISOR_DEBUG"]
+        if env.get("DATABASE_URL"):
+            names.append("DATABASE_URL")
+        if Path(self.var_dir).resolve() != DEFAULT_VAR_DIR.resolve():
+            names.append("ADVISOR_VAR_DIR")
+        names.append("ADVISOR_BASE_URL")
+        return {name: env[name] for name in names}
+
+    def command_lines(self, instance: str, environ: Mapping[str, str] | None = None) -> list[str]:
+        """The banner's block: that environment as shell exports, then example command lines."""
+        try:
+            python = str(Path(sys.executable).relative_to(ROOT))
+        except ValueError:
+            python = sys.executable
+        python = shlex.quote(python)
+        return [
+            f"  Management commands against this run, in another terminal in {shlex.quote(str(ROOT))}:",
+            *(f"    export {name}={shlex.quote(value)}" for name, value in self.command_env(environ).items()),
+            f"    {python} manage.py scan_instance {shlex.quote(instance)}",
+            f"    {python} manage.py lint_designs advisor/demo/demo_design.yaml",
+        ]
 
     def _dead_child(self) -> Child | None:
         return next((c for c in self.children if c.exited() is not None), None)
@@ -473,7 +516,8 @@ class Supervisor:
                     "      keys without TTL, TTLs above design, wrong types, a 2 MiB value, an unregistered",
                     "      legacy:cart:* family, e-mail addresses in key names",
                     f"    - The API and its OpenAPI docs: {url}api/docs",
-                    "    - In another terminal: .venv/bin/python manage.py lint_designs advisor/demo/demo_design.yaml",
+                    "",
+                    *self.command_lines(scanned),
                     "",
                     f"  Ctrl-C stops the web server, the worker, beat and the {len(self.redis_servers)} redis-servers.",
                     rule,
