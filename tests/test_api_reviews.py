@@ -101,13 +101,20 @@ def test_comment_request_changes_resubmit_and_approve(client, submitted, catalog
         content_type="application/json",
         **_auth(member),
     )
-    assert (
-        r.status_code == 201
-        and r.json()["id"] == rid
-        and r.json()["content_hash"] != submitted["content_hash"]
-    )
-    new_hash = r.json()["content_hash"]
-    assert r.json()["diff"]["added"]  # still compared with nothing: no approved revision yet
+    second = r.json()
+    assert r.status_code == 201 and second["id"] != rid and second["number"] == 2
+    assert second["previous"] == rid and second["content_hash"] != submitted["content_hash"]
+    new_hash = second["content_hash"]
+    assert second["diff"]["added"]  # still compared with nothing: no approved revision yet
+    assert [c["name"] for c in second["diff_previous"]["changed"]] == ["search-results"]
+    assert [(v["number"], v["state"]) for v in second["revisions"]] == [
+        (2, "in_review"),
+        (1, "changes_requested"),
+    ]
+    # Revision 1 is still readable as it was decided.
+    first = client.get(url, **_auth(reviewer)).json()
+    assert first["state"] == "changes_requested" and first["content_hash"] == submitted["content_hash"]
+    assert first["replaced_at"] and [c["body"] for c in first["comments"]] == ["On TTL001", "Fix TTL001"]
 
     stale = client.post(
         f"{url}/approve",
@@ -116,6 +123,7 @@ def test_comment_request_changes_resubmit_and_approve(client, submitted, catalog
         **_auth(reviewer),
     )
     assert stale.status_code == 409 and "changed since you loaded it" in stale.json()["detail"]
+    url = f"/api/reviews/{second['id']}"
     ok = client.post(
         f"{url}/approve", {"expected_hash": new_hash}, content_type="application/json", **_auth(reviewer)
     )

@@ -137,11 +137,16 @@ def test_request_changes_and_approve_through_htmx(client, submitted, reviewer, m
     assert len(form) == 2  # only VAL001 is left to waive
     client.post("/teams/catalog/review/", form)
     submitted.refresh_from_db()
-    assert submitted.state == ReviewState.IN_REVIEW
+    # Revision 1 keeps its decision and comment; the resubmission is revision 2.
+    assert submitted.state == ReviewState.CHANGES_REQUESTED and submitted.replaced_at is not None
+    second = Review.objects.get(previous=submitted)
+    assert second.number == 2 and second.state == ReviewState.IN_REVIEW
+    first_page = client.get(f"/reviews/{submitted.pk}/").content.decode()
+    assert "Give search-results a TTL." in first_page and 'id="replaced-notice"' in first_page
 
     client.force_login(reviewer)
     body = client.post(
-        f"/reviews/{submitted.pk}/approve/", {"expected_hash": submitted.content_hash}, HTTP_HX_REQUEST="true"
+        f"/reviews/{second.pk}/approve/", {"expected_hash": second.content_hash}, HTTP_HX_REQUEST="true"
     ).content.decode()
     assert "approved." in body and 'data-state="approved"' in body
     assert (

@@ -152,6 +152,8 @@ LEGAL = {
     ("submit", S.DRAFT): S.IN_REVIEW,
     ("submit", S.IN_REVIEW): S.IN_REVIEW,
     ("submit", S.CHANGES_REQUESTED): S.IN_REVIEW,
+    ("replace", S.IN_REVIEW): S.WITHDRAWN,
+    ("replace", S.CHANGES_REQUESTED): S.CHANGES_REQUESTED,
     ("request_changes", S.IN_REVIEW): S.CHANGES_REQUESTED,
     ("approve", S.IN_REVIEW): S.APPROVED,
     ("supersede", S.APPROVED): S.SUPERSEDED,
@@ -180,11 +182,33 @@ def test_decisions_from_every_state(catalog, member, reviewer, action, state):
         assert review.state == state
 
 
-@pytest.mark.parametrize("state", [S.DRAFT, S.IN_REVIEW, S.CHANGES_REQUESTED])
-def test_submitting_an_open_revision_puts_it_in_review(catalog, member, state):
-    review = _in_state(catalog, state, submitter=member)
+def test_submitting_a_draft_puts_that_revision_in_review(catalog, member):
+    review = _in_state(catalog, S.DRAFT, submitter=member)
     submitted = _submit(catalog, member)
-    assert submitted.pk == review.pk and submitted.state == S.IN_REVIEW
+    assert submitted.pk == review.pk and submitted.state == S.IN_REVIEW and submitted.previous is None
+
+
+@pytest.mark.parametrize(
+    "state, kept_as", [(S.IN_REVIEW, S.WITHDRAWN), (S.CHANGES_REQUESTED, S.CHANGES_REQUESTED)]
+)
+def test_resubmitting_creates_the_next_revision_and_keeps_the_earlier_one(catalog, member, state, kept_as):
+    earlier = _in_state(catalog, state, submitter=member)
+    before = (earlier.content_hash, earlier.submitted_by_id, list(earlier.snapshot))
+    Namespace.objects.filter(name="product-cache").update(cardinality=650000)
+    submitted = _submit(catalog, member)
+    earlier.refresh_from_db()
+    assert submitted.pk != earlier.pk and submitted.number == earlier.number + 1
+    assert submitted.state == S.IN_REVIEW and submitted.previous_id == earlier.pk
+    assert submitted.content_hash != earlier.content_hash
+    # The earlier revision is readable exactly as it was, only marked as replaced.
+    assert earlier.state == kept_as and earlier.replaced_at is not None
+    assert (earlier.content_hash, earlier.submitted_by_id, earlier.snapshot) == before
+    assert services.team_status(catalog).open.pk == submitted.pk
+    assert [r.number for r in services.team_revisions(catalog)] == [submitted.number, earlier.number]
+    diff = services.revision_diff(submitted)
+    assert diff.changed[0].fields == [("cardinality", 500000, 650000)]
+    with pytest.raises(services.StaleRevision, match="resubmitted it as revision 2"):
+        services._target_state("approve", earlier)
 
 
 @pytest.mark.parametrize("state", [S.APPROVED, S.SUPERSEDED])
@@ -334,18 +358,22 @@ def test_the_whole_cycle_and_superseding(catalog, member, reviewer):
     )
     _fix_catalog()
     again = services.review_submit(team=catalog, user=member)
-    assert again.pk == first.pk and again.state == S.IN_REVIEW and again.content_hash != first.content_hash
-    # The fixed design needs no waivers: the earlier, undecided requests are withdrawn.
+    assert again.number == 2 and again.state == S.IN_REVIEW and again.content_hash != first.content_hash
+    # Revision 1 stays as it was decided; its undecided requests are withdrawn, and the fixed
+    # design needs none, so none is carried over.
+    first.refresh_from_db()
+    assert first.state == S.CHANGES_REQUESTED and first.comments.get().body == "Fix it."
+    assert set(first.waiver_requests.values_list("state", flat=True)) == {"withdrawn"}
     assert not again.waiver_requests.exists()
     approved = services.review_approve(review=again, user=reviewer, expected_hash=again.content_hash)
-    assert services.team_status(catalog).label == "approved (revision 1)"
+    assert services.team_status(catalog).label == "approved (revision 2)"
 
     # Editing an approved design starts a new draft; the approval stays valid until the next one.
     Namespace.objects.filter(name="product-cache").update(cardinality=600000)
     status = services.team_status(catalog)
-    assert status.label == "draft (changes since approved revision 1)" and status.approved.pk == approved.pk
+    assert status.label == "draft (changes since approved revision 2)" and status.approved.pk == approved.pk
     second = services.review_submit(team=catalog, user=member)
-    assert second.number == 2 and second.base_id == approved.pk
+    assert second.number == 3 and second.base_id == approved.pk and second.previous_id == approved.pk
     approved.refresh_from_db()
     assert approved.state == S.APPROVED
     diff = services.review_diff(second)
@@ -355,7 +383,7 @@ def test_the_whole_cycle_and_superseding(catalog, member, reviewer):
     services.review_approve(review=second, user=reviewer, expected_hash=second.content_hash)
     approved.refresh_from_db()
     assert approved.state == S.SUPERSEDED and approved.superseded_at is not None
-    assert services.team_status(catalog).label == "approved (revision 2)"
+    assert services.team_status(catalog).label == "approved (revision 3)"
 
 
 # Stale approvals and concurrent reviewers -------------------------------------------------------
@@ -365,14 +393,22 @@ def test_an_approval_of_a_revision_that_changed_since_it_was_loaded_is_refused(c
     review = _submit(catalog, member)
     loaded_hash = review.content_hash
     Namespace.objects.filter(name="product-cache").update(cardinality=700000)
-    services.review_submit(team=catalog, user=member, waivers=_asks(catalog))  # the team resubmits meanwhile
+    resubmitted = services.review_submit(team=catalog, user=member, waivers=_asks(catalog))  # meanwhile
     with pytest.raises(services.StaleRevision, match="changed since you loaded it"):
         services.review_approve(
             review=Review.objects.get(pk=review.pk), user=reviewer, expected_hash=loaded_hash
         )
     review.refresh_from_db()
-    assert review.state == S.IN_REVIEW and review.decided_by is None
-    fresh = services.review_approve(review=review, user=reviewer, expected_hash=review.content_hash)
+    assert review.state == S.WITHDRAWN and review.decided_by is None
+    # A reviewer holding the withdrawn revision in memory is refused by the conditional UPDATE too.
+    with pytest.raises(services.StaleRevision):
+        services._decide(
+            review=Review(pk=review.pk, team=catalog, state=S.IN_REVIEW, content_hash=loaded_hash, number=1),
+            user=reviewer,
+            action="approve",
+            expected_hash=loaded_hash,
+        )
+    fresh = services.review_approve(review=resubmitted, user=reviewer, expected_hash=resubmitted.content_hash)
     assert fresh.state == S.APPROVED
 
 

@@ -39,9 +39,11 @@ class WaiverAskIn(Schema):
 
 
 class SubmitIn(Schema):
-    waivers: list[WaiverAskIn] = Field(
-        default_factory=list,
-        description="A waiver request for each unwaived finding at high or above that is not fixed.",
+    waivers: list[WaiverAskIn] | None = Field(
+        None,
+        description="A waiver request for each unwaived finding (design or drift) at high or above that is "
+        "not fixed. Omitted or null: a resubmission carries over the undecided requests of the revision it "
+        "replaces that still apply; [] asks for none.",
     )
 
 
@@ -112,6 +114,8 @@ class ReviewSummaryOut(Schema):
     decided_by: str | None
     decided_at: dt.datetime | None
     base: int | None = Field(None, description="Id of the approved revision this one is compared with.")
+    previous: int | None = Field(None, description="Id of the revision this one follows (resubmits).")
+    replaced_at: dt.datetime | None = Field(None, description="When a resubmission replaced this revision.")
 
 
 class FieldChangeOut(Schema):
@@ -132,9 +136,40 @@ class DiffOut(Schema):
     unchanged: list[str]
 
 
+class RevisionOut(Schema):
+    id: int
+    number: int
+    content_hash: str
+    state: str
+    submitted_by: str | None
+    submitted_at: dt.datetime | None
+    decided_by: str | None
+    decided_at: dt.datetime | None
+
+
+class DriftInstanceOut(Schema):
+    instance: str
+    scan: int | None = Field(description="The latest complete scan's id; null when never completely scanned.")
+    finished_at: str | None
+    findings: list[dict]
+
+
+class DriftOut(Schema):
+    computed_at: str | None = None
+    live: bool = Field(
+        description="True: the latest scans now; false: as frozen when the revision was decided."
+    )
+    instances: list[DriftInstanceOut]
+
+
 class ReviewOut(ReviewSummaryOut):
     snapshot: list[dict]
     diff: DiffOut
+    diff_previous: DiffOut | None = Field(
+        None, description="Against the previous revision (the one this one resubmits or follows)."
+    )
+    revisions: list[RevisionOut] = Field(description="Every revision of the team, newest first.")
+    drift: DriftOut
     findings: list[dict]
     sizing: dict
     comments: list[CommentOut]
@@ -168,6 +203,8 @@ def _summary(r: Review) -> dict:
         "decided_by": _name(r.decided_by),
         "decided_at": r.decided_at,
         "base": r.base_id,
+        "previous": r.previous_id,
+        "replaced_at": r.replaced_at,
     }
 
 
@@ -203,10 +240,26 @@ def _waiver_request(wr: WaiverRequest) -> dict:
 def _full(review: Review) -> dict:
     review = Review.objects.select_related("team", "submitted_by", "decided_by").get(pk=review.pk)
     ctx = review_context(review)
+    revision_diff = ctx["revision_diff"]
     return {
         **_summary(review),
         "snapshot": review.snapshot,
         "diff": ctx["diff"].to_dict(),
+        "diff_previous": revision_diff.to_dict() if revision_diff is not None else None,
+        "revisions": [
+            {
+                "id": r.pk,
+                "number": r.number,
+                "content_hash": r.content_hash,
+                "state": r.state,
+                "submitted_by": _name(r.submitted_by),
+                "submitted_at": r.submitted_at,
+                "decided_by": _name(r.decided_by),
+                "decided_at": r.decided_at,
+            }
+            for r in ctx["revisions"]
+        ],
+        "drift": {**ctx["drift_raw"], "live": ctx["drift_live"]},
         "findings": review.findings,
         "sizing": review.sizing,
         "comments": [_comment(c) for c in review.comments.select_related("author")],
@@ -256,9 +309,17 @@ def review_get(request, review_id: int):
 
 @router.post("/teams/{name}/reviews", response={201: ReviewOut, **_WRITE_ERRORS})
 def review_submit(request, name: str, payload: SubmitIn):
-    """Submit the team's current namespaces for review (or resubmit its open revision)."""
+    """Submit the team's current namespaces for review.
+
+    Submitting while a revision is in review or has changes requested creates the next revision;
+    the earlier one stays readable with its state, decision and comments.
+    """
     team = _team(name)
-    asks = [services.WaiverAsk(w.rule, w.target, w.reason, w.expires) for w in payload.waivers]
+    asks = (
+        None
+        if payload.waivers is None
+        else [services.WaiverAsk(w.rule, w.target, w.reason, w.expires) for w in payload.waivers]
+    )
     try:
         review = services.review_submit(team=team, user=request.auth, waivers=asks)
     except services.ReviewError as exc:

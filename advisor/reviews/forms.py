@@ -17,26 +17,32 @@ class SubmitForm(forms.Form):
     which findings are still open, so the rule lives in one place.
     """
 
-    def __init__(self, *args, blocking: list[Finding], **kwargs):
+    def __init__(self, *args, blocking: list[Finding], earlier: dict | None = None, **kwargs):
+        """`earlier`: the waiver requests of the revision being resubmitted, by "RULE|target";
+        their reason and (still future) expiry fill the fields they match."""
         super().__init__(*args, **kwargs)
         self.blocking = blocking
-        default_expiry = timezone.localdate() + dt.timedelta(days=90)
+        self.earlier = earlier or {}
+        today = timezone.localdate()
+        default_expiry = today + dt.timedelta(days=90)
         for i, f in enumerate(blocking):
+            before = self.earlier.get(f"{f.rule}|{f.target}")
             self.fields[f"reason_{i}"] = forms.CharField(
                 label=f"Reason to waive {f.rule} on {f.target}",
                 required=False,
+                initial=before.reason if before else "",
                 widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}),
             )
             self.fields[f"expires_{i}"] = forms.DateField(
                 label="Waiver expires",
                 required=False,
-                initial=default_expiry,
+                initial=before.expires if before and before.expires > today else default_expiry,
                 widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}),
             )
 
     def rows(self):
         for i, f in enumerate(self.blocking):
-            yield f, self[f"reason_{i}"], self[f"expires_{i}"]
+            yield f, self[f"reason_{i}"], self[f"expires_{i}"], self.earlier.get(f"{f.rule}|{f.target}")
 
     def clean(self):
         data = super().clean()

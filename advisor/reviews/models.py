@@ -1,8 +1,10 @@
 """Design reviews: a team's namespaces frozen as a revision, its findings, comments and waiver requests.
 
-A `Review` is one revision of one team's design. Its snapshot, findings and sizing are frozen when
-it is submitted (and refreshed when it is resubmitted), so what was approved stays provable: the
-content hash is the SHA-256 of the canonical JSON of the snapshot.
+A `Review` is one revision of one team's design. Its snapshot, findings, sizing and the drift of the
+latest scans are frozen when it is submitted, so what was approved stays provable: the content hash
+is the SHA-256 of the canonical JSON of the snapshot. Every submission is a revision of its own: a
+resubmission creates the next revision (`previous` points back) and leaves the one it replaces
+readable with its state, decision and comments (`replaced_at` set).
 """
 
 from __future__ import annotations
@@ -21,9 +23,17 @@ class ReviewState(models.TextChoices):
     CHANGES_REQUESTED = "changes_requested", "changes requested"
     APPROVED = "approved", "approved"
     SUPERSEDED = "superseded", "superseded"
+    # Resubmitted while still in review, before anyone decided: the next revision replaced it.
+    WITHDRAWN = "withdrawn", "withdrawn (resubmitted)"
 
 
 OPEN_STATES = (ReviewState.DRAFT, ReviewState.IN_REVIEW, ReviewState.CHANGES_REQUESTED)
+
+
+class ReviewQuerySet(models.QuerySet):
+    def open(self):
+        """The revisions being worked on or reviewed: a replaced revision is closed whatever its state."""
+        return self.filter(state__in=OPEN_STATES, replaced_at__isnull=True)
 
 
 class Review(models.Model):
@@ -49,6 +59,16 @@ class Review(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     superseded_at = models.DateTimeField(null=True, blank=True)
+    # The revision this one resubmits (after changes were requested, or while it was in review).
+    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    replaced_at = models.DateTimeField(null=True, blank=True, help_text="When a resubmission replaced it.")
+    drift = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Drift of the latest complete scans, frozen at submission and decision.",
+    )
+
+    objects = ReviewQuerySet.as_manager()
 
     class Meta:
         ordering = ["-pk"]
@@ -57,7 +77,7 @@ class Review(models.Model):
             # At most one revision of a team is being worked on or reviewed at a time.
             models.UniqueConstraint(
                 fields=["team"],
-                condition=Q(state__in=[s.value for s in OPEN_STATES]),
+                condition=Q(state__in=[s.value for s in OPEN_STATES], replaced_at__isnull=True),
                 name="one_open_review_per_team",
             ),
         ]
@@ -70,7 +90,7 @@ class Review(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.state in OPEN_STATES
+        return self.state in OPEN_STATES and self.replaced_at is None
 
     @property
     def short_hash(self) -> str:
@@ -107,6 +127,8 @@ class WaiverRequestState(models.TextChoices):
     PENDING = "pending", "pending"
     APPROVED = "approved", "approved"
     REJECTED = "rejected", "rejected"
+    # Undecided when its revision was replaced; the resubmission carries its own requests.
+    WITHDRAWN = "withdrawn", "withdrawn"
 
 
 class WaiverRequest(models.Model):

@@ -30,14 +30,17 @@ from advisor.registry import permissions
 from advisor.registry.models import Namespace, Team, Waiver
 from advisor.registry.services import namespace_data, registry_design
 
-from .models import OPEN_STATES, Review, ReviewComment, ReviewState, WaiverRequest, WaiverRequestState
+from .drift import blocking_drift, drift_findings, drift_targets, team_drift
+from .models import Review, ReviewComment, ReviewState, WaiverRequest, WaiverRequestState
 
 S = ReviewState
 
 # The state machine, in one place: action -> {from state: to state}.
 TRANSITIONS: dict[str, dict[str, str]] = {
-    # Resubmitting a review that is in review replaces its snapshot (and so its hash).
+    # Submitting a draft puts that revision in review; submitting again (while in review, or after
+    # changes were requested) creates the next revision, in review, and closes this one ("replace").
     "submit": {S.DRAFT: S.IN_REVIEW, S.IN_REVIEW: S.IN_REVIEW, S.CHANGES_REQUESTED: S.IN_REVIEW},
+    "replace": {S.IN_REVIEW: S.WITHDRAWN, S.CHANGES_REQUESTED: S.CHANGES_REQUESTED},
     "request_changes": {S.IN_REVIEW: S.CHANGES_REQUESTED},
     "approve": {S.IN_REVIEW: S.APPROVED},
     "supersede": {S.APPROVED: S.SUPERSEDED},
@@ -70,6 +73,10 @@ def allowed(action: str, state: str) -> bool:
 
 
 def _target_state(action: str, review: Review) -> str:
+    if review.replaced_at is not None:
+        successor = Review.objects.filter(previous=review).only("number").first()
+        later = f"revision {successor.number}" if successor else "a later revision"
+        raise StaleRevision(f"{review} changed since you loaded it: the team resubmitted it as {later}.")
     try:
         return TRANSITIONS[action][review.state]
     except KeyError:
@@ -85,6 +92,7 @@ _VERB = {
     "request_changes": "sent back for changes",
     "approve": "approved",
     "supersede": "superseded",
+    "replace": "replaced",
 }
 
 
@@ -215,7 +223,21 @@ def snapshot_diff(base: list[dict] | None, current: list[dict]) -> Diff:
 
 
 def review_diff(review: Review) -> Diff:
+    """Against the approved revision it is compared with: what approving it would change."""
     return snapshot_diff(review.base.snapshot if review.base else None, review.snapshot)
+
+
+def revision_diff(review: Review) -> Diff | None:
+    """Against the revision it follows (the one it resubmits, or the team's last one): what changed
+    between two submissions. None for a team's first revision."""
+    if review.previous_id is None:
+        return None
+    return snapshot_diff(review.previous.snapshot, review.snapshot)
+
+
+def team_revisions(team: Team):
+    """Every revision of the team, newest first: none is ever overwritten."""
+    return Review.objects.filter(team=team).select_related("submitted_by", "decided_by").order_by("-number")
 
 
 # A team's review status ----------------------------------------------------------------------
@@ -254,7 +276,7 @@ def team_status(team: Team) -> TeamStatus:
     return TeamStatus(
         team=team,
         approved=Review.objects.filter(team=team, state=S.APPROVED).order_by("-number").first(),
-        open=Review.objects.filter(team=team, state__in=OPEN_STATES).first(),
+        open=Review.objects.open().filter(team=team).first(),
         live_hash=content_hash(snapshot),
         snapshot=snapshot,
     )
@@ -338,7 +360,7 @@ def _check_waiver_ask(ask: WaiverAsk, *, today: dt.date, targets: set[str]) -> N
             f"The waiver request for {ask.rule} on {ask.target} may run at most {WAIVER_MAX_DAYS} days."
         )
     if ask.target not in targets:
-        raise ReviewError(f"{ask.target} is not one of this team's namespaces.")
+        raise ReviewError(f"{ask.target} is not one of this team's namespaces nor an instance hosting them.")
 
 
 @transaction.atomic
@@ -348,7 +370,7 @@ def review_start_draft(*, team: Team, user) -> Review:
         raise PermissionDenied("Only members of the team start a review of its design.")
     # Lock the team row so two members starting at once get the same draft.
     Team.objects.select_for_update().filter(pk=team.pk).first()
-    existing = Review.objects.filter(team=team, state__in=OPEN_STATES).first()
+    existing = Review.objects.open().filter(team=team).first()
     if existing is not None:
         return existing
     snapshot = team_snapshot(team)
@@ -365,76 +387,97 @@ def review_start_draft(*, team: Team, user) -> Review:
             )
     except IntegrityError:
         # Someone else opened one in between (SQLite has no row locks to wait on).
-        return Review.objects.get(team=team, state__in=OPEN_STATES)
+        return Review.objects.open().get(team=team)
     audit_record(
         actor=user, action="start_draft", obj_type="review", obj_name=str(review), after=_review_audit(review)
     )
     return review
 
 
-@transaction.atomic
-def review_submit(*, team: Team, user, waivers: list[WaiverAsk] = (), today: dt.date | None = None) -> Review:
-    """Freeze the team's namespaces and put them in review.
+def snapshot_drift(snapshot: list[dict], *, today: dt.date | None = None) -> dict:
+    """The live drift of the namespaces in `snapshot` and the instances hosting them."""
+    return team_drift(
+        namespaces=[ns["name"] for ns in snapshot],
+        instances=sorted({ns["instance"] for ns in snapshot}),
+        today=today,
+    )
 
-    Refused while an unwaived finding at `high` or above has no waiver request with this
-    submission. Resubmitting replaces the snapshot, the findings and the waiver requests.
+
+def _listed(findings) -> str:
+    return ", ".join(f"{f.rule} on {f.target}" for f in findings)
+
+
+@transaction.atomic
+def review_submit(
+    *, team: Team, user, waivers: list[WaiverAsk] | None = None, today: dt.date | None = None
+) -> Review:
+    """Freeze the team's namespaces, their findings and the live drift, and put them in review.
+
+    Refused while an unwaived finding or drift finding at `high` or above has no waiver request
+    with this submission. Submitting a draft puts it in review; submitting while a revision is in
+    review or has changes requested creates the next revision and keeps the earlier one as it was.
+    `waivers=None` carries over the earlier revision's undecided requests that still apply.
     """
     if not permissions.can_submit(user, team):
         raise PermissionDenied("Only members of the team submit its design for review.")
     today = today or _today()
-    review = review_start_draft(team=team, user=user)
-    new_state = _target_state("submit", review)
-    before = _review_audit(review)
+    current = review_start_draft(team=team, user=user)
+    _target_state("submit", current)
 
     design = registry_design()
     snapshot = team_snapshot(team)
     if not snapshot:
         raise ReviewError(f"Team {team.name} has no namespaces to review.")
     findings = team_findings(team, design=design, today=today)
-    targets = {f"namespace:{ns['name']}" for ns in snapshot}
+    drift = snapshot_drift(snapshot, today=today)
+    drift_found = [Finding.model_validate(f) for f in drift_findings(drift)]
+    targets = {f"namespace:{ns['name']}" for ns in snapshot} | drift_targets(drift)
+    found = {(f.rule, f.target) for f in [*findings, *drift_found]}
+    if waivers is None:
+        waivers = [
+            WaiverAsk(wr.rule, wr.target, wr.reason, wr.expires)
+            for wr in carried_requests(current)
+            if (wr.rule, wr.target) in found and wr.expires > today
+        ]
     asks = {(a.rule, a.target): a for a in waivers}
-    found = {(f.rule, f.target) for f in findings}
     for ask in asks.values():
         _check_waiver_ask(ask, today=today, targets=targets)
         if (ask.rule, ask.target) not in found:
             raise ReviewError(f"There is no finding {ask.rule} on {ask.target} to waive.")
-    uncovered = [f for f in blocking_findings(findings) if (f.rule, f.target) not in asks]
+    uncovered = [
+        f for f in [*blocking_findings(findings), *blocking_drift(drift)] if (f.rule, f.target) not in asks
+    ]
     if uncovered:
-        listed = ", ".join(f"{f.rule} on {f.target}" for f in uncovered)
         raise SubmissionBlocked(
-            f"Submission refused: {len(uncovered)} unwaived finding(s) at high or above need a fix "
-            f"or a waiver request (reason and expiry): {listed}.",
+            f"Submission refused: {len(uncovered)} unwaived finding(s) at high or above, in the design "
+            f"or in the latest scans, need a fix or a waiver request (reason and expiry): {_listed(uncovered)}.",
             findings=uncovered,
         )
 
-    base = Review.objects.filter(team=team, state=S.APPROVED).order_by("-number").first()
-    updated = Review.objects.filter(pk=review.pk, state=review.state).update(
-        state=new_state,
-        snapshot=snapshot,
-        content_hash=content_hash(snapshot),
-        findings=[f.model_dump(mode="json") for f in findings],
-        sizing=team_sizing(team, design=design),
-        base=base,
-        submitted_by=user,
-        submitted_at=timezone.now(),
-        decided_by=None,
-        decided_at=None,
-    )
-    if not updated:
-        raise StaleRevision(f"{review} changed while you were submitting it; reload and try again.")
-    review.refresh_from_db()
+    now = timezone.now()
+    fields = {
+        "state": S.IN_REVIEW,
+        "snapshot": snapshot,
+        "content_hash": content_hash(snapshot),
+        "findings": [f.model_dump(mode="json") for f in findings],
+        "sizing": team_sizing(team, design=design),
+        "drift": drift,
+        "base": Review.objects.filter(team=team, state=S.APPROVED).order_by("-number").first(),
+        "submitted_by": user,
+        "submitted_at": now,
+    }
+    if current.state == S.DRAFT:
+        before = _review_audit(current)
+        previous = Review.objects.filter(team=team, number__lt=current.number).order_by("-number").first()
+        if not Review.objects.filter(pk=current.pk, state=S.DRAFT, replaced_at=None).update(
+            previous=previous, **fields
+        ):
+            raise StaleRevision(f"{current} changed while you were submitting it; reload and try again.")
+        review = Review.objects.get(pk=current.pk)
+    else:
+        before = None
+        review = _replace(current, user=user, now=now, fields=fields)
 
-    # The submission carries the complete set of requests: earlier undecided ones are replaced.
-    old_requests = list(review.waiver_requests.filter(state=WaiverRequestState.PENDING))
-    review.waiver_requests.filter(state=WaiverRequestState.PENDING).delete()
-    for wr in old_requests:
-        audit_record(
-            actor=user,
-            action="withdraw",
-            obj_type="waiver_request",
-            obj_name=f"{wr.rule} on {wr.target}",
-            before=_request_audit(wr),
-        )
     for ask in asks.values():
         wr = WaiverRequest.objects.create(
             review=review,
@@ -461,11 +504,57 @@ def review_submit(*, team: Team, user, waivers: list[WaiverAsk] = (), today: dt.
         before=before,
         after=_review_audit(review),
     )
+    resubmitted = f" (resubmits revision {review.previous.number})" if before is None else ""
     _notify(
         subject=f"[Redis key advisor] Review requested: {review}",
-        body=f"{user.get_username()} submitted {review} ({len(snapshot)} namespaces, hash {review.short_hash}).\n\n"
-        f"Review it: {_link(review)}\n",
+        body=f"{user.get_username()} submitted {review}{resubmitted} ({len(snapshot)} namespaces, "
+        f"hash {review.short_hash}).\n\nReview it: {_link(review)}\n",
         recipients=_reviewer_recipients(team),
+    )
+    return review
+
+
+def carried_requests(review: Review | None) -> list[WaiverRequest]:
+    """The waiver requests a resubmission starts from: those of the revision it replaces that no
+    reviewer rejected (a rejected one the team must ask again, knowingly)."""
+    if review is None or review.state == S.DRAFT:
+        return []
+    return list(review.waiver_requests.filter(state=WaiverRequestState.PENDING))
+
+
+def _replace(current: Review, *, user, now, fields: dict) -> Review:
+    """Close `current` (kept as it was, marked replaced) and create the next revision from `fields`."""
+    closed_state = _target_state("replace", current)
+    before = _review_audit(current)
+    # Closed first: the one-open-revision constraint admits the next revision only then.
+    if not Review.objects.filter(pk=current.pk, state=current.state, replaced_at=None).update(
+        state=closed_state, replaced_at=now
+    ):
+        raise StaleRevision(f"{current} changed while you were resubmitting it; reload and try again.")
+    current.refresh_from_db()
+    for wr in current.waiver_requests.filter(state=WaiverRequestState.PENDING):
+        wr_before = _request_audit(wr)
+        WaiverRequest.objects.filter(pk=wr.pk).update(state=WaiverRequestState.WITHDRAWN)
+        wr.refresh_from_db()
+        audit_record(
+            actor=user,
+            action="withdraw",
+            obj_type="waiver_request",
+            obj_name=f"{wr.rule} on {wr.target}",
+            before=wr_before,
+            after=_request_audit(wr),
+        )
+    number = (Review.objects.filter(team=current.team).aggregate(n=Max("number"))["n"] or 0) + 1
+    review = Review.objects.create(
+        team=current.team, number=number, previous=current, created_by=user, **fields
+    )
+    audit_record(
+        actor=user,
+        action="replace",
+        obj_type="review",
+        obj_name=str(current),
+        before=before,
+        after=_review_audit(current) | {"replaced_by": review.number},
     )
     return review
 
@@ -490,6 +579,8 @@ def _decide(*, review: Review, user, action: str, expected_hash: str) -> Review:
     )
     if not updated:
         current = Review.objects.select_related("decided_by").get(pk=review.pk)
+        if current.replaced_at is not None:
+            _target_state(action, current)  # raises, naming the revision that replaced it
         if current.state != S.IN_REVIEW:
             who = current.decided_by.get_username() if current.decided_by else "someone else"
             raise StaleRevision(
@@ -527,6 +618,18 @@ def review_approve(
         raise ReviewError(
             "A rejected waiver leaves a high finding open: request changes instead of approving."
         )
+    # Reality may have moved since the submission: the drift is read again, and high drift that
+    # neither a registry waiver nor an accepted request of this revision covers blocks approval.
+    drift = snapshot_drift(review.snapshot)
+    accepted = {(wr.rule, wr.target) for wr in pending if wr.pk not in rejected}
+    open_drift = [f for f in blocking_drift(drift) if (f.rule, f.target) not in accepted]
+    if open_drift:
+        raise ReviewError(
+            f"Approval refused: the latest scans show {len(open_drift)} unwaived drift finding(s) at high or "
+            f"above: {_listed(open_drift)}. Request changes, so that the team fixes the keys or asks for waivers."
+        )
+    Review.objects.filter(pk=review.pk).update(drift=drift)
+    review.drift = drift
     # The decision first, then what follows from it, so the trail reads in cause-and-effect order.
     audit_record(
         actor=user,
@@ -575,6 +678,8 @@ def review_request_changes(
         raise ReviewError("Say what needs to change: the comment is required.")
     before = _review_audit(review)
     review = _decide(review=review, user=user, action="request_changes", expected_hash=expected_hash)
+    # What the reviewer saw when deciding stays with the revision.
+    Review.objects.filter(pk=review.pk).update(drift=snapshot_drift(review.snapshot))
     audit_record(
         actor=user,
         action="request_changes",
@@ -625,6 +730,8 @@ def review_comment(
         raise PermissionDenied("Only reviewers and the team's members comment on its review.")
     if review.state == S.SUPERSEDED:
         raise TransitionNotAllowed(f"{review} is superseded; comment on the current revision.")
+    if review.replaced_at is not None:
+        raise TransitionNotAllowed(f"{review} was resubmitted; comment on the current revision.")
     if not body.strip():
         raise ReviewError("The comment is empty.")
     if finding_rule and not any(
@@ -694,8 +801,12 @@ def waiver_request_create(
     targets = {
         f"namespace:{name}" for name in Namespace.objects.filter(team=team).values_list("name", flat=True)
     }
+    snapshot = team_snapshot(team)
+    drift = snapshot_drift(snapshot, today=today)
+    targets |= drift_targets(drift)
     _check_waiver_ask(WaiverAsk(rule, target, reason, expires), today=today, targets=targets)
-    if not any(f.rule == rule and f.target == target for f in team_findings(team, today=today)):
+    found = [*team_findings(team, today=today), *(Finding.model_validate(f) for f in drift_findings(drift))]
+    if not any(f.rule == rule and f.target == target for f in found):
         raise ReviewError(f"There is no finding {rule} on {target} to waive.")
     if WaiverRequest.objects.filter(rule=rule, target=target, state=WaiverRequestState.PENDING).exists():
         raise ReviewError(f"A waiver request for {rule} on {target} is already pending.")

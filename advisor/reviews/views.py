@@ -19,9 +19,10 @@ from advisor.registry.models import Namespace, Team, Waiver
 from advisor.registry.services import registry_design
 
 from . import services
+from .drift import blocking_drift, drift_summary
 from .forms import CommentForm, DecisionForm, SubmitForm
-from .models import OPEN_STATES, Review, ReviewState, WaiverRequest, WaiverRequestState
-from .report import review_context, review_markdown
+from .models import Review, ReviewState, WaiverRequest, WaiverRequestState
+from .report import drift_rows, review_context, review_markdown
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +39,16 @@ def team_review(request, team):
     status = services.team_status(team)
     design = registry_design()
     findings = services.team_findings(team, design=design)
-    blocking = services.blocking_findings(findings)
-    form = SubmitForm(request.POST if request.method == "POST" else None, blocking=blocking)
+    drift = services.snapshot_drift(status.snapshot)
+    blocking = [*services.blocking_findings(findings), *blocking_drift(drift)]
+    # A resubmission starts from the requests of the revision it replaces, rejected ones included
+    # (shown as such) so the team can answer the reviewer rather than retype.
+    earlier = (
+        {wr.finding_key: wr for wr in status.open.waiver_requests.select_related("decided_by")}
+        if status.open is not None and status.open.state != ReviewState.DRAFT
+        else {}
+    )
+    form = SubmitForm(request.POST if request.method == "POST" else None, blocking=blocking, earlier=earlier)
     if request.method == "POST" and form.is_valid():
         try:
             review = services.review_submit(team=team, user=request.user, waivers=form.waiver_asks())
@@ -60,9 +69,12 @@ def team_review(request, team):
         "blocking": blocking,
         "severity_counts": [(s.value, counts.get(s.value, 0)) for s in SEVERITIES_HIGH_FIRST],
         "sizing": services.team_sizing(team, design=design),
+        "drift": drift_rows(drift),
+        "drift_live": True,
+        "drift_summary": drift_summary(drift),
         "form": form,
         "can_submit": permissions.can_submit(request.user, team),
-        "history": team.reviews.select_related("submitted_by", "decided_by").order_by("-number"),
+        "history": services.team_revisions(team),
     }
     return render(request, "reviews/team_review.html", context)
 
@@ -109,7 +121,9 @@ def _detail_context(request, review: Review, **extra) -> dict:
         can_review=refusal is None and review.state == ReviewState.IN_REVIEW,
         # Shown to reviewers in place of the decision form: why someone else decides this revision.
         decision_refusal=refusal if permissions.is_reviewer(request.user) else None,
-        can_comment=permissions.can_comment(request.user, review) and review.state != ReviewState.SUPERSEDED,
+        can_comment=permissions.can_comment(request.user, review)
+        and review.state != ReviewState.SUPERSEDED
+        and review.replaced_at is None,
         is_reviewer=permissions.is_reviewer(request.user),
         status=services.team_status(review.team),
         **extra,
@@ -134,7 +148,7 @@ def _review_body(request, review: Review, *, notice: str = "", error: str = "") 
 @require_GET
 def review_detail(request, pk):
     review = get_object_or_404(
-        Review.objects.select_related("team", "base", "submitted_by", "decided_by"), pk=pk
+        Review.objects.select_related("team", "base", "previous", "submitted_by", "decided_by"), pk=pk
     )
     return render(request, "reviews/review_detail.html", _detail_context(request, review))
 
@@ -227,7 +241,7 @@ def review_request_changes(request, pk):
 @require_GET
 def review_report(request, pk):
     review = get_object_or_404(
-        Review.objects.select_related("team", "base", "submitted_by", "decided_by"), pk=pk
+        Review.objects.select_related("team", "base", "previous", "submitted_by", "decided_by"), pk=pk
     )
     ctx = review_context(review)
     ctx["generated_at"] = timezone.now()
@@ -238,7 +252,7 @@ def review_report(request, pk):
 @require_GET
 def review_report_markdown(request, pk):
     review = get_object_or_404(
-        Review.objects.select_related("team", "base", "submitted_by", "decided_by"), pk=pk
+        Review.objects.select_related("team", "base", "previous", "submitted_by", "decided_by"), pk=pk
     )
     response = HttpResponse(review_markdown(review), content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="review-{review.team.name}-r{review.number}.md"'
@@ -321,7 +335,7 @@ def compliance(request):
         targets = {f"namespace:{n}" for n in names}
         counts = Counter(f.severity.value for f in findings if f.target in targets and not f.waived)
         approved = team.reviews.filter(state=ReviewState.APPROVED).order_by("-number").first()
-        pending = team.reviews.filter(state__in=OPEN_STATES).first()
+        pending = team.reviews.open().first()
         live_hash = services.content_hash(services.team_snapshot(team))
         rows.append(
             {
