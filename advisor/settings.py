@@ -66,6 +66,8 @@ if not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
 
 ALLOWED_HOSTS = _env_list("ADVISOR_ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = _env_list("ADVISOR_CSRF_TRUSTED_ORIGINS", [])
+# A refused form (no or a stale CSRF token) gets the app's 403 page with the reason, not Django's bare one.
+CSRF_FAILURE_VIEW = "advisor.views_errors.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -1,4 +1,4 @@
-"""The site's error pages: 403, 404 and 500 inside the app's layout.
+"""The site's error pages: 403 (a refusal or a failed CSRF check), 404 and 500 inside the app's layout.
 
 A refusal (PermissionDenied) or a missing object (Http404) is an expected answer, not a fault: its
 page carries the reason the code gave, and the log gets one warning line without a traceback.
@@ -29,13 +29,27 @@ def _reason(exception) -> str:
     return message if isinstance(message, str) else ""
 
 
+def _escaped(text: str) -> str:
+    # As Django's log_response does with the path: a newline in a URL cannot forge a log line.
+    return text.encode("unicode_escape").decode("ascii")
+
+
+def _who(request) -> str:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return "anonymous"
+    return _escaped(user.get_username())
+
+
 def _answer(request, response, message: str, reason: str):
-    # One line, no exc_info; Django's own log_response then sees the response logged and stays quiet.
+    # One line (path, user, reason), no exc_info; Django's own log_response then sees the response
+    # logged and stays quiet.
     logger.warning(
-        "%s: %s%s",
+        "%s: %s by %s%s",
         message,
-        request.path.encode("unicode_escape").decode("ascii"),
-        f" ({reason})" if reason else "",
+        _escaped(request.path),
+        _who(request),
+        f" ({_escaped(reason)})" if reason else "",
         extra={"status_code": response.status_code, "request": request},
     )
     response._has_been_logged = True
@@ -52,6 +66,12 @@ def page_not_found(request, exception=None):
     reason = _reason(exception)
     body = loader.render_to_string("404.html", {"reason": reason, "request_path": request.path}, request)
     return _answer(request, HttpResponseNotFound(body), "Not Found", reason)
+
+
+def csrf_failure(request, reason=""):
+    """A form refused by the CSRF check (settings.CSRF_FAILURE_VIEW): the layout, what to do, the reason."""
+    body = loader.render_to_string("403_csrf.html", {"reason": reason}, request)
+    return _answer(request, HttpResponseForbidden(body), "Forbidden (CSRF check failed)", reason)
 
 
 def server_error(request):

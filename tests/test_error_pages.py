@@ -1,5 +1,6 @@
-"""The 403, 404 and 500 pages: inside the app's layout, carrying the reason the code gave (never
-internals on a 500), and a refusal logged as one warning line, not a traceback."""
+"""The 403, 404 and 500 pages and the failed CSRF check's 403: inside the app's layout, carrying
+the reason the code gave (never internals on a 500), and a refusal logged as one warning line
+(path, user, reason), not a traceback."""
 
 import logging
 
@@ -113,9 +114,10 @@ def test_a_refusal_logs_one_warning_line_without_a_traceback(client, viewer, cap
     (record,) = records
     assert record.levelno == logging.WARNING
     assert record.exc_info is None and record.exc_text is None
-    message = record.getMessage()
-    assert "Forbidden" in message and "/instances/new/" in message
-    assert "Only administrators create or edit instances." in message
+    assert record.getMessage() == (
+        "Forbidden (Permission denied): /instances/new/ by vera-viewer "
+        "(Only administrators create or edit instances.)"
+    )
     assert "Traceback" not in caplog.text
 
 
@@ -125,4 +127,55 @@ def test_a_missing_page_logs_one_warning_line_without_a_traceback(client, viewer
         assert client.get("/rules/XYZ999/").status_code == 404
     records = [r for r in caplog.records if r.name == "django.request"]
     assert [(r.levelno, r.exc_info) for r in records] == [(logging.WARNING, None)]
-    assert "Not Found: /rules/XYZ999/ (No rule XYZ999)" == records[0].getMessage()
+    assert "Not Found: /rules/XYZ999/ by vera-viewer (No rule XYZ999)" == records[0].getMessage()
+
+
+def test_an_anonymous_miss_is_logged_as_such(client, caplog):
+    with caplog.at_level(logging.INFO, logger="django.request"):
+        assert client.get("/no/such/page/").status_code == 404
+    records = [r for r in caplog.records if r.name == "django.request"]
+    assert [(r.levelno, r.exc_info, r.getMessage()) for r in records] == [
+        (logging.WARNING, None, "Not Found: /no/such/page/ by anonymous")
+    ]
+
+
+def test_a_newline_in_the_path_or_the_reason_stays_on_the_line(client, viewer, caplog):
+    client.force_login(viewer)
+    with caplog.at_level(logging.INFO, logger="django.request"):
+        assert client.get("/rules/XYZ%0A999/").status_code == 404
+    (record,) = [r for r in caplog.records if r.name == "django.request"]
+    assert record.getMessage() == "Not Found: /rules/XYZ\\n999/ by vera-viewer (No rule XYZ\\n999)"
+    assert "\n" not in record.getMessage()
+
+
+def test_a_form_refused_by_the_csrf_check_renders_the_layout_and_logs_one_line(viewer, caplog):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(viewer)
+    with caplog.at_level(logging.INFO):
+        response = client.post("/namespaces/validate-pattern/", {"pattern": "prod:x:v1:<id:int>"})
+    assert response.status_code == 403
+    body = _page(response)
+    assert "Form not accepted" in body and "nothing was changed" in body
+    assert "Reason: CSRF cookie not set." in body
+    assert viewer.get_username() in body  # the signed-in layout
+    assert "CSRF verification failed" not in body  # not Django's bare page
+    records = [r for r in caplog.records if r.name == "django.request"]
+    assert [(r.levelno, r.exc_info, r.getMessage()) for r in records] == [
+        (
+            logging.WARNING,
+            None,
+            "Forbidden (CSRF check failed): /namespaces/validate-pattern/ by vera-viewer (CSRF cookie not set.)",
+        )
+    ]
+    assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_sign_in_without_a_token_gets_the_page_with_a_fresh_token(db, caplog):
+    client = Client(enforce_csrf_checks=True)
+    client.get("/login/")  # the cookie is set, but the form's token is not sent
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        response = client.post("/login/", {"username": "nobody", "password": "x"})
+    assert response.status_code == 403
+    body = _page(response)
+    assert "Reason: CSRF token missing." in body and "Sign out" not in body  # anonymous layout
+    assert "by anonymous (CSRF token missing.)" in caplog.text
