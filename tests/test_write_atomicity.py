@@ -121,8 +121,8 @@ def _boom(*args, **kwargs):
 
 @pytest.mark.parametrize("method, url, body", WRITES, ids=IDS)
 def test_a_write_whose_audit_record_fails_changes_nothing_and_says_so(api, monkeypatch, method, url, body):
-    monkeypatch.setattr("advisor.api.registry.audit_change", _boom)
-    monkeypatch.setattr("advisor.api.registry.audit_delete", _boom)
+    monkeypatch.setattr("advisor.registry.writes.audit_change", _boom)
+    monkeypatch.setattr("advisor.registry.writes.audit_delete", _boom)
     before = _state()
     response = _send(api, method, url, body)
     assert response.status_code == 500
@@ -131,7 +131,7 @@ def test_a_write_whose_audit_record_fails_changes_nothing_and_says_so(api, monke
 
 def test_a_write_that_fails_after_saving_the_row_changes_nothing(api, monkeypatch):
     # The instance row is saved, then its schedule cannot be: neither stays.
-    monkeypatch.setattr("advisor.api.services.schedule_ensure", _boom)
+    monkeypatch.setattr("advisor.registry.writes.schedule_ensure", _boom)
     before = _state()
     response = _send(api, "post", "/api/instances", _instance_entry("dev-new-cache"))
     assert response.status_code == 500

@@ -11,10 +11,11 @@ from ninja import NinjaAPI, Router, Status, Swagger
 from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
 
+from advisor.registry.writes import Conflict, Invalid
+
 from .auth import api_auth, token_user
 from .registry import router as registry_router
-from .schemas import BodyParser, Error, Health, pydantic_errors
-from .services import Conflict
+from .schemas import BodyParser, Error, Health, body_error, pydantic_errors
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,12 @@ def _not_found(request, exc):
 @api.exception_handler(Conflict)
 def _conflict(request, exc):
     return _detail(request, 409, str(exc))
+
+
+@api.exception_handler(Invalid)
+def _invalid_entry(request, exc):
+    # A registry write refused what only the database can see (a reference, a column's limits).
+    return _detail(request, 422, [body_error(e["loc"], e["msg"], e["type"]) for e in exc.errors])
 
 
 @api.exception_handler(IntegrityError)

@@ -9,25 +9,20 @@ new size's memory.
 """
 
 import re
-from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Q
 from django.http import Http404
 from ninja import Body, Query, Router, Status
 from ninja.pagination import paginate
 
-from advisor.audit.services import audit_change, audit_delete, object_data
 from advisor.core import design as core
 from advisor.core import platform
-from advisor.findings.services import findings_refresh_after_write
-from advisor.registry import permissions
+from advisor.registry import permissions, writes
 from advisor.registry.models import Instance, Namespace, Team
 from advisor.registry.services import instance_data, memory_follows_sku, namespace_data, team_data
 
-from . import services
 from .schemas import (
     Entries,
     InstanceFilters,
@@ -65,24 +60,6 @@ def _get(queryset_or_model, name: str):
     return row
 
 
-def _atomic_write(view):
-    """A write endpoint: the change and its audit record commit together, or neither does.
-
-    Once committed, the stored findings follow the change. That refresh never turns the answer
-    into an error: the change stands, so the answer says so (a failed refresh is logged, and the
-    next page to read the findings recomputes them).
-    """
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        with transaction.atomic():
-            response = view(request, *args, **kwargs)
-        findings_refresh_after_write()
-        return response
-
-    return wrapper
-
-
 def _require(allowed: bool, message: str) -> None:
     if not allowed:
         raise PermissionDenied(message)
@@ -109,45 +86,34 @@ def team_get(request, name: str):
 
 
 @router.post("/teams", response={201: TeamOut, **_CREATE_ERRORS}, tags=["teams"])
-@_atomic_write
 def team_create(request, payload: core.Team):
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
-    team = services.team_save(team=None, data=payload)
-    audit_change(actor=request.auth, before=None, obj=team)
+    team = writes.team_save(team=None, data=payload, actor=request.auth)
     return Status(201, team_data(team))
 
 
 @router.put("/teams/{name}", response={200: TeamOut, **_WRITE_ERRORS}, tags=["teams"])
-@_atomic_write
 def team_update(request, name: str, payload: core.Team):
     team = _get(Team, name)
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
-    before = object_data(team)
-    team = services.team_save(team=team, data=payload)
-    audit_change(actor=request.auth, before=before, obj=team)
+    team = writes.team_save(team=team, data=payload, actor=request.auth)
     return team_data(team)
 
 
 @router.patch("/teams/{name}", response={200: TeamOut, **_WRITE_ERRORS}, tags=["teams"])
-@_atomic_write
 def team_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     team = _get(Team, name)
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
     data = validate_entry(core.Team, merge_patch(team_data(team), payload))
-    before = object_data(team)
-    team = services.team_save(team=team, data=data)
-    audit_change(actor=request.auth, before=before, obj=team)
+    team = writes.team_save(team=team, data=data, actor=request.auth)
     return team_data(team)
 
 
 @router.delete("/teams/{name}", response={204: None, **_DELETE_ERRORS}, tags=["teams"])
-@_atomic_write
 def team_delete(request, name: str):
     team = _get(Team, name)
     _require(permissions.can_manage_teams(request.auth), _ADMINS_TEAMS)
-    before = object_data(team)
-    services.team_delete(team=team)
-    audit_delete(actor=request.auth, obj=team, before=before)
+    writes.team_delete(team=team, actor=request.auth)
     return Status(204, None)
 
 
@@ -173,27 +139,21 @@ def instance_get(request, name: str):
 
 
 @router.post("/instances", response={201: InstanceOut, **_CREATE_ERRORS}, tags=["instances"])
-@_atomic_write
 def instance_create(request, payload: core.Instance):
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
-    instance = services.instance_save(instance=None, data=payload)
-    audit_change(actor=request.auth, before=None, obj=instance)
+    instance = writes.instance_save(instance=None, data=payload, actor=request.auth)
     return Status(201, instance_data(instance))
 
 
 @router.put("/instances/{name}", response={200: InstanceOut, **_WRITE_ERRORS}, tags=["instances"])
-@_atomic_write
 def instance_update(request, name: str, payload: core.Instance):
     instance = _get(Instance, name)
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
-    before = object_data(instance)
-    instance = services.instance_save(instance=instance, data=payload)
-    audit_change(actor=request.auth, before=before, obj=instance)
+    instance = writes.instance_save(instance=instance, data=payload, actor=request.auth)
     return instance_data(instance)
 
 
 @router.patch("/instances/{name}", response={200: InstanceOut, **_WRITE_ERRORS}, tags=["instances"])
-@_atomic_write
 def instance_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     instance = _get(Instance, name)
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
@@ -202,9 +162,7 @@ def instance_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
         # The memory came from the sku: a patch of the sku (or shards) brings the new size's memory.
         current.pop("memory_gb")
     data = validate_entry(core.Instance, merge_patch(current, payload))
-    before = object_data(instance)
-    instance = services.instance_save(instance=instance, data=data)
-    audit_change(actor=request.auth, before=before, obj=instance)
+    instance = writes.instance_save(instance=instance, data=data, actor=request.auth)
     return instance_data(instance)
 
 
@@ -218,13 +176,10 @@ def _sized(entry: dict) -> bool:
 
 
 @router.delete("/instances/{name}", response={204: None, **_DELETE_ERRORS}, tags=["instances"])
-@_atomic_write
 def instance_delete(request, name: str):
     instance = _get(Instance, name)
     _require(permissions.can_edit_instances(request.auth), _ADMINS_INSTANCES)
-    before = object_data(instance)
-    services.instance_delete(instance=instance)
-    audit_delete(actor=request.auth, obj=instance, before=before)
+    writes.instance_delete(instance=instance, actor=request.auth)
     return Status(204, None)
 
 
@@ -266,53 +221,42 @@ def namespace_get(request, name: str):
 
 
 @router.post("/namespaces", response={201: NamespaceOut, **_CREATE_ERRORS}, tags=["namespaces"])
-@_atomic_write
 def namespace_create(request, payload: core.Namespace):
-    team = services.named(Team, payload.team, loc="team")
+    team = writes.named(Team, payload.team, loc="team")
     _require(permissions.can_save_namespace(request.auth, None, team), _namespace_denied(None, team))
-    namespace = services.namespace_save(namespace=None, data=payload, team=team)
-    audit_change(actor=request.auth, before=None, obj=namespace)
+    namespace = writes.namespace_save(namespace=None, data=payload, team=team, actor=request.auth)
     return Status(201, namespace_data(namespace))
 
 
 @router.put("/namespaces/{name}", response={200: NamespaceOut, **_WRITE_ERRORS}, tags=["namespaces"])
-@_atomic_write
 def namespace_update(request, name: str, payload: core.Namespace):
     namespace = _get(_namespaces(), name)
-    team = services.named(Team, payload.team, loc="team")
+    team = writes.named(Team, payload.team, loc="team")
     _require(
         permissions.can_save_namespace(request.auth, namespace, team), _namespace_denied(namespace, team)
     )
-    before = object_data(namespace)
-    namespace = services.namespace_save(namespace=namespace, data=payload, team=team)
-    audit_change(actor=request.auth, before=before, obj=namespace)
+    namespace = writes.namespace_save(namespace=namespace, data=payload, team=team, actor=request.auth)
     return namespace_data(namespace)
 
 
 @router.patch("/namespaces/{name}", response={200: NamespaceOut, **_WRITE_ERRORS}, tags=["namespaces"])
-@_atomic_write
 def namespace_patch(request, name: str, payload: dict[str, Any] = _MERGE_PATCH):
     namespace = _get(_namespaces(), name)
     data = validate_entry(core.Namespace, merge_patch(namespace_data(namespace), payload))
-    team = services.named(Team, data.team, loc="team")
+    team = writes.named(Team, data.team, loc="team")
     _require(
         permissions.can_save_namespace(request.auth, namespace, team), _namespace_denied(namespace, team)
     )
-    before = object_data(namespace)
-    namespace = services.namespace_save(namespace=namespace, data=data, team=team)
-    audit_change(actor=request.auth, before=before, obj=namespace)
+    namespace = writes.namespace_save(namespace=namespace, data=data, team=team, actor=request.auth)
     return namespace_data(namespace)
 
 
 @router.delete("/namespaces/{name}", response={204: None, **_DELETE_ERRORS}, tags=["namespaces"])
-@_atomic_write
 def namespace_delete(request, name: str):
     namespace = _get(_namespaces(), name)
     _require(
         permissions.can_edit_namespace(request.auth, namespace),
         f"Only members of team '{namespace.team.name}' and administrators delete its namespaces.",
     )
-    before = object_data(namespace)
-    services.namespace_delete(namespace=namespace)
-    audit_delete(actor=request.auth, obj=namespace, before=before)
+    writes.namespace_delete(namespace=namespace, actor=request.auth)
     return Status(204, None)

@@ -68,6 +68,30 @@ def instance_to_core(inst: Instance) -> core.Instance:
     return core.Instance.model_validate(instance_data(inst))
 
 
+def instance_values(data: core.Instance) -> dict:
+    """The instance's columns from its design entry (the inverse of `instance_data`)."""
+    return {
+        "name": data.name,
+        "environment": data.environment,
+        "product": data.product,
+        "tier": data.tier or "",
+        "sku": data.sku or "",
+        "memory_gb": data.memory_gb,
+        "shards": data.shards,
+        "clustering": data.clustering,
+        "high_availability": data.high_availability,
+        "persistence": data.persistence,
+        "geo_replication": data.geo_replication,
+        "eviction_policy": data.eviction_policy,
+        "auth": data.auth,
+        "tls": data.tls,
+        "public_network_access": data.public_network_access,
+        "region": data.region or "",
+        "connection_url": data.connection.url if data.connection else "",
+        "connection_credential": data.connection.credential if data.connection else "",
+    }
+
+
 _NAMESPACE_COLUMNS = (
     "id", "name", "team__name", "instance__name", "pattern", "classification", "data_type", "ttl_mode",
     "ttl_seconds", "ttl_jitter_seconds", "value_bytes_typical", "value_bytes_max", "cardinality", "ops_reads",
@@ -86,6 +110,30 @@ def namespace_data(ns: Namespace, *, multi_key_with: list[str] | None = None) ->
 
 def namespace_to_core(ns: Namespace) -> core.Namespace:
     return core.Namespace.model_validate(namespace_data(ns))
+
+
+def namespace_values(data: core.Namespace) -> dict:
+    """The namespace's own columns from its design entry (the inverse of `namespace_data`);
+    team, instance and multi_key_with are references, resolved by the caller."""
+    return {
+        "name": data.name,
+        "pattern": data.pattern,
+        "classification": data.classification,
+        "data_type": data.data_type,
+        "ttl_mode": data.ttl.mode,
+        "ttl_seconds": data.ttl.seconds,
+        "ttl_jitter_seconds": data.ttl.jitter_seconds,
+        "value_bytes_typical": data.value_bytes.typical,
+        "value_bytes_max": data.value_bytes.max,
+        "cardinality": data.cardinality,
+        "ops_reads": data.ops_per_sec.reads,
+        "ops_writes": data.ops_per_sec.writes,
+        "data_classification": data.data_classification,
+        "contains": list(data.contains),
+        "negative_cache": data.negative_cache,
+        "source_of_truth": data.source_of_truth or "",
+        "description": data.description,
+    }
 
 
 def _namespace_entry(r: dict, multi_key_with: list[str]) -> dict:
