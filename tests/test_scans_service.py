@@ -135,7 +135,8 @@ def test_the_command_exits_3_with_a_one_line_reason_when_the_scan_fails(shop, ca
         call_command("scan_instance", shop.name)
     assert exc.value.code == 3
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"scan of {shop.name} failed:") and "\n" not in err
+    number = ScanRun.objects.get(instance=shop).number
+    assert err.startswith(f"scan #{number} of {shop.name} failed:") and "\n" not in err
 
 
 def test_schedules_default_nightly_and_validate_cron(shop):
@@ -160,7 +161,7 @@ def test_dashboard_and_detail_pages(client, shop, admin_user, viewer):
     assert client.post(f"/instances/{shop.name}/scans/schedule/", {"cron": "0 3 * * *"}).status_code == 403
     assert client.get(f"/scans/{run.pk}/").status_code == 200
     instance_page = client.get(f"/instances/{shop.name}/").content.decode()
-    assert "Last scan" in instance_page and f"#{run.pk}" in instance_page
+    assert "Last scan" in instance_page and f">#{run.number}</a>" in instance_page
     client.force_login(admin_user)
     response = client.post(f"/instances/{shop.name}/scans/start/")
     assert response.status_code == 302

@@ -24,6 +24,9 @@ router = Router(tags=["scans"])
 
 class ScanRunOut(Schema):
     id: int
+    number: int = Field(
+        ..., description="the run's number among its instance's runs (#1, #2, ...), as pages show it"
+    )
     instance: str = Field(..., alias="instance.name")
     status: Literal["queued", "running", "completed", "failed", "cancelled"]
     trigger: str

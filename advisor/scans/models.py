@@ -1,10 +1,29 @@
 """Scan runs: one row per scan of an instance, from queued to a stored report."""
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.db.models import Max
 from django.urls import reverse
 
 from advisor.registry.models import Instance
+
+
+class ScanRunManager(models.Manager):
+    def create(self, **fields):
+        """Create a run numbered after the instance's last one (#1, #2, ... per instance).
+
+        The number is read and the row inserted in one transaction that first locks the instance
+        row, so concurrent creators for one instance take turns on PostgreSQL; on SQLite the
+        settings' IMMEDIATE transactions already let one writer in at a time. The unique
+        constraint on (instance, number) refuses a duplicate whatever happens.
+        """
+        if fields.get("number") is not None:
+            return super().create(**fields)
+        instance_id = fields["instance"].pk if "instance" in fields else fields["instance_id"]
+        with transaction.atomic():
+            list(Instance.objects.select_for_update().filter(pk=instance_id).values_list("pk"))
+            last = self.filter(instance_id=instance_id).aggregate(n=Max("number"))["n"] or 0
+            return super().create(**fields, number=last + 1)
 
 
 class ScanRun(models.Model):
@@ -25,6 +44,8 @@ class ScanRun(models.Model):
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="scan_runs")
+    # The run's number among the instance's runs (#1, #2, ...), shown to people; `pk` is global.
+    number = models.PositiveIntegerField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
     trigger = models.CharField(max_length=12, choices=Trigger.choices, default=Trigger.MANUAL)
     requested_by = models.ForeignKey(
@@ -54,11 +75,16 @@ class ScanRun(models.Model):
     findings_total = models.PositiveIntegerField(default=0)  # unwaived findings
     memory_bytes = models.PositiveBigIntegerField(null=True, blank=True)
 
+    objects = ScanRunManager()
+
     class Meta:
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "number"], name="one_number_per_instance_scan_run")
+        ]
 
     def __str__(self) -> str:
-        return f"scan {self.pk} of {self.instance.name} ({self.status})"
+        return f"scan #{self.number} of {self.instance.name} ({self.status})"
 
     def get_absolute_url(self) -> str:
         return reverse("scan_detail", args=[self.pk])

@@ -25,8 +25,9 @@ def render_scan_text(report: dict, *, color: bool = False) -> str:
         if report.get("complete")
         else "INCOMPLETE (findings may be missing; this is not a clean bill)"
     )
+    number = f" #{report['run_number']}" if report.get("run_number") else ""
     lines.append(
-        f"Scan of {report.get('instance')}: {report.get('keys_scanned', 0):,} keys in {format_duration(report.get('duration_s', 0))}, {status}"
+        f"Scan{number} of {report.get('instance')}: {report.get('keys_scanned', 0):,} keys in {format_duration(report.get('duration_s', 0))}, {status}"
     )
     server = report.get("server") or {}
     if server:

@@ -354,6 +354,7 @@ def _execute(run, instance, lock, options, on_progress, today, max_attempts) -> 
 
     findings = evaluate_drift(design, instance.name, report, today)
     data = report.model_dump(mode="json")
+    data["run_number"] = run.number  # the instance's run #N, as pages and the command name it
     data["findings"] = [f.model_dump(mode="json") for f in findings]
     unwaived = [f for f in findings if not f.waived]
     matched = sum(ns.get("keys", 0) for ns in data.get("namespaces", []))

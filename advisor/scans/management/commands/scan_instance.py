@@ -82,12 +82,12 @@ class Command(BaseCommand):
             run = services.scan_run_execute(run=run, options=opts, on_progress=bar)
         except services.ScanBusy as e:
             services.scan_run_cancel(run=run)
-            sys.stderr.write(f"scan of {name} not started: {e}\n")
+            sys.stderr.write(f"scan #{run.number} of {name} not started: {e}\n")
             raise SystemExit(3) from None
         finally:
             bar.done()
         if run.status == ScanRun.Status.FAILED:
-            sys.stderr.write(f"scan of {name} failed: {run.reason}\n")
+            sys.stderr.write(f"scan #{run.number} of {name} failed: {run.reason}\n")
             raise SystemExit(3)
         if json:
             self.stdout.write(_json_dumps(run.report))
