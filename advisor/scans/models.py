@@ -67,7 +67,8 @@ class ScanRun(models.Model):
     keys_total = models.PositiveBigIntegerField(null=True, blank=True)  # DBSIZE when the scan began
     complete = models.BooleanField(default=False)
     coverage = models.FloatField(null=True, blank=True)  # share of scanned keys matched to a namespace
-    reason = models.CharField(max_length=500, blank=True)  # one line, for failed and cancelled runs
+    # One line, for failed and cancelled runs, kept whole: it quotes what the server said.
+    reason = models.TextField(blank=True)
     error_kind = models.CharField(max_length=16, blank=True)  # ScanError.kind of a failed run
 
     report = models.JSONField(null=True, blank=True)  # the scan JSON of the contract, findings included
@@ -95,11 +96,25 @@ class ScanRun(models.Model):
 
     @property
     def progress_percent(self) -> int | None:
+        """How far the scan got: None while queued (nothing scanned yet, whatever an earlier
+        attempt had reached) and while the number of keys to scan is unknown."""
         if self.status == self.Status.COMPLETED:
             return 100
-        if not self.keys_total:
+        if self.status == self.Status.QUEUED or not self.keys_total:
             return None
         return min(99, int(100 * self.keys_scanned / self.keys_total))
+
+    @property
+    def origin(self) -> str:
+        """Who or what started the run, for people: "Alice, on the page", "the schedule"."""
+        who = self.requested_by.get_username() if self.requested_by_id else None
+        if self.trigger == self.Trigger.SCHEDULE:
+            return "the schedule"
+        if self.trigger == self.Trigger.COMMAND:
+            return "the scan_instance command"
+        if self.trigger == self.Trigger.API:
+            return f"{who}, through the API" if who else "the API"
+        return f"{who}, on the page" if who else "a user on the page"
 
     @property
     def duration_s(self) -> float | None:

@@ -184,12 +184,19 @@ def _move(run: ScanRun, source: str, status: str, *, as_owner: str | None = None
     now = timezone.now()
     fields.setdefault("finished_at", now if status in ScanRun.FINISHED else None)
     fields.update(status=status, heartbeat_at=now)
+    if "reason" in fields:
+        fields["reason"] = _one_line(fields["reason"])
     match = ScanRun.objects.filter(pk=run.pk, status=source)
     if as_owner is not None:
         match = match.filter(owner=as_owner)
     moved = bool(match.update(**fields))
     run.refresh_from_db()
     return moved
+
+
+def _one_line(text: str) -> str:
+    """A reason as one line, whole: the field has room for whatever the server said."""
+    return " ".join(str(text).split())
 
 
 def scan_run_execute(
@@ -220,7 +227,7 @@ def scan_run_execute(
             run,
             ScanRun.Status.QUEUED,
             ScanRun.Status.FAILED,
-            reason=f"cannot reach the coordination Redis: {str(e)[:300]}",
+            reason=f"cannot reach the coordination Redis: {e}",
         )
         return run
     try:
@@ -232,6 +239,9 @@ def scan_run_execute(
             finished_at=None,
             attempts=F("attempts") + 1,
             owner=lock.token,
+            # An attempt scans from the start: nothing of an earlier attempt's progress counts.
+            keys_scanned=0,
+            keys_total=None,
         )
         run.refresh_from_db()
         run.retry_in = None
@@ -394,6 +404,9 @@ def _failed(run: ScanRun, token: str, reason: str, kind: str, max_attempts: int)
             reason=f"{reason} — retrying in {countdown}s",
             error_kind=kind,
             owner="",  # a late write of this attempt finds no run of its own
+            # Queued again, it has scanned nothing yet: the page shows no stale progress.
+            keys_scanned=0,
+            keys_total=None,
         ):
             run.retry_in = countdown
         return run

@@ -80,16 +80,21 @@ def _history(instance: Instance) -> dict:
 @login_required
 def scan_dashboard(request, name):
     instance = get_object_or_404(Instance, name=name)
-    runs = ScanRun.objects.filter(instance=instance)
+    runs = ScanRun.objects.filter(instance=instance).select_related("requested_by")
     active = runs.filter(status__in=ScanRun.ACTIVE).first()
     last = runs.filter(status=ScanRun.Status.COMPLETED).first()
+    # A failed or cancelled run newer than the last completed one is what the team must see first.
+    last_finished = runs.filter(status__in=ScanRun.FINISHED).first()
+    unsuccessful = (
+        last_finished if last_finished and last_finished.status != ScanRun.Status.COMPLETED else None
+    )
     report = (last.report if last else None) or {}
     schedule = schedules.schedule_get(instance)
     context = {
         "instance": instance,
         "active": active,
         "last": last,
-        "last_failed": runs.filter(status=ScanRun.Status.FAILED).first(),
+        "unsuccessful": unsuccessful,
         "report": report,
         "rows": _namespace_rows(report, instance) if last else [],
         "findings": report.get("findings", []),
