@@ -76,9 +76,12 @@ def test_the_review_flow_from_edit_to_approval(new_page, member, reviewer):  # n
     assert mia.locator("fieldset.waiver-request").count() == 0
     assert "Changes were requested on revision 1" in mia.content()
     mia.click("#submit-review")
+    first = review
+    review = Review.objects.get(previous=first)
     mia.wait_for_url(f"**/reviews/{review.pk}/")
-    review.refresh_from_db()
-    assert review.state == "in_review" and not review.waiver_requests.exists()
+    assert review.number == 2 and review.state == "in_review" and not review.waiver_requests.exists()
+    first.refresh_from_db()
+    assert first.state == "changes_requested"
 
     # The reviewer approves the revision they are looking at.
     rita.goto(f"/reviews/{review.pk}/")
@@ -88,7 +91,15 @@ def test_the_review_flow_from_edit_to_approval(new_page, member, reviewer):  # n
     rita.wait_for_selector('#review-body h1 .review-state[data-state="approved"]')
     review.refresh_from_db()
     assert review.state == "approved" and review.decided_by == reviewer
+    # The first revision's finding comment stays with revision 1, one click away.
+    assert rita.locator('#revisions [data-revision="1"] .review-state').get_attribute("data-state") == (
+        "changes_requested"
+    )
+    rita.click('#revisions [data-revision="1"] a')
+    rita.wait_for_url(f"**/reviews/{first.pk}/")
     assert "A disposable cache must expire." in rita.content()
+    assert rita.locator("#replaced-notice").is_visible()
+    rita.goto(f"/reviews/{review.pk}/")
     screenshot(rita, "review-page")
 
     # One click to the printable report, shown as it prints.
@@ -116,7 +127,8 @@ def test_the_review_flow_from_edit_to_approval(new_page, member, reviewer):  # n
         ("rita-reviewer", "comment", "review"),  # the reason for the request
         ("mia-member", "update", "namespace"),
         ("mia-member", "withdraw", "waiver_request"),
-        ("mia-member", "submit", "review"),
+        ("mia-member", "replace", "review"),  # revision 1 kept, closed
+        ("mia-member", "submit", "review"),  # revision 2
         ("rita-reviewer", "approve", "review"),
         ("rita-reviewer", "comment", "review"),
     ]

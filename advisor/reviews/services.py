@@ -628,8 +628,6 @@ def review_approve(
             f"Approval refused: the latest scans show {len(open_drift)} unwaived drift finding(s) at high or "
             f"above: {_listed(open_drift)}. Request changes, so that the team fixes the keys or asks for waivers."
         )
-    Review.objects.filter(pk=review.pk).update(drift=drift)
-    review.drift = drift
     # The decision first, then what follows from it, so the trail reads in cause-and-effect order.
     audit_record(
         actor=user,
@@ -642,6 +640,9 @@ def review_approve(
     now = timezone.now()
     for wr in pending:
         _decide_waiver_request(wr, user=user, approve=wr.pk not in rejected, now=now)
+    # Frozen once the accepted requests are waivers, so the record shows the drift as approved.
+    review.drift = snapshot_drift(review.snapshot)
+    Review.objects.filter(pk=review.pk).update(drift=review.drift)
     for old in Review.objects.filter(team=review.team, state=S.APPROVED).exclude(pk=review.pk):
         old_before = _review_audit(old)
         _target_state("supersede", old)
