@@ -487,6 +487,61 @@ def _walk_back(parent: dict[int, tuple[int, int]], state: int) -> bytes:
     return bytes(reversed(out))
 
 
+class ComparisonTooLarge(ValueError):
+    """Comparing the two patterns would visit more states than the limit allows."""
+
+
+def difference_witness(a: Pattern | str, b: Pattern | str, *, limit: int = 20_000) -> str | None:
+    """A shortest key matched by `a` but not by `b`, or None when every key of `a` is a key of
+    `b` (exact). Raises ComparisonTooLarge past `limit` states.
+
+    The product of `a`'s automaton with the subset construction of `b`'s, built as it is walked:
+    a state is one of `a`'s and the set of `b`'s that the same bytes reach, and a key of `a`
+    that leaves `b` with no accepting state is the witness.
+    """
+    pa = parse_pattern(a) if isinstance(a, str) else a
+    pb = parse_pattern(b) if isinstance(b, str) else b
+    trans_a, acc_a = _nfa(_automaton_parts(pa)[2])
+    trans_b, acc_b = _nfa(_automaton_parts(pb)[2])
+    start = (0, frozenset({0}))
+    if acc_a[0] and not acc_b[0]:
+        return ""
+    parent: dict = {start: (-1, 0)}
+    queue = deque([start])
+    while queue:
+        pair = queue.popleft()
+        sa, sb = pair
+        moves_b = [move for s in sb for move in trans_b[s]]
+        for ma, ta in trans_a[sa]:
+            for mask, targets in _split_by(ma, moves_b):
+                nxt = (ta, targets)
+                if nxt in parent:
+                    continue
+                parent[nxt] = (pair, mask)
+                if acc_a[ta] and not any(acc_b[t] for t in targets):
+                    return _walk_back(parent, nxt).decode("utf-8", "surrogateescape")
+                if len(parent) > limit:
+                    raise ComparisonTooLarge(f"more than {limit} states")
+                queue.append(nxt)
+    return None
+
+
+def _split_by(mask: int, moves: list[tuple[int, int]]) -> list[tuple[int, frozenset[int]]]:
+    """`mask` cut into the byte classes that lead to the same set of targets under `moves`."""
+    regions: dict[frozenset[int], int] = {frozenset(): mask}
+    for move_mask, target in moves:
+        cut: dict[frozenset[int], int] = {}
+        for targets, region in regions.items():
+            inside, outside = region & move_mask, region & ~move_mask
+            if inside:
+                key = targets | {target}
+                cut[key] = cut.get(key, 0) | inside
+            if outside:
+                cut[targets] = cut.get(targets, 0) | outside
+        regions = cut
+    return [(region, targets) for targets, region in regions.items()]
+
+
 # --------------------------------------------------------------------------------------------
 # Matching many patterns
 
