@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from advisor.registry.models import Namespace, Team, Waiver
-from advisor.reviews import services
+from advisor.reviews import services, workflow
 from advisor.reviews.models import Review, ReviewState, WaiverRequest, WaiverRequestState
 
 pytestmark = pytest.mark.django_db
@@ -208,7 +208,7 @@ def test_resubmitting_creates_the_next_revision_and_keeps_the_earlier_one(catalo
     diff = services.revision_diff(submitted)
     assert diff.changed[0].fields == [("cardinality", 500000, 650000)]
     with pytest.raises(services.StaleRevision, match="resubmitted it as revision 2"):
-        services._target_state("approve", earlier)
+        services.target_state("approve", earlier)
 
 
 @pytest.mark.parametrize("state", [S.APPROVED, S.SUPERSEDED])
@@ -218,14 +218,14 @@ def test_a_decided_revision_is_never_resubmitted_a_new_draft_starts_instead(cata
     old.refresh_from_db()
     assert old.state == state and new.pk != old.pk and new.number == old.number + 1
     with pytest.raises(services.TransitionNotAllowed):
-        services._target_state("submit", old)
+        services.target_state("submit", old)
 
 
 @pytest.mark.parametrize("state", [s for s in ALL_STATES if s != S.APPROVED])
 def test_only_approved_revisions_are_superseded(catalog, member, state):
     review = _in_state(catalog, state, submitter=member)
     with pytest.raises(services.TransitionNotAllowed):
-        services._target_state("supersede", review)
+        services.target_state("supersede", review)
 
 
 def test_one_open_revision_per_team(catalog, member):
@@ -402,7 +402,7 @@ def test_an_approval_of_a_revision_that_changed_since_it_was_loaded_is_refused(c
     assert review.state == S.WITHDRAWN and review.decided_by is None
     # A reviewer holding the withdrawn revision in memory is refused by the conditional UPDATE too.
     with pytest.raises(services.StaleRevision):
-        services._decide(
+        workflow._decide(
             review=Review(pk=review.pk, team=catalog, state=S.IN_REVIEW, content_hash=loaded_hash, number=1),
             user=reviewer,
             action="approve",

@@ -3,8 +3,7 @@ import datetime as dt
 from django import forms
 
 from advisor.core.rules import get_rule
-from advisor.registry.models import Instance, Namespace, Waiver
-from advisor.reviews.services import WAIVER_MAX_DAYS
+from advisor.registry.models import WAIVER_MAX_DAYS, Instance, Namespace, Waiver
 
 from . import clock
 

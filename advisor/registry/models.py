@@ -222,6 +222,10 @@ class Policy(models.Model):
         return cls.objects.get_or_create(pk=1)[0]
 
 
+# The longest a waiver may run: a year and a day, so an annual review can renew it in time.
+WAIVER_MAX_DAYS = 366
+
+
 class Waiver(models.Model):
     rule = models.CharField(
         max_length=6, validators=[RegexValidator(r"^[A-Z]{3}[0-9]{3}$", "A rule id like TTL002.")]

@@ -22,7 +22,7 @@ from advisor.core.findings import Finding, Severity
 from advisor.registry.models import Instance, Waiver
 from advisor.scans.models import ScanRun
 
-BLOCKING = Severity.high
+from .states import BLOCKING
 
 
 def _latest_complete_runs(instance_names: list[str]) -> dict[str, ScanRun]:

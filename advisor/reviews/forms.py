@@ -6,8 +6,9 @@ from django import forms
 from django.utils import timezone
 
 from advisor.core.findings import Finding
+from advisor.registry.models import WAIVER_MAX_DAYS
 
-from .services import WAIVER_MAX_DAYS, WaiverAsk
+from .waivers import WaiverAsk
 
 
 class SubmitForm(forms.Form):

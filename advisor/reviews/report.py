@@ -15,9 +15,10 @@ from advisor.core.findings import SEVERITIES_HIGH_FIRST
 from advisor.core.units import format_bytes
 from advisor.findings.markup import markdown_code, markdown_inline, markdown_text, render_markdown
 
+from .diff import review_diff, revision_diff
 from .drift import drift_summary
 from .models import Review, ReviewState
-from .services import review_diff, revision_diff, snapshot_drift, team_revisions
+from .team_design import snapshot_drift, team_revisions
 
 
 def _fmt(value) -> str:
