@@ -28,7 +28,7 @@ def page(client, admin_user, demo_registry):
 def test_a_failed_audit_leaves_the_namespace_unchanged(page, monkeypatch):
     ns = Namespace.objects.get(name=NS)
     events = AuditEvent.objects.count()
-    monkeypatch.setattr("advisor.registry.views.audit_change", _boom)
+    monkeypatch.setattr("advisor.registry.writes.audit_change", _boom)
     response = page.post(f"/namespaces/{NS}/edit/", namespace_form_data(ns, description="changed"))
     assert response.status_code == 500
     assert Namespace.objects.get(name=NS).description == ns.description

@@ -98,8 +98,11 @@ def pattern_problem(text: str) -> str | None:
 
 
 class NamespaceForm(forms.ModelForm):
+    """A namespace. Once valid, `entry` is its design entry as the core model validated it: what
+    the write service (advisor.registry.writes) saves."""
+
     contains = forms.MultipleChoiceField(
-        choices=[(c, c) for c in ("pii", "credentials", "tokens", "payment")],
+        choices=[(c, c) for c in core.CONTENTS],
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
@@ -185,12 +188,16 @@ class NamespaceForm(forms.ModelForm):
         candidate.contains = list(data.get("contains") or [])
         mapping = namespace_data(candidate, multi_key_with=[n.name for n in data.get("multi_key_with") or []])
         try:
-            core.Namespace.model_validate(mapping)
+            self.entry = core.Namespace.model_validate(mapping)
         except ValidationError as exc:
             _apply_core_errors(self, exc.errors(), _NAMESPACE_FIELDS)
         if data.get("ttl_mode") == "none":
             data["ttl_seconds"] = None
         return data
+
+    def add_entry_errors(self, errors: list[dict]) -> None:
+        """Problems the write service found with the entry, each on its field."""
+        _apply_core_errors(self, errors, _NAMESPACE_FIELDS)
 
 
 def _number(value: float) -> int | float:
@@ -257,7 +264,8 @@ def _as_float(value) -> float | None:
 
 class InstanceForm(forms.ModelForm):
     """An instance. The SKU picker offers the sizes of the chosen tier and fills the memory from
-    the chosen size; htmx refreshes both when product, tier, shards or clustering change."""
+    the chosen size; htmx refreshes both when product, tier, shards or clustering change. Once
+    valid, `entry` is its design entry as the core model validated it."""
 
     # Free text under a select: a sku of another tier is INS009's finding, not a form error.
     sku = forms.CharField(required=False, max_length=16, label="SKU (Azure size)", widget=forms.Select)
@@ -381,9 +389,14 @@ class InstanceForm(forms.ModelForm):
                     self.add_error("sku", self._not_a_size(data))
             _apply_core_errors(self, errors, _INSTANCE_FIELDS)
             return data
+        self.entry = instance
         data["memory_gb"] = instance.memory_gb
         data["sku"] = instance.sku or ""
         return data
+
+    def add_entry_errors(self, errors: list[dict]) -> None:
+        """Problems the write service found with the entry, each on its field."""
+        _apply_core_errors(self, errors, _INSTANCE_FIELDS)
 
     def _not_a_size(self, data: dict) -> str:
         sku = (data.get("sku") or "").upper()

@@ -5,22 +5,19 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from advisor import limits
-from advisor.audit.services import audit_change, object_data
 from advisor.core import platform
 from advisor.core.design import DesignError, load_design
 from advisor.core.patterns import parse_pattern
 from advisor.findings.services import findings_refresh_after_write
 from advisor.findings.views import instance_findings_context, namespace_findings_context
-from advisor.scans.schedules import schedule_ensure
 
-from . import permissions, services
+from . import permissions, services, writes
 from .forms import DesignUploadForm, InstanceForm, NamespaceForm, pattern_problem
 from .models import Instance, Namespace, Policy, Team
 
@@ -98,18 +95,17 @@ def instance_edit(request, name=None):
     if not permissions.can_edit_instances(request.user):
         raise PermissionDenied("Only administrators create or edit instances.")
     instance = get_object_or_404(Instance, name=name) if name else None
-    before = object_data(instance) if instance else None
     form = InstanceForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
-        # One transaction: the row, its waivers, its audit record and its schedule, or none of them.
-        with transaction.atomic():
-            instance = form.save()
-            services.waivers_follow_rename(kind="instance", old_name=name or "", new_name=instance.name)
-            audit_change(actor=request.user, before=before, obj=instance)
-            schedule_ensure(instance)
-        findings_refresh_after_write()
-        messages.success(request, f"Instance {instance.name} saved.")
-        return redirect(instance)
+        try:
+            saved = writes.instance_save(instance=instance, data=form.entry, actor=request.user)
+        except writes.Invalid as exc:
+            form.add_entry_errors(exc.errors)
+        except writes.Conflict as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Instance {saved.name} saved.")
+            return redirect(saved)
     return render(request, "registry/instance_form.html", {"form": form, "instance": instance})
 
 
@@ -214,7 +210,6 @@ def namespace_edit(request, name=None):
         raise PermissionDenied("Only members of the owning team edit this namespace.")
     if ns is None and not permissions.editable_teams(request.user).exists():
         raise PermissionDenied("You are not a member of any team.")
-    before = object_data(ns) if ns else None
     initial = {}
     if ns is None and request.method == "GET":
         # "Register this namespace" from a scan report arrives with a prefilled draft.
@@ -233,13 +228,17 @@ def namespace_edit(request, name=None):
         # The team chosen must be one the user may edit, also when changing it.
         if not permissions.can_edit_team(request.user, form.cleaned_data["team"]):
             raise PermissionDenied("You may only assign namespaces to your own teams.")
-        with transaction.atomic():
-            saved = form.save()
-            services.waivers_follow_rename(kind="namespace", old_name=name or "", new_name=saved.name)
-            audit_change(actor=request.user, before=before, obj=saved)
-        findings_refresh_after_write()
-        messages.success(request, f"Namespace {saved.name} saved.")
-        return redirect(saved)
+        try:
+            saved = writes.namespace_save(
+                namespace=ns, data=form.entry, team=form.cleaned_data["team"], actor=request.user
+            )
+        except writes.Invalid as exc:
+            form.add_entry_errors(exc.errors)
+        except writes.Conflict as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Namespace {saved.name} saved.")
+            return redirect(saved)
     return render(request, "registry/namespace_form.html", {"form": form, "ns": ns})
 
 
