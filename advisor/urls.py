@@ -20,6 +20,7 @@ urlpatterns = [
     path("instances/new/sku-fields/", registry.instance_sku_fields, name="instance_sku_fields"),
     path("instances/<slug:name>/", registry.instance_detail, name="instance_detail"),
     path("instances/<slug:name>/edit/", registry.instance_edit, name="instance_edit"),
+    path("instances/<slug:name>/delete/", registry.instance_delete, name="instance_delete"),
     path("namespaces/", registry.namespace_list, name="namespace_list"),
     path("namespaces/new/", registry.namespace_edit, name="namespace_create"),
     path(
@@ -27,6 +28,7 @@ urlpatterns = [
     ),
     path("namespaces/<slug:name>/", registry.namespace_detail, name="namespace_detail"),
     path("namespaces/<slug:name>/edit/", registry.namespace_edit, name="namespace_edit"),
+    path("namespaces/<slug:name>/delete/", registry.namespace_delete, name="namespace_delete"),
     path("instances/<slug:name>/scans/", scans.scan_dashboard, name="scan_dashboard"),
     path("instances/<slug:name>/scans/start/", scans.scan_start, name="scan_start"),
     path("instances/<slug:name>/scans/schedule/", scans.scan_schedule, name="scan_schedule"),
@@ -34,6 +36,7 @@ urlpatterns = [
     path("scans/<int:pk>/progress/", scans.scan_progress, name="scan_progress"),
     path("scans/<int:pk>/cancel/", scans.scan_cancel, name="scan_cancel"),
     path("teams/", registry.team_list, name="team_list"),
+    path("teams/<slug:name>/delete/", registry.team_delete, name="team_delete"),
     path("designs/", registry.design_transfer, name="design_transfer"),
     path("designs/download/", registry.design_download, name="design_download"),
     path("account/tokens/", accounts.token_list, name="token_list"),

@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from advisor import limits
@@ -152,13 +153,15 @@ def namespace_list(request):
 @login_required
 def namespace_detail(request, name):
     ns = get_object_or_404(Namespace.objects.select_related("team", "instance"), name=name)
+    can_edit = permissions.can_edit_namespace(request.user, ns)
     return render(
         request,
         "registry/namespace_detail.html",
         {
             "ns": ns,
             "hexpire_url": platform.REDIS_HEXPIRE,
-            "can_edit": permissions.can_edit_namespace(request.user, ns),
+            "can_edit": can_edit,
+            "can_delete": can_edit,
             **namespace_findings_context(ns, request.user),
         },
     )
@@ -268,6 +271,106 @@ def namespace_validate_pattern(request):
     )
 
 
+# Deleting ------------------------------------------------------------------------------------
+
+
+def _confirm_delete(request, row, *, kind: str, allowed: bool, refusal: str, facts: list, goes_with: list):
+    """The confirmation page (GET) and the delete itself (POST) of a team, instance or namespace:
+    what goes, and what stands in the way while other rows still depend on it."""
+    if not allowed:
+        raise PermissionDenied(refusal)
+    list_url = {"team": "team_list", "instance": "instance_list", "namespace": "namespace_list"}[kind]
+    status = 200
+    if request.method == "POST":
+        try:
+            getattr(writes, f"{kind}_delete")(**{kind: row}, actor=request.user)
+        except writes.Conflict:
+            messages.error(
+                request, f"{kind.capitalize()} {row.name} was not deleted: something still depends on it."
+            )
+            status = 409
+        else:
+            messages.success(request, f"{kind.capitalize()} {row.name} deleted.")
+            return redirect(list_url)
+    context = {
+        "kind": kind,
+        "row": row,
+        "facts": facts,
+        "goes_with": goes_with,
+        "blockers": writes.delete_blockers(row),
+        "cancel_url": row.get_absolute_url() if hasattr(row, "get_absolute_url") else reverse(list_url),
+    }
+    return render(request, "registry/confirm_delete.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def namespace_delete(request, name):
+    ns = get_object_or_404(Namespace.objects.select_related("team", "instance"), name=name)
+    return _confirm_delete(
+        request,
+        ns,
+        kind="namespace",
+        allowed=permissions.can_edit_namespace(request.user, ns),
+        refusal=f"Only members of team {ns.team.name} and administrators delete its namespaces.",
+        facts=[
+            ("Pattern", ns.pattern),
+            ("Team", ns.team.name),
+            ("Instance", ns.instance.name),
+            ("Cardinality", f"{ns.cardinality:,} keys"),
+        ],
+        goes_with=[
+            "Its design findings. Its keys stay in the cache: the next scan reports them as unregistered."
+        ],
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def instance_delete(request, name):
+    instance = get_object_or_404(Instance, name=name)
+    runs = instance.scan_runs.count()
+    return _confirm_delete(
+        request,
+        instance,
+        kind="instance",
+        allowed=permissions.can_edit_instances(request.user),
+        refusal="Only administrators delete instances.",
+        facts=[
+            ("Environment", instance.environment),
+            ("Product", instance.get_product_display() + (f" · {instance.sku}" if instance.sku else "")),
+            ("Memory", f"{instance.memory_gb:g} GB"),
+        ],
+        goes_with=[
+            *(
+                [f"Its scan history: {runs:,} scan run{'s' if runs != 1 else ''} with their reports."]
+                if runs
+                else []
+            ),
+            *(["Its scan schedule."] if instance.connection_url else []),
+            "Its design findings.",
+        ],
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_delete(request, name):
+    team = get_object_or_404(Team, name=name)
+    members = team.members.count()
+    return _confirm_delete(
+        request,
+        team,
+        kind="team",
+        allowed=permissions.can_manage_teams(request.user),
+        refusal="Only administrators delete teams.",
+        facts=[("Contact", team.contact or "—"), ("Members", f"{members:,}")],
+        goes_with=[f"The membership of its {members:,} member{'s' if members != 1 else ''}."]
+        if members
+        else [],
+    )
+
+
 # Teams ---------------------------------------------------------------------------------------
 
 
@@ -276,7 +379,11 @@ def team_list(request):
     teams = Team.objects.annotate(
         ns_count=Count("namespaces", distinct=True), member_count=Count("members", distinct=True)
     )
-    return render(request, "registry/team_list.html", {"teams": teams.order_by("name")})
+    return render(
+        request,
+        "registry/team_list.html",
+        {"teams": teams.order_by("name"), "can_delete": permissions.can_manage_teams(request.user)},
+    )
 
 
 # Design files --------------------------------------------------------------------------------
