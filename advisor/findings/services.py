@@ -173,13 +173,35 @@ def severity_counts(qs: QuerySet[DesignFinding]) -> list[tuple[str, int]]:
 
 
 def top_rules(qs: QuerySet[DesignFinding], limit: int = 5) -> list[dict]:
-    rows = (
-        qs.filter(waived=False)
-        .values("rule", "title")
+    """The rules with the most unwaived findings, each with its count per severity present, most
+    severe first (`severities`: [("high", 1), ("medium", 1)]): a rule's findings need not share a
+    severity (the policy or a threshold sets it per finding). Two queries whatever the limit."""
+    open_findings = qs.filter(waived=False)
+    rows = list(
+        open_findings.values("rule", "title")
         .annotate(n=Count("id"), rank=Max("severity_rank"))
         .order_by("-n", "-rank", "rule")[:limit]
     )
-    return [{**row, "severity": _RANK_NAMES[row["rank"]]} for row in rows]
+    per_rule: dict[str, dict[str, int]] = {}
+    for rule, severity, n in (
+        open_findings.filter(rule__in=[r["rule"] for r in rows])
+        .values_list("rule", "severity")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        per_rule.setdefault(rule, {})[severity] = n
+    return [
+        {
+            **row,
+            "severity": _RANK_NAMES[row["rank"]],  # the highest, e.g. for a colour
+            "severities": [
+                (s.value, per_rule[row["rule"]][s.value])
+                for s in SEVERITIES_HIGH_FIRST
+                if per_rule.get(row["rule"], {}).get(s.value)
+            ],
+        }
+        for row in rows
+    ]
 
 
 _RANK_NAMES = {s.rank: s.value for s in Severity}
