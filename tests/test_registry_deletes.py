@@ -119,7 +119,9 @@ REFUSALS = [
 
 
 @pytest.mark.parametrize("url, reason", REFUSALS, ids=[r[0] for r in REFUSALS])
-def test_a_delete_is_refused_with_the_reason_while_dependants_exist(client, admin_user, demo_registry, url, reason):
+def test_a_delete_is_refused_with_the_reason_while_dependants_exist(
+    client, admin_user, demo_registry, url, reason
+):
     _as(client, admin_user)
     events = AuditEvent.objects.count()
     page = client.get(url)

@@ -21,6 +21,7 @@ from advisor.findings.views import instance_findings_context, namespace_findings
 from . import permissions, services, writes
 from .forms import DesignUploadForm, InstanceForm, NamespaceForm, pattern_problem
 from .models import Instance, Namespace, Policy, Team
+from .pattern_change import pattern_change
 
 
 def _with_last_scan(instances):
@@ -213,6 +214,8 @@ def namespace_edit(request, name=None):
         raise PermissionDenied("Only members of the owning team edit this namespace.")
     if ns is None and not permissions.editable_teams(request.user).exists():
         raise PermissionDenied("You are not a member of any team.")
+    # As stored: a bound form writes the values it is given into `ns`.
+    stored = (ns.name, ns.instance, ns.pattern) if ns else None
     initial = {}
     if ns is None and request.method == "GET":
         # "Register this namespace" from a scan report arrives with a prefilled draft.
@@ -225,24 +228,39 @@ def namespace_edit(request, name=None):
         if "team" in initial:
             found = Team.objects.filter(name=initial["team"]).first()
             initial["team"] = found.pk if found else None
+        if not initial.get("team"):
+            # Someone in exactly one team registers for that team, most likely.
+            teams = list(request.user.teams.values_list("pk", flat=True)[:2])
+            if len(teams) == 1:
+                initial["team"] = teams[0]
         initial.setdefault("ttl_mode", "absolute")
     form = NamespaceForm(request.POST or None, instance=ns, initial=initial, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        # The team chosen must be one the user may edit, also when changing it.
-        if not permissions.can_edit_team(request.user, form.cleaned_data["team"]):
-            raise PermissionDenied("You may only assign namespaces to your own teams.")
-        try:
-            saved = writes.namespace_save(
-                namespace=ns, data=form.entry, team=form.cleaned_data["team"], actor=request.user
+    change = None
+    if request.method == "POST":
+        if stored is not None:
+            name_, instance_, pattern_ = stored
+            change = pattern_change(
+                name=name_, instance=instance_, old=pattern_, new=request.POST.get("pattern", "")
             )
-        except writes.Invalid as exc:
-            form.add_entry_errors(exc.errors)
-        except writes.Conflict as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"Namespace {saved.name} saved.")
-            return redirect(saved)
-    return render(request, "registry/namespace_form.html", {"form": form, "ns": ns})
+        if form.is_valid():
+            # The team chosen must be one the user may edit, also when changing it.
+            if not permissions.can_edit_team(request.user, form.cleaned_data["team"]):
+                raise PermissionDenied("You may only assign namespaces to your own teams.")
+            try:
+                saved = writes.namespace_save(
+                    namespace=ns, data=form.entry, team=form.cleaned_data["team"], actor=request.user
+                )
+            except writes.Invalid as exc:
+                form.add_entry_errors(exc.errors)
+            except writes.Conflict as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"Namespace {saved.name} saved.")
+                if change is not None:
+                    level = messages.SUCCESS if change.level == "success" else messages.WARNING
+                    messages.add_message(request, level, change.message)
+                return redirect(saved)
+    return render(request, "registry/namespace_form.html", {"form": form, "ns": ns, "change": change})
 
 
 @login_required
@@ -252,6 +270,8 @@ def namespace_validate_pattern(request):
 
     A valid pattern also gets the design findings it would raise on its own (KEY003 for
     `<email:str>`, KEY001, KEY002...), from the rules themselves with the organisation's policy.
+    Editing a registered namespace (?namespace=<name>), it also says what the new pattern does to
+    the keys its instance's last complete scan counted for it.
     """
     from advisor.core.design import Policy as CorePolicy
     from advisor.core.engine import lint_pattern
@@ -264,10 +284,14 @@ def namespace_validate_pattern(request):
     if text and not problem:
         row = Policy.objects.filter(pk=1).values("disable", "severity", "thresholds").first()
         warnings = lint_pattern(text, policy=CorePolicy(**row) if row else None)
+    change = None
+    ns = Namespace.objects.select_related("instance").filter(name=request.GET.get("namespace", "")).first()
+    if ns is not None and text and not problem:
+        change = pattern_change(name=ns.name, instance=ns.instance, old=ns.pattern, new=text)
     return render(
         request,
         "registry/namespace_form.html#pattern-feedback",
-        {"problem": problem, "text": text, "example": example, "warnings": warnings},
+        {"problem": problem, "text": text, "example": example, "warnings": warnings, "change": change},
     )
 
 
