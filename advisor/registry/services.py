@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import models, transaction
 from pydantic import ValidationError
 
 from advisor.audit.services import audit_import, import_snapshot
@@ -222,103 +222,97 @@ def design_export(fmt: str = "yaml") -> str:
     return core.dump_design(registry_design(), fmt)
 
 
+_KINDS = ("teams", "instances", "namespaces", "waivers")
+
+
 @dataclass
 class ImportSummary:
-    created: dict[str, int] = field(
-        default_factory=lambda: {"teams": 0, "instances": 0, "namespaces": 0, "waivers": 0}
-    )
-    updated: dict[str, int] = field(
-        default_factory=lambda: {"teams": 0, "instances": 0, "namespaces": 0, "waivers": 0}
-    )
+    """How many entries of each kind an import created, changed, and found as they already were."""
+
+    created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_KINDS, 0))
+    updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_KINDS, 0))
+    unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_KINDS, 0))
 
     def __str__(self) -> str:
         parts = [
-            f"{kind}: {self.created[kind]} created, {self.updated[kind]} updated" for kind in self.created
+            f"{kind}: {self.created[kind]} created, {self.updated[kind]} updated, {self.unchanged[kind]} unchanged"
+            for kind in _KINDS
         ]
         return "; ".join(parts)
 
+    def count(self, kind: str, status: str) -> None:
+        getattr(self, status)[kind] += 1
 
-def _upsert(model, summary: ImportSummary, kind: str, lookup: dict, values: dict):
-    obj, created = model.objects.update_or_create(**lookup, defaults=values)
-    (summary.created if created else summary.updated)[kind] += 1
-    return obj
+    def changed(self, kind: str) -> None:
+        """An entry counted unchanged turned out to change after all (its multi_key_with)."""
+        self.unchanged[kind] -= 1
+        self.updated[kind] += 1
+
+
+def _differs(row, column: str, value) -> bool:
+    if isinstance(value, models.Model):  # a reference: compare keys, without loading the row
+        return getattr(row, f"{column}_id") != value.pk
+    return getattr(row, column) != value
+
+
+def _upsert(model, lookup: dict, values: dict, *, on_change: dict | None = None):
+    """The row named by `lookup` with `values`, and "created", "updated" or "unchanged".
+
+    A row that already holds every value is not written at all; `on_change` are values set only
+    when something else changes (who last imported a waiver).
+    """
+    row = model.objects.filter(**lookup).first()
+    if row is None:
+        return model.objects.create(**lookup, **values, **(on_change or {})), "created"
+    changed = {column: value for column, value in values.items() if _differs(row, column, value)}
+    if not changed:
+        return row, "unchanged"
+    for column, value in {**values, **(on_change or {})}.items():
+        setattr(row, column, value)
+    row.save()
+    return row, "updated"
 
 
 @transaction.atomic
 def design_import(design: core.Design, *, user=None) -> ImportSummary:
     """Upsert everything in a validated design by name, in one transaction.
 
-    Things the file does not mention are left alone: a file can describe one team's part.
+    Things the file does not mention are left alone: a file can describe one team's part. An
+    entry that matches its row exactly leaves the row untouched and is counted unchanged.
     Raises DesignError (and changes nothing) when the merged registry would be inconsistent.
     """
     summary = ImportSummary()
     audit_before = import_snapshot(design)
-    teams = {
-        t.name: _upsert(Team, summary, "teams", {"name": t.name}, {"contact": t.contact or ""})
-        for t in design.teams
-    }
+    teams = {}
+    for t in design.teams:
+        teams[t.name], status = _upsert(Team, {"name": t.name}, {"contact": t.contact or ""})
+        summary.count("teams", status)
     instances = {}
     for i in design.instances:
-        instances[i.name] = _upsert(
-            Instance,
-            summary,
-            "instances",
-            {"name": i.name},
-            {
-                "environment": i.environment,
-                "product": i.product,
-                "tier": i.tier or "",
-                "sku": i.sku or "",
-                "memory_gb": i.memory_gb,
-                "shards": i.shards,
-                "clustering": i.clustering,
-                "high_availability": i.high_availability,
-                "persistence": i.persistence,
-                "geo_replication": i.geo_replication,
-                "eviction_policy": i.eviction_policy,
-                "auth": i.auth,
-                "tls": i.tls,
-                "public_network_access": i.public_network_access,
-                "region": i.region or "",
-                "connection_url": i.connection.url if i.connection else "",
-                "connection_credential": i.connection.credential if i.connection else "",
-            },
-        )
+        values = instance_values(i)
+        instances[i.name], status = _upsert(Instance, {"name": values.pop("name")}, values)
+        summary.count("instances", status)
     # A namespace may name a team or instance that already exists in the registry but not in the file.
     team_of = lambda name: teams.get(name) or Team.objects.get(name=name)  # noqa: E731
     instance_of = lambda name: instances.get(name) or Instance.objects.get(name=name)  # noqa: E731
-    namespaces = {}
+    namespaces, statuses = {}, {}
     for ns in design.namespaces:
-        namespaces[ns.name] = _upsert(
-            Namespace,
-            summary,
-            "namespaces",
-            {"name": ns.name},
-            {
-                "team": team_of(ns.team),
-                "instance": instance_of(ns.instance),
-                "pattern": ns.pattern,
-                "classification": ns.classification,
-                "data_type": ns.data_type,
-                "ttl_mode": ns.ttl.mode,
-                "ttl_seconds": ns.ttl.seconds,
-                "ttl_jitter_seconds": ns.ttl.jitter_seconds,
-                "value_bytes_typical": ns.value_bytes.typical,
-                "value_bytes_max": ns.value_bytes.max,
-                "cardinality": ns.cardinality,
-                "ops_reads": ns.ops_per_sec.reads,
-                "ops_writes": ns.ops_per_sec.writes,
-                "data_classification": ns.data_classification,
-                "contains": list(ns.contains),
-                "negative_cache": ns.negative_cache,
-                "source_of_truth": ns.source_of_truth or "",
-                "description": ns.description,
-            },
-        )
+        values = {**namespace_values(ns), "team": team_of(ns.team), "instance": instance_of(ns.instance)}
+        namespaces[ns.name], statuses[ns.name] = _upsert(Namespace, {"name": values.pop("name")}, values)
+        summary.count("namespaces", statuses[ns.name])
+    through = Namespace.multi_key_with.through.objects.filter(
+        from_namespace__in=[row.pk for row in namespaces.values()]
+    ).values_list("from_namespace_id", "to_namespace_id")
+    partners_now: dict[int, set[int]] = {}
+    for from_id, to_id in through:
+        partners_now.setdefault(from_id, set()).add(to_id)
     for ns in design.namespaces:
-        namespaces[ns.name].multi_key_with.set(
-            [namespaces.get(n) or Namespace.objects.get(name=n) for n in ns.multi_key_with]
-        )
+        row = namespaces[ns.name]
+        partners = [namespaces.get(n) or Namespace.objects.get(name=n) for n in ns.multi_key_with]
+        if {p.pk for p in partners} != partners_now.get(row.pk, set()):
+            row.multi_key_with.set(partners)
+            if statuses[ns.name] == "unchanged":
+                summary.changed("namespaces")
     # Every scannable instance gets the default nightly scan unless it has a schedule already.
     from advisor.scans.schedules import schedule_ensure
 
@@ -328,13 +322,13 @@ def design_import(design: core.Design, *, user=None) -> ImportSummary:
     if "policy" in design.model_fields_set:
         _replace_policy(design.policy)
     for w in design.waivers:
-        _upsert(
+        _, status = _upsert(
             Waiver,
-            summary,
-            "waivers",
             {"rule": w.rule, "target": w.target},
-            {"reason": w.reason, "expires": w.expires, "approved_by": w.approved_by, "created_by": user},
+            {"reason": w.reason, "expires": w.expires, "approved_by": w.approved_by},
+            on_change={"created_by": user},
         )
+        summary.count("waivers", status)
     audit_import(actor=user, design=design, before=audit_before)
     # Each file is valid alone; the registry it merges into must stay valid as a whole (say, a
     # namespace moved to another instance while another one lists it in multi_key_with).
