@@ -205,12 +205,6 @@ def test_the_review_pages_render_code_spans_in_the_drift_they_show(client, spann
         assert as_read(drift["remediation"]) in reader_text(body), url
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="templates/scans/_report.html prints a drift finding's message and remediation without "
-    "the ticks filter; the drift rules write no code span today, so only a report that has one shows it",
-)
 def test_the_scan_pages_render_code_spans_in_drift_findings(client, spanned, reviewer):
     bodies = _render(client, reviewer, _scan_pages(spanned))
     assert _literal_backticks(bodies) == {}
