@@ -26,10 +26,9 @@ from pydantic import BaseModel, Field
 from advisor.core import platform
 from advisor.core.design import Design, Instance, Namespace
 from advisor.core.findings import Severity
+from advisor.core.keyspace import slot_determinant, tag_text
 from advisor.core.patterns import parse_pattern
 from advisor.core.rules import get_rule
-from advisor.core.rules.hsh import slot_determinant, tag_text
-from advisor.core.rules.ins import RETIREMENT_WARNING_DAYS
 from advisor.core.sizing import GIB, instance_sizing, namespace_memory_bytes
 from advisor.core.units import format_bytes, format_duration
 
@@ -116,7 +115,7 @@ def _urgency(days_left: int) -> Severity:
     # The same steps as INS001, so the planner and the finding never disagree.
     if days_left < 0:
         return Severity.critical
-    return Severity.high if days_left <= RETIREMENT_WARNING_DAYS else Severity.medium
+    return Severity.high if days_left <= platform.RETIREMENT_WARNING_DAYS else Severity.medium
 
 
 def retiring_instances(instances: list[Instance], *, today: dt.date) -> list[RetiringInstance]:

@@ -237,6 +237,12 @@ def default_port(product: str | None, tier_name: str | None = None, *, tls: bool
     return entry.plain_port
 
 
+# The advisor's own step, not a Microsoft figure: a retiring tier's finding (INS001) turns high, and
+# the migration planner's urgency with it, this many days before the retirement date that
+# Microsoft announces (ACR_RETIREMENT).
+RETIREMENT_WARNING_DAYS = 180
+
+
 def retirement_date(product: str | None, tier_name: str | None) -> dt.date | None:
     entry = tier(product, tier_name)
     return entry.retires if entry else None

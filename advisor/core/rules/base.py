@@ -198,13 +198,22 @@ class DriftRule(Rule):
         raise NotImplementedError
 
 
+# Every rule's default thresholds, by name, as the registry (advisor.core.rules) sets them once it
+# has listed its rules. This module cannot import that list: the registry imports every rule module
+# and each of them imports this one. Python runs the registry before any module outside the
+# package receives this one, so the table is set before anything reads it.
+_DEFAULT_THRESHOLDS: dict[str, float] = {}
+
+
+def set_default_thresholds(rules: Iterable[Rule]) -> None:
+    """Make these rules' default thresholds the ones every context starts from (the registry's call)."""
+    global _DEFAULT_THRESHOLDS
+    _DEFAULT_THRESHOLDS = {name: value for rule in rules for name, value in rule.thresholds.items()}
+
+
 def effective_thresholds(design: Design | None = None) -> dict[str, float]:
     """Every rule's default thresholds, overridden by the design's `policy.thresholds`."""
-    from advisor.core.rules import ALL_RULES
-
-    values: dict[str, float] = {}
-    for rule in ALL_RULES:
-        values.update(rule.thresholds)
+    values = dict(_DEFAULT_THRESHOLDS)
     policy = getattr(design, "policy", None)
     if policy is not None and policy.thresholds:
         values.update(policy.thresholds)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from advisor.core.findings import Finding, Severity
+from advisor.core.keyspace import ENVIRONMENT_WORDS, pattern_environment_word
 from advisor.core.rules.base import DesignContext, Rule, instance_target, namespace_target
-from advisor.core.rules.key import ENVIRONMENT_WORDS, pattern_environment_word
 from advisor.core.units import format_bytes
 
 # Classifications whose keys must not disappear just because memory is full.

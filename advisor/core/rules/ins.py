@@ -12,7 +12,7 @@ from advisor.core.units import format_bytes
 # Announced retirement of Azure Cache for Redis, per tier, as the platform catalog has it
 # (platform.retirement_date is the lookup; this table is for callers that list them).
 ACR_RETIREMENT = {t.name: t.retires for t in platform.tiers(platform.ACR) if t.retires is not None}
-RETIREMENT_WARNING_DAYS = 180
+RETIREMENT_WARNING_DAYS = platform.RETIREMENT_WARNING_DAYS
 KIB = 1024
 
 

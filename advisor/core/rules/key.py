@@ -6,20 +6,9 @@ import re
 from collections.abc import Callable, Iterable
 
 from advisor.core.findings import Finding, Severity
+from advisor.core.keyspace import ENVIRONMENT_WORDS, pattern_environment_word
 from advisor.core.patterns import Pattern, Placeholder, intersection_witness
 from advisor.core.rules.base import DesignContext, Rule, namespace_target
-
-# Words a key's first segment may use for an environment, and the environment each one means.
-# qa is a test environment in every organisation we know of.
-ENVIRONMENT_WORDS = {
-    "prod": "prod",
-    "production": "prod",
-    "staging": "staging",
-    "stage": "staging",
-    "dev": "dev",
-    "test": "test",
-    "qa": "test",
-}
 
 _VERSION_SEGMENT = re.compile(r"v\d+")
 # Case changes: "customerEmail" -> customer, Email; "userIPAddress" -> user, IP, Address.
@@ -34,14 +23,6 @@ def name_words(name: str | None) -> list[str]:
     for part in re.split(r"[_-]+", name):
         words.extend(w.lower() for w in _CASE_SPLIT.split(part) if w)
     return words
-
-
-def pattern_environment_word(pattern: Pattern) -> str | None:
-    """The environment word the pattern's first segment names (`prod`, `stage`…), if it is one."""
-    if not pattern.literal_prefix:
-        return None
-    first = pattern.literal_prefix[0].lower()
-    return first if first in ENVIRONMENT_WORDS else None
 
 
 def _placeholder_label(p: Placeholder) -> str:
