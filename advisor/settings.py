@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "advisor.audit",
     "advisor.reviews",
     "advisor.scans",
+    "advisor.overview",
 ]
 
 MIDDLEWARE = [

@@ -13,8 +13,9 @@ from django.template import engines
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from advisor.findings import overview, services
+from advisor.findings import services
 from advisor.findings.models import DesignFinding
+from advisor.overview import selectors as overview
 from advisor.registry.models import Instance, Namespace, Team
 from advisor.reviews import services as reviews
 from advisor.reviews.models import ReviewState
@@ -217,7 +218,7 @@ def test_the_overview_takes_as_many_queries_for_many_teams_as_for_few(client, me
 def test_the_compliance_charts_take_as_many_queries_for_many_teams_as_for_few(demo_registry):
     """The charts' share of the compliance page. (The page's own table, in the reviews app, reads
     each team's reviews one team at a time.)"""
-    template = engines["django"].from_string("{% load findings_tags %}{% compliance_charts %}")
+    template = engines["django"].from_string("{% load overview_tags %}{% compliance_charts %}")
     _grow(2, 0)
     template.render({})
     with CaptureQueriesContext(connection) as few:

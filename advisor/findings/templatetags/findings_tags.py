@@ -6,7 +6,7 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
 from advisor.core.units import format_bytes
-from advisor.findings import overview, services
+from advisor.findings import services
 from advisor.findings.models import DesignFinding
 
 register = template.Library()
@@ -93,30 +93,7 @@ def findings_summary():
         "counts": services.severity_counts(qs),
         "top_rules": services.top_rules(qs),
         "waived": qs.filter(waived=True).count(),
-        "severity_chart": overview.severity_totals(),
-        "drift_chart": overview.drift_history(),
     }
-
-
-@register.inclusion_tag("findings/_compliance_charts.html")
-def compliance_charts():
-    """Findings by severity per team and the drift of the instances hosting namespaces, for the
-    compliance page (it belongs to the reviews app; see partials/page_extra.html)."""
-    services.findings_ensure_fresh()
-    return {
-        "severity_chart": overview.severity_by_team(),
-        "drift_chart": overview.drift_history(hosting_namespaces=True),
-    }
-
-
-@register.inclusion_tag("findings/_review_notices.html", takes_context=True)
-def review_notices(context):
-    """ "Changes requested on your review" for a team member, reviews to decide for a reviewer."""
-    request = context.get("request")
-    user = getattr(request, "user", None)
-    if user is None:
-        return {"changes_requested": [], "waiting": []}
-    return overview.review_notices(user)
 
 
 _TICKS = re.compile(r"`([^`]+)`")

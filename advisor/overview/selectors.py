@@ -1,10 +1,11 @@
 """What the overview and the compliance page show beside their own tables: findings by severity,
 drift over time, and the reviews waiting on the person looking.
 
-Those pages belong to other apps; their templates pull this in through the tags in
-findings_tags, so each piece brings its own data. Every function here runs a fixed number of
-queries, however many teams, namespaces, instances or scans there are: the counting is done by
-the database (GROUP BY, window functions), Python only lays the results out.
+Those pages belong to the registry and reviews apps; their templates pull this in through the tags
+in overview_tags (home_extra and page_extra includes), so each piece brings its own data. Every
+function here runs a fixed number of queries, however many teams, namespaces, instances or scans
+there are: the counting is done by the database (GROUP BY, window functions), Python only lays
+the results out.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ from django.db.models.functions import FirstValue, TruncDate
 from django.utils import timezone
 
 from advisor.core.findings import SEVERITIES_HIGH_FIRST
+from advisor.findings.markup import render_markdown
+from advisor.findings.models import DesignFinding
 from advisor.registry import permissions
 from advisor.registry.models import Namespace, Team
 from advisor.reviews.models import Review, ReviewComment, ReviewState
 from advisor.scans.models import ScanRun
-
-from .markup import render_markdown
-from .models import DesignFinding
 
 DRIFT_DAYS = 30
 
