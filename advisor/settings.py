@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "advisor.reviews",
     "advisor.scans",
     "advisor.overview",
+    "advisor.metrics",
 ]
 
 MIDDLEWARE = [
@@ -296,6 +297,15 @@ for _name, _low in (
 ):
     if globals()[_name] < _low:
         raise ImproperlyConfigured(f"{_name}={globals()[_name]} is below its minimum of {_low} seconds")
+
+# Prometheus metrics (advisor/metrics): GET /metrics answers a scraper sending this bearer token;
+# unset, there is no endpoint (404). At least 32 characters, e.g. secrets.token_urlsafe(32).
+ADVISOR_METRICS_TOKEN = (_env("ADVISOR_METRICS_TOKEN", "") or "").strip()
+if ADVISOR_METRICS_TOKEN and len(ADVISOR_METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        f"ADVISOR_METRICS_TOKEN is too short ({len(ADVISOR_METRICS_TOKEN)} characters, at least 32). "
+        "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
 
 NINJA_PAGINATION_PER_PAGE = 50
 

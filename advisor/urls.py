@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from advisor.accounts import views as accounts
 from advisor.api import api
+from advisor.metrics import views as metrics
 from advisor.registry import views as registry
 from advisor.scans import views as scans
 
@@ -45,5 +46,6 @@ urlpatterns = [
     path("", include("advisor.audit.urls")),
     path("", include("advisor.findings.urls")),
     path("api/", api.urls),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
