@@ -87,7 +87,7 @@ def test_an_instance_never_scanned_is_said_so_and_a_failed_or_partial_scan_does_
     )
     drift = services.snapshot_drift(services.team_snapshot(identity))
     assert drift["instances"] == [
-        {"instance": "lab-cache", "scan": None, "finished_at": None, "findings": []}
+        {"instance": "lab-cache", "scan": None, "scan_number": None, "finished_at": None, "findings": []}
     ]
     review = services.review_submit(team=identity, user=ida, waivers=_asks(identity, drift=False))
     assert review.drift["instances"][0]["scan"] is None
@@ -175,7 +175,10 @@ def test_the_page_api_report_and_markdown_show_the_drift_with_the_scan(client, i
     assert IDENTITY_DRIFT_HIGH <= {(f["rule"], f["target"]) for f in entry["findings"]}
 
     md = review_markdown(review)
-    assert "## Drift in the latest scans" in md and f"scan {run.pk} of" in md and "| high | DRF006 |" in md
+    assert (
+        "## Drift in the latest scans" in md and f"scan #{run.number} of" in md and "| high | DRF006 |" in md
+    )
+    assert f"scan #{run.number} of" in page
 
 
 def test_a_waiver_approved_after_the_scan_counts_and_an_expired_one_does_not(identity):

@@ -150,6 +150,7 @@ class RevisionOut(Schema):
 class DriftInstanceOut(Schema):
     instance: str
     scan: int | None = Field(description="The latest complete scan's id; null when never completely scanned.")
+    scan_number: int | None = Field(None, description="That scan's number on its instance (#1, #2, ...).")
     finished_at: str | None
     findings: list[dict]
 

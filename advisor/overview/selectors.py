@@ -2,7 +2,7 @@
 drift over time, and the reviews waiting on the person looking.
 
 Those pages belong to the registry and reviews apps; their templates pull this in through the tags
-in overview_tags (home_extra and page_extra includes), so each piece brings its own data. Every
+in overview_tags (the home_extra include and the compliance page), so each piece brings its own data. Every
 function here runs a fixed number of queries, however many teams, namespaces, instances or scans
 there are: the counting is done by the database (GROUP BY, window functions), Python only lays
 the results out.

@@ -8,7 +8,8 @@ approved after the scan counts and an expired one no longer does.
 The result is a plain dict (stored on a revision at submission and decision, returned by the API):
 
     {"computed_at": ISO time,
-     "instances": [{"instance", "scan" (run id or None), "finished_at", "findings": [Finding dicts]}]}
+     "instances": [{"instance", "scan" (run id or None), "scan_number" (the run's number on its
+                    instance), "finished_at", "findings": [Finding dicts]}]}
 """
 
 from __future__ import annotations
@@ -59,9 +60,16 @@ def team_drift(*, namespaces: list[str], instances: list[str], today: dt.date | 
     out = []
     for name in sorted(instances):
         run = runs.get(name)
-        entry: dict = {"instance": name, "scan": None, "finished_at": None, "findings": []}
+        entry: dict = {
+            "instance": name,
+            "scan": None,
+            "scan_number": None,
+            "finished_at": None,
+            "findings": [],
+        }
         if run is not None:
             entry["scan"] = run.pk
+            entry["scan_number"] = run.number
             entry["finished_at"] = run.finished_at.isoformat() if run.finished_at else None
             for raw in run.findings:
                 if not _about(raw, namespace_targets, f"instance:{name}"):

@@ -222,8 +222,9 @@ def _drift_markdown(ctx: dict) -> list[str]:
             lines.append(f"- **{text(entry['instance'])}**: never completely scanned; its drift is unknown.")
             continue
         finished = (entry["finished_at"] or "")[:16].replace("T", " ")
+        number = entry.get("scan_number") or entry["scan"]
         lines.append(
-            f"- **{text(entry['instance'])}**: scan {entry['scan']} of {finished} UTC, "
+            f"- **{text(entry['instance'])}**: scan #{number} of {finished} UTC, "
             f"{len(entry['findings'])} finding(s) about the team's namespaces or the instance."
         )
     rows = [f for entry in ctx["drift"] for f in entry["findings"]]
