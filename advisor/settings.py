@@ -11,6 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from advisor import limits
+from advisor.accounts import oidc_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -190,6 +191,22 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "advisor.accounts.throttling.locked_out"
 AXES_CLIENT_IP_CALLABLE = "advisor.accounts.throttling.client_address"
 AXES_VERBOSE = False
+
+# Sign-in with Microsoft Entra ID or another OpenID Connect provider (advisor/accounts/oidc.py), from
+# ADVISOR_OIDC_* (advisor/accounts/oidc_settings.py); None when not configured, and then nothing of
+# it shows. ADVISOR_LOCAL_LOGIN=false turns password sign-in off, the admin's form included.
+ADVISOR_OIDC = oidc_settings.from_environ(os.environ)
+ADVISOR_LOCAL_LOGIN = _env_bool("ADVISOR_LOCAL_LOGIN", True)
+if not ADVISOR_LOCAL_LOGIN and ADVISOR_OIDC is None:
+    raise ImproperlyConfigured(
+        "ADVISOR_LOCAL_LOGIN=false needs single sign-on (ADVISOR_OIDC_TENANT or ADVISOR_OIDC_ISSUER): "
+        "nobody could sign in"
+    )
+if ADVISOR_OIDC is not None:
+    # After the lockout check, which axes wants first; it takes no password, so axes counts nothing.
+    AUTHENTICATION_BACKENDS.insert(1, "advisor.accounts.oidc.OidcBackend")
+if not ADVISOR_LOCAL_LOGIN:
+    AUTHENTICATION_BACKENDS.remove("django.contrib.auth.backends.ModelBackend")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = _env("ADVISOR_TIME_ZONE", "UTC")
