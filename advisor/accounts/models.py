@@ -99,3 +99,94 @@ class ApiToken(models.Model):
             raise TokenExpired(token)
         cls.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
         return token.user
+
+
+# Sign-in with Microsoft Entra ID / OpenID Connect (advisor/accounts/oidc.py) ---------------------
+
+
+class OidcIdentity(models.Model):
+    """The link between an account and the provider's user: the issuer and the user's immutable id
+    (Entra's `oid`, else `sub`), so that a renamed user stays the same account.
+
+    `granted` lists the rights the group mapping gave at the last sign-in; only these are taken
+    away again when a group goes. Rights given by hand (on the account or its teams) are never in it.
+    An administrator links an existing account by adding a row here with the user's object id.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identity"
+    )
+    issuer = models.CharField(max_length=300)
+    subject = models.CharField(
+        max_length=255, help_text="The user's object id (oid) in Entra ID; the sub claim for other providers."
+    )
+    granted = models.JSONField(
+        default=list, blank=True, help_text="Rights the last sign-in gave from groups."
+    )
+    groups = models.JSONField(default=list, blank=True, help_text="Group ids in the last sign-in's token.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sign_in = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "single sign-on identity"
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="oidc_identity_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.subject})"
+
+
+class OidcGroupMapping(models.Model):
+    """A group of the identity provider (an Entra group's object id) and one right it gives:
+    a role or a team membership. Applied, with ADVISOR_OIDC_GROUP_MAP, at each sign-in."""
+
+    ROLE_CHOICES = [
+        ("admin", "Administrator (the advisor's admin rights)"),
+        ("superuser", "Superuser (the advisor and the whole Django admin)"),
+        ("reviewer", "Reviewer (the reviewers group)"),
+    ]
+
+    group_id = models.CharField(
+        "group id",
+        max_length=255,
+        help_text="The Entra group's object id, as the token's groups claim carries it.",
+    )
+    role = models.CharField(max_length=20, choices=ROLE_CHOICES, blank=True)
+    team = models.ForeignKey(
+        "registry.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="oidc_group_mappings"
+    )
+    note = models.CharField(max_length=200, blank=True, help_text="E.g. the group's display name.")
+
+    class Meta:
+        verbose_name = "single sign-on group mapping"
+        ordering = ["group_id", "role", "team__name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(role="") & models.Q(team__isnull=False))
+                | (~models.Q(role="") & models.Q(team__isnull=True)),
+                name="oidc_group_mapping_role_or_team",
+                violation_error_message="Give either a role or a team, not both.",
+            ),
+            models.UniqueConstraint(
+                fields=["group_id", "role"],
+                condition=models.Q(team__isnull=True),
+                name="oidc_group_role_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["group_id", "team"],
+                condition=models.Q(team__isnull=False),
+                name="oidc_group_team_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        what = f"role {self.role}" if self.role else f"team {self.team}"
+        return f"{self.group_id} → {what}"
+
+    def save(self, *args, **kwargs):
+        self.clean()
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        from .oidc_settings import normalize_group_id
+
+        self.group_id = normalize_group_id(self.group_id)
