@@ -14,6 +14,8 @@ import stat
 from collections.abc import Mapping
 from typing import BinaryIO
 
+from advisor.core.units import format_bytes
+
 MAX_DESIGN_BYTES_ENV = "ADVISOR_MAX_DESIGN_BYTES"
 # About 2,000 namespaces, a hundred times the demo design. Parsing and validating cost about
 # 100 MiB of memory per MiB of file, and importing several seconds per thousand namespaces
@@ -45,11 +47,8 @@ def max_design_bytes(environ: Mapping[str, str] | None = None) -> int:
 
 
 def human_bytes(n: int) -> str:
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            value = n / size
-            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
-    return f"{n} bytes"
+    """A limit or a file's size through the shared formatter, a whole figure without decimals: 3 MiB."""
+    return format_bytes(n, trim=True)
 
 
 def too_large_message(name: str, size: int | None, limit: int) -> str:

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from advisor.core.units import GIB, KIB, MIB, PIB, TIB, format_bytes, format_duration
+from advisor.core.units import GIB, KIB, MIB, PIB, TIB, format_bytes, format_duration, format_gb
 
 
 @pytest.mark.parametrize(
@@ -40,6 +40,32 @@ def test_format_bytes(n, expected):
 def test_format_bytes_digits_and_missing():
     assert format_bytes(1.2345 * GIB, digits=2) == "1.23 GiB"
     assert format_bytes(None, missing="?") == "?"
+
+
+def test_format_bytes_trim_drops_the_decimals_of_a_whole_figure_only():
+    assert format_bytes(3 * MIB, trim=True) == "3 MiB"
+    assert format_bytes(100_000, trim=True) == "97.7 KiB"
+    assert format_bytes(MIB - 1, trim=True) == "1.0 MiB"  # rounded to one, not exactly one
+    assert format_bytes(512, trim=True) == "512 B"
+
+
+def test_the_upload_limit_reads_through_the_shared_formatter():
+    from advisor.limits import human_bytes
+
+    assert human_bytes(MIB) == "1 MiB"
+    assert human_bytes(100_000) == format_bytes(100_000) == "97.7 KiB"
+
+
+@pytest.mark.parametrize(
+    ("gb", "expected"),
+    [(12, "12 GB"), (12.0, "12 GB"), (0.5, "0.5 GB"), (4500, "4500 GB"), (0.001, "0.001 GB"), (None, "—")],
+)
+def test_format_gb_writes_the_figure_as_azure_publishes_it(gb, expected):
+    assert format_gb(gb) == expected
+
+
+def test_format_gb_missing():
+    assert format_gb(None, missing="?") == "?"
 
 
 def test_format_bytes_never_uses_decimal_or_ambiguous_unit_names():

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from advisor.lib.dicts import flatten
+
 from .models import AuditEvent
 
 
@@ -26,19 +28,10 @@ def audit_record(*, actor, action: str, obj_type: str, obj_name: str, before=Non
     )
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: value}
-
-
 def flat_diff(before: Any, after: Any) -> list[tuple[str, Any, Any]]:
     """(field, before, after) for each dotted field that differs; lists compare as a whole."""
-    old = _flatten(before) if isinstance(before, dict) else ({"": before} if before is not None else {})
-    new = _flatten(after) if isinstance(after, dict) else ({"": after} if after is not None else {})
+    old = flatten(before) if isinstance(before, dict) else ({"": before} if before is not None else {})
+    new = flatten(after) if isinstance(after, dict) else ({"": after} if after is not None else {})
     rows = []
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)

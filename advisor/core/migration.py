@@ -30,7 +30,7 @@ from advisor.core.keyspace import slot_determinant, tag_text
 from advisor.core.patterns import parse_pattern
 from advisor.core.rules import get_rule
 from advisor.core.sizing import GIB, instance_sizing, namespace_memory_bytes
-from advisor.core.units import format_bytes, format_duration
+from advisor.core.units import format_bytes, format_duration, format_gb
 
 AMR = platform.AMR
 ACR = platform.ACR
@@ -166,11 +166,11 @@ class Need(BaseModel):
 
     @property
     def memory_words(self) -> str:
-        return _size(self.memory_bytes)
+        return format_bytes(self.memory_bytes)
 
     @property
     def design_words(self) -> str:
-        return _size(self.design_bytes)
+        return format_bytes(self.design_bytes)
 
 
 class Target(BaseModel):
@@ -193,7 +193,7 @@ class Target(BaseModel):
 
     @property
     def usable_words(self) -> str:
-        return _size(self.usable_bytes)
+        return format_bytes(self.usable_bytes)
 
 
 class Alternative(BaseModel):
@@ -207,7 +207,7 @@ class Alternative(BaseModel):
 
     @property
     def usable_words(self) -> str:
-        return _size(self.usable_bytes)
+        return format_bytes(self.usable_bytes)
 
 
 class DataMigration(BaseModel):
@@ -254,7 +254,7 @@ class NamespacePlan(BaseModel):
 
     @property
     def memory_words(self) -> str:
-        return _size(self.memory_bytes)
+        return format_bytes(self.memory_bytes)
 
 
 class MigrationPlan(BaseModel):
@@ -528,7 +528,8 @@ def _mapped_tier(inst: Instance, source_sku: platform.Sku | None) -> tuple[str, 
             )
         return (
             "balanced",
-            f"No {inst.tier.capitalize()} size has {_gb(inst.memory_gb)}, so Microsoft's size mapping does not "
+            f"No {inst.tier.capitalize()} size has {format_gb(inst.memory_gb, missing='?')}, "
+            "so Microsoft's size mapping does not "
             "apply; the advisor starts from Balanced, the middle memory-to-vCPU ratio (4:1).",
         )
     return (
@@ -582,9 +583,10 @@ def _choose(inst: Instance, source_sku: platform.Sku | None, need: Need) -> _Cho
             chosen, picked = FLASH_TIER, flash
         elif flash is not None and smallest is not None:
             why.append(
-                f"The workload suits Flash ({flash_words}), but Flash Optimized starts at {_gb(flash.memory_gb)} "
-                f"({flash.name}), more than {OVERSIZE_FACTOR}x the {_gb(smallest.memory_gb)} of {smallest.name}, "
-                f"which already holds {_size(need.memory_bytes)}: an in-memory tier."
+                f"The workload suits Flash ({flash_words}), but Flash Optimized starts at "
+                f"{format_gb(flash.memory_gb, missing='?')} ({flash.name}), more than {OVERSIZE_FACTOR}x the "
+                f"{format_gb(smallest.memory_gb, missing='?')} of {smallest.name}, "
+                f"which already holds {format_bytes(need.memory_bytes)}: an in-memory tier."
             )
     if picked is None:
         why += in_memory_why
@@ -597,14 +599,16 @@ def _choose(inst: Instance, source_sku: platform.Sku | None, need: Need) -> _Cho
             )
             if fallback is not None:
                 why.append(
-                    f"No {_tier_label(chosen)} size holds {_size(need.memory_bytes)}: {_tier_label(fallback.tier)}."
+                    f"No {_tier_label(chosen)} size holds {format_bytes(need.memory_bytes)}: "
+                    f"{_tier_label(fallback.tier)}."
                 )
                 chosen, picked = fallback.tier, fallback
         elif smallest is not None and (picked.memory_gb or 0) > OVERSIZE_FACTOR * (smallest.memory_gb or 0):
             why.append(
-                f"{_tier_label(chosen)} starts at {_gb(picked.memory_gb)} ({picked.name}), more than "
-                f"{OVERSIZE_FACTOR}x the {_gb(smallest.memory_gb)} of {smallest.name}, which already holds "
-                f"{_size(need.memory_bytes)}: {_tier_label(smallest.tier)}."
+                f"{_tier_label(chosen)} starts at {format_gb(picked.memory_gb, missing='?')} ({picked.name}), "
+                f"more than {OVERSIZE_FACTOR}x the {format_gb(smallest.memory_gb, missing='?')} of {smallest.name}, "
+                "which already holds "
+                f"{format_bytes(need.memory_bytes)}: {_tier_label(smallest.tier)}."
             )
             chosen, picked = smallest.tier, smallest
 
@@ -620,7 +624,7 @@ def _choose(inst: Instance, source_sku: platform.Sku | None, need: Need) -> _Cho
         if ga is not None:
             why.append(
                 f"{picked.name} is in preview; {ga.name} ({_tier_label(ga.tier)}) is generally available and holds "
-                f"{_size(need.memory_bytes)}."
+                f"{format_bytes(need.memory_bytes)}."
             )
             chosen, picked = ga.tier, ga
 
@@ -628,16 +632,16 @@ def _choose(inst: Instance, source_sku: platform.Sku | None, need: Need) -> _Cho
     if picked is None:
         picked = platform.skus(AMR, chosen)[-1]
         why.append(
-            f"No Azure Managed Redis size holds {_size(need.memory_bytes)}"
+            f"No Azure Managed Redis size holds {format_bytes(need.memory_bytes)}"
             + (" with geo-replication" if geo else "")
             + f": {picked.name}, the largest {_tier_label(chosen)} size "
-            f"({_size(picked.usable_bytes or 0)} usable), is the closest; split the data across caches."
+            f"({format_bytes(picked.usable_bytes or 0)} usable), is the closest; split the data across caches."
         )
     else:
         why.append(
             f"{picked.name} is the smallest {_tier_label(chosen)} size whose usable memory "
-            f"({_gb(picked.memory_gb)} less the ~{platform.RESERVED_SHARE:.0%} reserve = "
-            f"{_size(picked.usable_bytes or 0)}) covers the need of {_size(need.memory_bytes)}"
+            f"({format_gb(picked.memory_gb, missing='?')} less the ~{platform.RESERVED_SHARE:.0%} reserve = "
+            f"{format_bytes(picked.usable_bytes or 0)}) covers the need of {format_bytes(need.memory_bytes)}"
             + (" and that offers geo-replication" if geo else "")
             + "."
         )
@@ -678,7 +682,7 @@ def _alternatives(
                 continue
             note = f"Flash Optimized: {flash_words}; values on NVMe, keys in RAM."
         elif (size.memory_gb or 0) > OVERSIZE_FACTOR * (picked.memory_gb or 0):
-            note = f"oversized for {_size(need.memory_bytes)}: the tier's smallest fitting size"
+            note = f"oversized for {format_bytes(need.memory_bytes)}: the tier's smallest fitting size"
         else:
             ratio = MEMORY_PER_VCPU[name]
             more = _rank(name) > _rank(chosen) if chosen in IN_MEMORY_TIERS else True
@@ -1000,8 +1004,8 @@ def _blockers(
                     f"Multi-key commands across these namespace pairs would fail with CROSSSLOT under the OSS "
                     f"cluster policy: {listed}. Give both patterns of each pair the same hash tag before the move."
                     + (
-                        f" A non-clustered cache (preview, up to {_gb(amr.non_clustered_max_gb)}) would also avoid "
-                        "it, at the cost of scaling."
+                        f" A non-clustered cache (preview, up to {format_gb(amr.non_clustered_max_gb, missing='?')}) "
+                        "would also avoid it, at the cost of scaling."
                         if small
                         else ""
                     )
@@ -1206,11 +1210,12 @@ def _steps(
         if nc_max is not None:
             client_points.append(
                 f"A client that cannot handle a cluster can use a non-clustered cache (preview) up to "
-                f"{_gb(nc_max)}: "
+                f"{format_gb(nc_max, missing='?')}: "
                 + (
-                    f"{target.sku} ({_gb(target.memory_gb)}) qualifies; it scales only after switching policy."
+                    f"{target.sku} ({format_gb(target.memory_gb)}) qualifies; it scales only after switching "
+                    "policy."
                     if float(target.memory_gb) <= nc_max
-                    else f"{target.sku} ({_gb(target.memory_gb)}) is too large for it."
+                    else f"{target.sku} ({format_gb(target.memory_gb)}) is too large for it."
                 )
             )
     elif inst.clustering == "enterprise":
@@ -1277,19 +1282,20 @@ def _steps(
             )
         )
     measured = (
-        f"the last scan measured {_size(need.measured_bytes)} used"
+        f"the last scan measured {format_bytes(need.measured_bytes, missing='?')} used"
         if need.measured_bytes is not None
         else None
     )
-    estimate = f"the design's namespaces are estimated at {_size(need.design_bytes)}"
+    estimate = f"the design's namespaces are estimated at {format_bytes(need.design_bytes)}"
     steps.append(
         Step(
             id="sizing",
             title=f"Create {target.label} {target.sku}",
             status="review" if target.preview or not target.covers_need else "action",
             detail=(
-                f"{target.sku}: {_gb(target.memory_gb)}, {_size(target.usable_bytes)} usable after the "
-                f"~{platform.RESERVED_SHARE:.0%} reserve, for a need of {_size(need.memory_bytes)} "
+                f"{target.sku}: {format_gb(target.memory_gb)}, {format_bytes(target.usable_bytes)} usable "
+                "after the "
+                f"~{platform.RESERVED_SHARE:.0%} reserve, for a need of {format_bytes(need.memory_bytes)} "
                 + (f"({measured}; {estimate})." if measured else f"({estimate}; no completed scan yet).")
                 + f" Declared load {float(need.ops_per_sec):,.0f} ops/s. Confirm with a load test on a "
                 "production-sized dataset."
@@ -1298,7 +1304,7 @@ def _steps(
                 *choice.why,
                 *_headroom(need, target),
                 *(
-                    f"Alternative: {a.label} {a.sku} ({_gb(a.memory_gb)}), {a.note}"
+                    f"Alternative: {a.label} {a.sku} ({format_gb(a.memory_gb)}), {a.note}"
                     for a in choice.alternatives
                 ),
             ],
@@ -1394,7 +1400,11 @@ def _steps(
             title="Decommission the old cache",
             detail=(
                 "Delete the old cache"
-                + (f" once its longest TTL ({_duration(longest)}) has passed" if longest else "")
+                + (
+                    f" once its longest TTL ({format_duration(longest, parts=None)}) has passed"
+                    if longest
+                    else ""
+                )
                 + f", and before {retires.isoformat()}. Register the new instance here and move the namespaces "
                 "to it, so that the design follows."
             ),
@@ -1414,7 +1424,12 @@ def _headroom(need: Need, target: Target) -> list[str]:
     bigger = next((s for s in sizes if (s.memory_gb or 0) > float(target.memory_gb)), None)
     return [
         f"The need fills {share:.0%} of {target.sku}'s usable memory, above the {medium:.0%} at which INS007 "
-        "warns" + (f": {bigger.name} ({_gb(bigger.memory_gb)}) leaves room for growth." if bigger else ".")
+        "warns"
+        + (
+            f": {bigger.name} ({format_gb(bigger.memory_gb, missing='?')}) leaves room for growth."
+            if bigger
+            else "."
+        )
     ]
 
 
@@ -1424,11 +1439,7 @@ def _headroom(need: Need, target: Target) -> list[str]:
 def _ttl_words(ns: Namespace) -> str:
     if ns.ttl_max_seconds is None:
         return "never expire"
-    return f"expire within {_duration(ns.ttl_max_seconds)}"
-
-
-def _duration(seconds: int) -> str:
-    return format_duration(seconds, parts=None)  # exact: a design's TTL, not a measurement
+    return f"expire within {format_duration(ns.ttl_max_seconds, parts=None)}"
 
 
 def _namespace_plan(ns: Namespace, *, rdb_export: bool) -> NamespacePlan:
@@ -1509,15 +1520,6 @@ def _num(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-def _gb(value: float | None) -> str:
-    return "?" if value is None else f"{value:g} GB"
-
-
-def _size(n: int | None) -> str:
-    """Bytes in binary units with IEC names, as everywhere (the sizing model counts 2^30 to the GB)."""
-    return format_bytes(n, missing="?")
-
-
 def _tier_label(tier_name: str) -> str:
     entry = platform.tier(AMR, tier_name)
     return entry.label if entry else tier_name
@@ -1543,11 +1545,11 @@ def _need_words(plan: MigrationPlan) -> str:
     if need.source == "last-scan":
         when = f" on {need.measured_at.date().isoformat()}" if need.measured_at else ""
         words = (
-            f"{_size(need.memory_bytes)}, measured by the last scan{when} (used_memory); the design's "
-            f"namespaces are estimated at {_size(need.design_bytes)}"
+            f"{format_bytes(need.memory_bytes)}, measured by the last scan{when} (used_memory); the design's "
+            f"namespaces are estimated at {format_bytes(need.design_bytes)}"
         )
     else:
-        words = f"{_size(need.memory_bytes)}, the design's estimate (no completed scan yet)"
+        words = f"{format_bytes(need.memory_bytes)}, the design's estimate (no completed scan yet)"
     return words + f". Declared load: {float(need.ops_per_sec):,.0f} ops/s, {need.write_share:.0%} writes."
 
 
@@ -1566,8 +1568,8 @@ def _comparison(plan: MigrationPlan) -> list[tuple[str, str, str]]:
         ("Size", source_size, target.sku + (" (preview)" if target.preview else "")),
         (
             "Memory",
-            _gb(plan.source.memory_gb),
-            f"{_gb(target.memory_gb)} ({_size(target.usable_bytes)} usable)",
+            format_gb(plan.source.memory_gb),
+            f"{format_gb(target.memory_gb)} ({format_bytes(target.usable_bytes)} usable)",
         ),
     ]
     if inst is not None:
@@ -1646,7 +1648,8 @@ def render_markdown(plan: MigrationPlan) -> str:
             "| Tier | Size | Memory | Usable | Note |",
             "|---|---|---|---|---|",
             *(
-                f"| {a.label} | {a.sku} | {_gb(a.memory_gb)} | {_size(a.usable_bytes)} | {_cell(a.note)} |"
+                f"| {a.label} | {a.sku} | {format_gb(a.memory_gb)} | {format_bytes(a.usable_bytes)} "
+                f"| {_cell(a.note)} |"
                 for a in plan.alternatives
             ),
             "",
@@ -1714,7 +1717,7 @@ def render_text(plan: MigrationPlan) -> str:
         f"Migration plan: {plan.instance} ({plan.source.label}) -> Azure Managed Redis",
         f"  {_when(plan)}" + (f", as of {plan.today.isoformat()}" if plan.today else ""),
         "",
-        f"Target: {t.label} {t.sku}, {_gb(t.memory_gb)} ({_size(t.usable_bytes)} usable)"
+        f"Target: {t.label} {t.sku}, {format_gb(t.memory_gb)} ({format_bytes(t.usable_bytes)} usable)"
         + (" [preview]" if t.preview else ""),
         f"  {t.hostname}:{t.port}, clustering {t.clustering}, eviction {t.eviction_policy}, "
         f"HA {_yes(t.high_availability)}, persistence {t.persistence}",
@@ -1724,7 +1727,7 @@ def render_text(plan: MigrationPlan) -> str:
     if plan.alternatives:
         out += ["", "Alternatives:"]
         out += [
-            f"  {a.label} {a.sku}: {_gb(a.memory_gb)} ({_size(a.usable_bytes)} usable); {a.note}"
+            f"  {a.label} {a.sku}: {format_gb(a.memory_gb)} ({format_bytes(a.usable_bytes)} usable); {a.note}"
             for a in plan.alternatives
         ]
     out += ["", f"Blockers ({len(plan.open_blockers)}):"]

@@ -14,6 +14,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from advisor.core.units import format_gb
+
 if TYPE_CHECKING:
     from advisor.core.design import Instance
 
@@ -303,10 +305,6 @@ class Impossible:
     source: str
 
 
-def _gb(value: float) -> str:
-    return f"{value:g} GB"
-
-
 def impossible_configurations(instance: Instance) -> list[Impossible]:
     """Every combination in the instance's design that its product and tier do not offer."""
     out: list[Impossible] = []
@@ -341,8 +339,8 @@ def impossible_configurations(instance: Instance) -> list[Impossible]:
             out.append(
                 Impossible(
                     "non-clustered-size",
-                    f"{name} runs non-clustered only up to {_gb(entry.non_clustered_max_gb)}; "
-                    f"this instance has {_gb(inst.memory_gb)}",
+                    f"{name} runs non-clustered only up to {format_gb(entry.non_clustered_max_gb)}; "
+                    f"this instance has {format_gb(inst.memory_gb)}",
                     entry.sources.get("non_clustered", entry.sources.get("clustering", "")),
                 )
             )
@@ -445,9 +443,9 @@ def impossible_configurations(instance: Instance) -> list[Impossible]:
         out.append(
             Impossible(
                 "sku-memory",
-                f"{size.name} has {_gb(size.memory_gb or 0)} of memory"
-                + (f" per shard, {_gb(expected)} with {inst.shards} shards" if per_shard else "")
-                + f", but `memory_gb` says {_gb(inst.memory_gb)}",
+                f"{size.name} has {format_gb(size.memory_gb or 0)} of memory"
+                + (f" per shard, {format_gb(expected)} with {inst.shards} shards" if per_shard else "")
+                + f", but `memory_gb` says {format_gb(inst.memory_gb)}",
                 entry.sources.get("skus", ""),
             )
         )

@@ -22,11 +22,12 @@ _BYTE_UNITS = (("PiB", PIB), ("TiB", TIB), ("GiB", GIB), ("MiB", MIB), ("KiB", K
 _DURATION_UNITS = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
 
 
-def format_bytes(n: float | None, *, digits: int = 1, missing: str = "—") -> str:
+def format_bytes(n: float | None, *, digits: int = 1, missing: str = "—", trim: bool = False) -> str:
     """`n` bytes in the largest binary unit that keeps the number at one or more.
 
     512 → "512 B", 1,536 → "1.5 KiB", 65,610,000,000 → "61.1 GiB". Below 1 KiB the count is exact.
-    `missing` stands for None (an unknown size).
+    `missing` stands for None (an unknown size). `trim` drops the decimals of a figure that is
+    exactly whole in its unit (3 MiB, not 3.0 MiB), as a limit someone set reads.
     """
     if n is None:
         return missing
@@ -39,8 +40,21 @@ def format_bytes(n: float | None, *, digits: int = 1, missing: str = "—") -> s
         # Compare the rounded figure, so that 1,048,575 bytes reads "1.0 MiB", not "1,024.0 KiB";
         # under 1 KiB the count of bytes is whole and exact (1,023 B).
         if size >= factor or (factor > KIB and round(size / factor, digits) >= 1):
-            return f"{sign}{size / factor:,.{digits}f} {unit}"
+            figure = size / factor
+            shown = 0 if trim and figure.is_integer() else digits
+            return f"{sign}{figure:,.{shown}f} {unit}"
     return f"{sign}{size:,.0f} B"
+
+
+def format_gb(value: float | None, *, missing: str = "—") -> str:
+    """A memory size in GB as Azure's catalog and the design file give it: 12 → "12 GB", 0.5 → "0.5 GB".
+
+    A label in the unit the figure was published in (an Azure size, `memory_gb`), never a count of
+    bytes converted: those read through `format_bytes`.
+    """
+    if value is None:
+        return missing
+    return f"{value:g} GB"
 
 
 def format_duration(seconds: float | None, *, parts: int | None = 2, missing: str = "—") -> str:

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from advisor.lib.dicts import flatten
+
 from .models import Review
-
-
-def _flatten(value, prefix: str = "") -> dict:
-    if isinstance(value, dict):
-        out: dict = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}.{key}" if prefix else key))
-        return out
-    return {prefix: value}
 
 
 @dataclass
@@ -59,7 +52,7 @@ def snapshot_diff(base: list[dict] | None, current: list[dict]) -> Diff:
         elif name not in new:
             diff.removed.append(old[name])
         else:
-            a, b = _flatten(old[name]), _flatten(new[name])
+            a, b = flatten(old[name]), flatten(new[name])
             fields = [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
             if fields:
                 diff.changed.append(NamespaceChange(name, fields))

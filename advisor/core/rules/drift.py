@@ -82,14 +82,6 @@ def _pct(part: float, whole: float) -> str:
     return f"{share:.1f}%" if share < 10 else f"{share:.0f}%"
 
 
-def _bytes(n: float) -> str:
-    return format_bytes(n)
-
-
-def _duration(seconds: float | None) -> str:
-    return format_duration(seconds, parts=None, missing="?")  # exact: set beside the design's limit
-
-
 def _incomplete_note(ctx: ScanContext) -> str:
     report = report_of(ctx)
     return "" if report.complete else " (the scan was not complete: the real number can be higher)"
@@ -255,7 +247,11 @@ class DRF003(DriftRule):
             return
         for ns, entry in _scanned_namespaces(ctx):
             if ns.has_ttl and entry.ttl_above_design > 0:
-                jitter = f" + {_duration(ns.ttl.jitter_seconds)} jitter" if ns.ttl.jitter_seconds else ""
+                jitter = (
+                    f" + {format_duration(ns.ttl.jitter_seconds, parts=None, missing='?')} jitter"
+                    if ns.ttl.jitter_seconds
+                    else ""
+                )
                 if ns.key_has_ttl:
                     what = "a remaining TTL above the design's"
                 else:
@@ -263,7 +259,8 @@ class DRF003(DriftRule):
                 yield self.finding(
                     namespace_target(ns.name),
                     f"{entry.ttl_above_design:,} of {entry.keys:,} keys have {what} "
-                    f"{_duration(ns.ttl.seconds)}{jitter}; the longest is {_duration(entry.ttl_seconds.max)}.",
+                    f"{format_duration(ns.ttl.seconds, parts=None, missing='?')}{jitter}; the longest is "
+                    f"{format_duration(entry.ttl_seconds.max, parts=None, missing='?')}.",
                 )
 
 
@@ -351,7 +348,7 @@ class DRF005(DriftRule):
                 continue
             limit = entry.memory_limit_bytes
             big = [k for k in entry.biggest_keys if limit is None or k.memory_bytes > limit][:3]
-            names = ", ".join(f"{k.key} ({k.type}, {_bytes(k.memory_bytes)})" for k in big)
+            names = ", ".join(f"{k.key} ({k.type}, {format_bytes(k.memory_bytes)})" for k in big)
             sampled = f" of {entry.memory_sampled_keys:,} measured" if entry.memory_sampled_keys else ""
             types = {k.type for k in big} | {_TYPE_OF.get(_v(ns.data_type))}
             estimate = (
@@ -362,7 +359,7 @@ class DRF005(DriftRule):
             yield self.finding(
                 namespace_target(ns.name),
                 f"{entry.oversized_keys:,} keys{sampled} are bigger than value_bytes.max "
-                f"({_bytes(ns.value_bytes.max)}) allows"
+                f"({format_bytes(ns.value_bytes.max)}) allows"
                 + (f"; the biggest: {names}." if names else ".")
                 + estimate,
             )
@@ -792,7 +789,7 @@ class DRF013(DriftRule):
         if ratio > ctx.threshold("DRF013.max_ratio") and used >= ctx.threshold("DRF013.min_used_bytes"):
             yield self.finding(
                 instance_target(_instance_name(ctx)),
-                f"mem_fragmentation_ratio {ratio:.2f} with {_bytes(used)} used.",
+                f"mem_fragmentation_ratio {ratio:.2f} with {format_bytes(used)} used.",
             )
 
 

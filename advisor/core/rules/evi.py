@@ -21,10 +21,6 @@ def _targets(namespaces: Iterable) -> list[str]:
     return [namespace_target(ns.name) for ns in namespaces]
 
 
-def _mib(n: float) -> str:
-    return format_bytes(n)
-
-
 class EVI001(Rule):
     """A session, coordination or durable namespace lives on an instance that evicts any key.
 
@@ -141,7 +137,7 @@ class EVI002(Rule):
                 yield self.finding(
                     instance_target(inst.name),
                     f"Namespaces whose keys have no TTL ({_names(no_ttl)}{note}) hold an estimated "
-                    f"{_mib(sizing.without_key_ttl_bytes)} of {_mib(sizing.total_bytes)} "
+                    f"{format_bytes(sizing.without_key_ttl_bytes)} of {format_bytes(sizing.total_bytes)} "
                     f"({sizing.without_key_ttl_share:.0%}, more than 50%) on instance {inst.name}, whose policy "
                     f"`{inst.eviction_policy}` can only evict keys with a TTL.",
                     related=_targets(no_ttl),

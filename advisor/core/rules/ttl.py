@@ -14,10 +14,6 @@ def _namespaces_classified(ctx: DesignContext, classification: str) -> Iterable:
     return (ns for ns in ctx.design.namespaces if ns.classification == classification)
 
 
-def _duration(seconds: float) -> str:
-    return format_duration(seconds, parts=None)  # exact: the design's figure
-
-
 class TTL001(Rule):
     """A disposable cache namespace has no TTL.
 
@@ -207,8 +203,9 @@ class TTL004(Rule):
             if ns.has_ttl and ns.ttl.seconds > limit:
                 yield self.finding(
                     namespace_target(ns.name),
-                    f"Session TTL is {ns.ttl.seconds:,} s ({_duration(ns.ttl.seconds)}), above the limit of "
-                    f"{limit:,.0f} s ({_duration(limit)}).",
+                    f"Session TTL is {ns.ttl.seconds:,} s ({format_duration(ns.ttl.seconds, parts=None)}), "
+                    "above the limit of "
+                    f"{limit:,.0f} s ({format_duration(limit, parts=None)}).",
                 )
 
 
