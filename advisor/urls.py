@@ -8,6 +8,7 @@ from advisor.metrics import views as metrics
 from advisor.registry import views as registry
 from advisor.scans import views as scans
 
+handler400 = "advisor.views_errors.bad_request"
 handler403 = "advisor.views_errors.permission_denied"
 handler404 = "advisor.views_errors.page_not_found"
 handler500 = "advisor.views_errors.server_error"

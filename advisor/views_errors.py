@@ -1,4 +1,4 @@
-"""The site's error pages: 403 (a refusal or a failed CSRF check), 404 and 500 inside the app's layout.
+"""The site's error pages: 400, 403 (a refusal or a failed CSRF check), 404 and 500 inside the app's layout.
 
 A refusal (PermissionDenied) or a missing object (Http404) is an expected answer, not a fault: its
 page carries the reason the code gave, and the log gets one warning line without a traceback.
@@ -9,7 +9,12 @@ without context processors, so a failing database or session cannot break the er
 
 import logging
 
-from django.http import HttpResponseForbidden, HttpResponseNotFound, HttpResponseServerError
+from django.http import (
+    HttpResponseBadRequest,
+    HttpResponseForbidden,
+    HttpResponseNotFound,
+    HttpResponseServerError,
+)
 from django.template import loader
 
 logger = logging.getLogger("django.request")
@@ -54,6 +59,13 @@ def _answer(request, response, message: str, reason: str):
     )
     response._has_been_logged = True
     return response
+
+
+def bad_request(request, exception=None):
+    """A request Django refused before any view (a host not allowed, a malformed upload, too many
+    fields). The reason stays in the log: it can name the header an attacker sent."""
+    body = loader.render_to_string("400.html", {}, request)
+    return _answer(request, HttpResponseBadRequest(body), "Bad Request", _reason(exception))
 
 
 def permission_denied(request, exception=None):

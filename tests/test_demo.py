@@ -620,3 +620,12 @@ def test_run_serves_the_demo_and_stops_everything_on_sigint(tmp_path):
         for pid in pids:
             if not _gone(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_the_banner_never_prints_a_database_password(tmp_path, monkeypatch, design):
+    monkeypatch.setenv("DATABASE_URL", "postgres://advisor:s3cr3t-pw@db.internal:5432/advisor")
+    supervisor, out = _supervisor(tmp_path, port=free_port(), broker_port=free_port())
+    supervisor._banner("http://127.0.0.1:8000/", design, 1.0)
+    banner = out.getvalue()
+    assert "s3cr3t-pw" not in banner
+    assert "# export DATABASE_URL=... (the value `make run` got; it holds a password)" in banner

@@ -179,3 +179,13 @@ def test_a_sign_in_without_a_token_gets_the_page_with_a_fresh_token(db, caplog):
     body = _page(response)
     assert "Reason: CSRF token missing." in body and "Sign out" not in body  # anonymous layout
     assert "by anonymous (CSRF token missing.)" in caplog.text
+
+
+def test_a_request_for_a_host_not_allowed_gets_the_400_page_inside_the_layout(settings, caplog):
+    """Django refuses it before any view (DisallowedHost): the page says what happened, not the header."""
+    settings.ALLOWED_HOSTS = ["advisor.example.com"]
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        response = Client().get("/login/", HTTP_HOST="evil.example.net")
+    assert response.status_code == 400
+    body = _page(response)
+    assert "Bad request" in body and "evil.example.net" not in body

@@ -27,6 +27,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
 
@@ -471,9 +472,18 @@ class Supervisor:
         except ValueError:
             python = sys.executable
         python = shlex.quote(python)
+        exports = []
+        for name, value in self.command_env(environ).items():
+            if name == "DATABASE_URL" and urlsplit(value).password:
+                # A console is no place for a secret: the same value as for `make run`, not shown.
+                exports.append(
+                    "    # export DATABASE_URL=... (the value `make run` got; it holds a password)"
+                )
+            else:
+                exports.append(f"    export {name}={shlex.quote(value)}")
         return [
             f"  Management commands against this run, in another terminal in {shlex.quote(str(ROOT))}:",
-            *(f"    export {name}={shlex.quote(value)}" for name, value in self.command_env(environ).items()),
+            *exports,
             f"    {python} manage.py scan_instance {shlex.quote(instance)}",
             f"    {python} manage.py lint_designs advisor/demo/demo_design.yaml",
         ]
