@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from advisor.accounts import signin
 from advisor.accounts import views as accounts
 from advisor.api import api
 from advisor.metrics import views as metrics
@@ -15,8 +16,11 @@ handler500 = "advisor.views_errors.server_error"
 
 urlpatterns = [
     path("", registry.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", signin.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Single sign-on (advisor/accounts/signin.py): 404 while ADVISOR_OIDC_* is not set.
+    path("oidc/authenticate/", signin.AuthenticateView.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", signin.CallbackView.as_view(), name="oidc_authentication_callback"),
     path("instances/", registry.instance_list, name="instance_list"),
     path("instances/new/", registry.instance_edit, name="instance_create"),
     path("instances/new/sku-fields/", registry.instance_sku_fields, name="instance_sku_fields"),
