@@ -1,11 +1,5 @@
-"""Migration planning: from a retiring Azure Cache for Redis tier to Azure Managed Redis.
-
-`migration_plan` builds the one plan that the `plan_migration` command, the API
-(`GET /api/instances/{name}/migration-plan`) and the migration page show: the memory the data needs
-(the sizing model, or what the last scan measured), a real Azure Managed Redis size that covers it,
-the alternatives, how the data can move, what blocks the move, and an ordered checklist. Its JSON is
-the migration plan of the design-file contract (section 3); `to_markdown()` is a change ticket and
-`to_text()` the terminal view.
+"""The planner: from an instance of the design (and what its last scan measured) to the plan that
+moves it to Azure Managed Redis.
 
 Azure facts come from the platform catalog (advisor.core.platform). Figures that the catalog does
 not hold yet are kept below with the Microsoft Learn page they come from; thresholds that are the
@@ -15,18 +9,30 @@ advisor's own judgement are named as heuristics.
 from __future__ import annotations
 
 import datetime as dt
-import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 from urllib.parse import urlsplit
-
-from pydantic import BaseModel, Field
 
 from advisor.core import platform
 from advisor.core.design import Design, Instance, Namespace
-from advisor.core.findings import Severity
+from advisor.core.design.fields import plain_number
 from advisor.core.keyspace import slot_determinant, tag_text
+from advisor.core.migration.plan import (
+    Alternative,
+    Blocker,
+    DataMigration,
+    MigrationPlan,
+    NamespacePlan,
+    Need,
+    NothingToMigrate,
+    RetiringInstance,
+    SlotPair,
+    Source,
+    Step,
+    Target,
+    UnknownInstance,
+    retirement_urgency,
+)
 from advisor.core.patterns import parse_pattern
 from advisor.core.rules import get_rule
 from advisor.core.sizing import GIB, instance_sizing, namespace_memory_bytes
@@ -67,41 +73,8 @@ AMR_HOSTNAME = platform.AMR_HOSTNAME
 
 STATEFUL = ("session", "coordination", "durable")
 
-Status = Literal["ok", "action", "review"]
-Strategy = Literal["rebuild", "continuity"]
 
-
-class PlanError(Exception):
-    """The plan cannot be made; `str()` is a one-line reason."""
-
-
-class UnknownInstance(PlanError):
-    pass
-
-
-class NothingToMigrate(PlanError):
-    pass
-
-
-# Retiring instances (the planner's list) --------------------------------------------------------
-
-
-class RetiringInstance(BaseModel):
-    name: str
-    environment: str
-    tier: str
-    memory_gb: float
-    retires: dt.date
-    days_left: int  # negative once the date has passed
-    urgency: Severity  # INS001's severity on that day
-
-    @property
-    def retired(self) -> bool:
-        return self.days_left < 0
-
-    @property
-    def days_ago(self) -> int:
-        return -self.days_left
+# Retiring instances ----------------------------------------------------------------------------
 
 
 def retirement_date(instance: Instance) -> dt.date | None:
@@ -109,13 +82,6 @@ def retirement_date(instance: Instance) -> dt.date | None:
     if instance.product != ACR:
         return None
     return platform.retirement_date(instance.product, instance.tier)
-
-
-def _urgency(days_left: int) -> Severity:
-    # The same steps as INS001, so the planner and the finding never disagree.
-    if days_left < 0:
-        return Severity.critical
-    return Severity.high if days_left <= platform.RETIREMENT_WARNING_DAYS else Severity.medium
 
 
 def retiring_instances(instances: list[Instance], *, today: dt.date) -> list[RetiringInstance]:
@@ -134,181 +100,13 @@ def retiring_instances(instances: list[Instance], *, today: dt.date) -> list[Ret
                 memory_gb=inst.memory_gb,
                 retires=retires,
                 days_left=days_left,
-                urgency=_urgency(days_left),
+                urgency=retirement_urgency(days_left),
             )
         )
     return sorted(out, key=lambda r: (r.days_left, r.name))
 
 
 # The plan ------------------------------------------------------------------------------------
-
-
-class Source(BaseModel):
-    product: str
-    tier: str
-    sku: str | None
-    memory_gb: int | float
-    sku_inferred: bool = Field(
-        False, description="the size was read from memory_gb, not from the design's sku"
-    )
-    label: str
-
-
-class Need(BaseModel):
-    memory_bytes: int
-    ops_per_sec: int | float
-    source: Literal["design", "last-scan"]
-    design_bytes: int = Field(description="the sizing model's estimate of the registered namespaces")
-    measured_bytes: int | None = Field(None, description="used_memory of the last completed scan")
-    measured_at: dt.datetime | None = None
-    write_share: float = Field(description="writes / declared operations")
-    typical_value_bytes: int = Field(description="typical value size, weighted by declared operations")
-
-    @property
-    def memory_words(self) -> str:
-        return format_bytes(self.memory_bytes)
-
-    @property
-    def design_words(self) -> str:
-        return format_bytes(self.design_bytes)
-
-
-class Target(BaseModel):
-    product: str = AMR
-    tier: str
-    sku: str
-    memory_gb: int | float
-    clustering: Literal["oss", "enterprise", "none"]
-    eviction_policy: str
-    port: int
-    label: str
-    usable_bytes: int = Field(description="memory_gb x 2^30 x (1 - the ~20% reserve)")
-    covers_need: bool
-    preview: bool
-    high_availability: bool
-    persistence: Literal["none", "rdb", "aof"]
-    geo_replication: bool
-    hostname: str
-    why: list[str] = Field(description="why this tier and size")
-
-    @property
-    def usable_words(self) -> str:
-        return format_bytes(self.usable_bytes)
-
-
-class Alternative(BaseModel):
-    tier: str
-    sku: str
-    memory_gb: int | float
-    label: str
-    usable_bytes: int
-    preview: bool
-    note: str
-
-    @property
-    def usable_words(self) -> str:
-        return format_bytes(self.usable_bytes)
-
-
-class DataMigration(BaseModel):
-    id: Literal["rdb-import", "dual-write", "riot", "start-empty"]
-    title: str
-    available: bool
-    why: str
-    recommended: bool = False
-    source: str
-
-
-class Blocker(BaseModel):
-    id: str
-    message: str
-    kind: Literal["blocker", "info"] = "blocker"
-    source: str | None = None
-
-
-class Step(BaseModel):
-    id: str
-    title: str
-    detail: str
-    status: Status = "action"
-    points: list[str] = Field(default_factory=list)
-    source: str | None = None
-
-
-class SlotPair(BaseModel):
-    namespace: str
-    other: str
-    same_slot: bool
-    detail: str
-    suggested_tag: str | None = None
-
-
-class NamespacePlan(BaseModel):
-    name: str
-    team: str
-    classification: str
-    strategy: Strategy
-    summary: str
-    steps: list[str]
-    memory_bytes: int
-
-    @property
-    def memory_words(self) -> str:
-        return format_bytes(self.memory_bytes)
-
-
-class MigrationPlan(BaseModel):
-    """The migration plan of the design-file contract; `to_dict()` is its JSON."""
-
-    instance: str
-    retires: dt.date
-    days_left: int
-    source: Source
-    need: Need
-    target: Target
-    alternatives: list[Alternative]
-    data_migration: list[DataMigration]
-    blockers: list[Blocker]
-    steps: list[Step]
-    # For the page, the text and the ticket; not part of the JSON.
-    environment: str = Field("", exclude=True)
-    today: dt.date | None = Field(None, exclude=True)
-    current: Instance | None = Field(None, exclude=True)
-    namespaces: list[NamespacePlan] = Field(default_factory=list, exclude=True)
-    slot_pairs: list[SlotPair] = Field(default_factory=list, exclude=True)
-
-    @property
-    def retired(self) -> bool:
-        return self.days_left < 0
-
-    @property
-    def days_ago(self) -> int:
-        return -self.days_left
-
-    @property
-    def urgency(self) -> Severity:
-        return _urgency(self.days_left)
-
-    @property
-    def open_blockers(self) -> list[Blocker]:
-        return [b for b in self.blockers if b.kind == "blocker"]
-
-    @property
-    def notes(self) -> list[Blocker]:
-        return [b for b in self.blockers if b.kind == "info"]
-
-    @property
-    def recommended_migration(self) -> DataMigration | None:
-        return next((d for d in self.data_migration if d.recommended), None)
-
-    def to_dict(self) -> dict:
-        return self.model_dump(mode="json")
-
-    def to_markdown(self) -> str:
-        return render_markdown(self)
-
-    def to_text(self) -> str:
-        return render_text(self)
 
 
 def migration_plan(
@@ -354,7 +152,7 @@ def migration_plan(
     target = Target(
         tier=choice.tier,
         sku=choice.sku.name,
-        memory_gb=_num(choice.sku.memory_gb or 0),
+        memory_gb=plain_number(choice.sku.memory_gb or 0),
         clustering="oss",
         eviction_policy=eviction,
         port=platform.default_port(AMR, choice.tier),
@@ -395,7 +193,7 @@ def migration_plan(
             product=inst.product,
             tier=inst.tier or "",
             sku=source_sku.name if source_sku else None,
-            memory_gb=_num(inst.memory_gb),
+            memory_gb=plain_number(inst.memory_gb),
             sku_inferred=inferred,
             label=source_tier.title,
         ),
@@ -430,7 +228,7 @@ def _need(
     typical = sum(ns.value_bytes.typical * (ns.ops_per_sec.reads + ns.ops_per_sec.writes) for ns in hosted)
     return Need(
         memory_bytes=measured if measured is not None else estimate,
-        ops_per_sec=_num(round(ops, 1)),
+        ops_per_sec=plain_number(round(ops, 1)),
         source="last-scan" if measured is not None else "design",
         design_bytes=estimate,
         measured_bytes=measured,
@@ -693,7 +491,7 @@ def _alternatives(
             Alternative(
                 tier=name,
                 sku=size.name,
-                memory_gb=_num(size.memory_gb or 0),
+                memory_gb=plain_number(size.memory_gb or 0),
                 label=_tier_label(name),
                 usable_bytes=size.usable_bytes or 0,
                 preview=size.preview,
@@ -1501,7 +1299,7 @@ def _namespace_plan(ns: Namespace, *, rdb_export: bool) -> NamespacePlan:
     )
 
 
-# Rendering -----------------------------------------------------------------------------------
+# Wording -------------------------------------------------------------------------------------
 
 
 def _plain(text: str) -> str:
@@ -1515,239 +1313,6 @@ def _code(text: str) -> str:
     return f"`{_plain(text)}`"
 
 
-def _num(value: float) -> int | float:
-    """12.0 as 12, as the design file and the contract write it; 0.5 stays 0.5."""
-    return int(value) if float(value).is_integer() else value
-
-
 def _tier_label(tier_name: str) -> str:
     entry = platform.tier(AMR, tier_name)
     return entry.label if entry else tier_name
-
-
-def _amr_version(tier_name: str) -> str:
-    entry = platform.tier(AMR, tier_name)
-    return entry.redis_version if entry else "?"
-
-
-def _yes(value: bool) -> str:
-    return "yes" if value else "no"
-
-
-def _when(plan: MigrationPlan) -> str:
-    if plan.retired:
-        return f"retired on {plan.retires.isoformat()}, {plan.days_ago} day{'s' if plan.days_ago != 1 else ''} ago"
-    return f"retires on {plan.retires.isoformat()}, {plan.days_left} day{'s' if plan.days_left != 1 else ''} left"
-
-
-def _need_words(plan: MigrationPlan) -> str:
-    need = plan.need
-    if need.source == "last-scan":
-        when = f" on {need.measured_at.date().isoformat()}" if need.measured_at else ""
-        words = (
-            f"{format_bytes(need.memory_bytes)}, measured by the last scan{when} (used_memory); the design's "
-            f"namespaces are estimated at {format_bytes(need.design_bytes)}"
-        )
-    else:
-        words = f"{format_bytes(need.memory_bytes)}, the design's estimate (no completed scan yet)"
-    return words + f". Declared load: {float(need.ops_per_sec):,.0f} ops/s, {need.write_share:.0%} writes."
-
-
-def _comparison(plan: MigrationPlan) -> list[tuple[str, str, str]]:
-    inst, target = plan.current, plan.target
-    source_size = plan.source.sku or "—"
-    if plan.source.sku and plan.source.sku_inferred:
-        source_size += " (from its memory)"
-    rows = [
-        ("Product", platform.PRODUCT_LABELS[plan.source.product], platform.PRODUCT_LABELS[AMR]),
-        (
-            "Tier",
-            plan.source.label.removeprefix("Azure Cache for Redis "),
-            target.label.removeprefix("Azure Managed Redis "),
-        ),
-        ("Size", source_size, target.sku + (" (preview)" if target.preview else "")),
-        (
-            "Memory",
-            format_gb(plan.source.memory_gb),
-            f"{format_gb(target.memory_gb)} ({format_bytes(target.usable_bytes)} usable)",
-        ),
-    ]
-    if inst is not None:
-        source_tier = platform.tier(inst.product, inst.tier)
-        rows += [
-            ("Clustering", inst.clustering, target.clustering),
-            ("Eviction policy", inst.eviction_policy, target.eviction_policy),
-            ("High availability", _yes(inst.high_availability), _yes(target.high_availability)),
-            ("Persistence", inst.persistence, target.persistence),
-            (
-                "Geo-replication",
-                platform.geo_replication_kind(inst) if inst.geo_replication else "no",
-                "active" if target.geo_replication else "no",
-            ),
-            ("Authentication", inst.auth, "entra-id"),
-            ("Port", str(platform.default_port(inst.product, inst.tier, tls=inst.tls)), str(target.port)),
-            ("Redis version", source_tier.redis_version if source_tier else "?", _amr_version(target.tier)),
-        ]
-    return rows
-
-
-def _sources(plan: MigrationPlan) -> list[str]:
-    urls = [
-        platform.ACR_RETIREMENT,
-        platform.AMR_MIGRATE,
-        *(b.source for b in plan.blockers),
-        *(d.source for d in plan.data_migration),
-        *(s.source for s in plan.steps),
-    ]
-    seen: list[str] = []
-    for url in urls:
-        if url and url not in seen:
-            seen.append(url)
-    return seen
-
-
-def _source_title(url: str) -> str:
-    if url.startswith(platform.LEARN):
-        return "Microsoft Learn: " + url.removeprefix(platform.LEARN + "/").replace("-", " ")
-    return url.removeprefix("https://")
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def render_markdown(plan: MigrationPlan) -> str:
-    """The plan as a change ticket: what moves where, what blocks it, and the steps in order."""
-    t = plan.target
-    lines = [
-        f"# Migration plan: {plan.instance} → Azure Managed Redis {t.sku}",
-        "",
-        f"{plan.source.label} {_when(plan)}"
-        + (f" (as of {plan.today.isoformat()})" if plan.today else "")
-        + f". Environment: {plan.environment or '?'}.",
-        "",
-        "## Source and target",
-        "",
-        "| | Source | Target |",
-        "|---|---|---|",
-        *(f"| {name} | {_cell(a)} | {_cell(b)} |" for name, a, b in _comparison(plan)),
-        "",
-        f"**Need:** {_need_words(plan)}",
-        "",
-        f"**Endpoint:** `{t.hostname}:{t.port}`",
-        "",
-        "Why this target:",
-        "",
-        *(f"- {reason}" for reason in t.why),
-        "",
-    ]
-    if plan.alternatives:
-        lines += [
-            "### Alternatives",
-            "",
-            "| Tier | Size | Memory | Usable | Note |",
-            "|---|---|---|---|---|",
-            *(
-                f"| {a.label} | {a.sku} | {format_gb(a.memory_gb)} | {format_bytes(a.usable_bytes)} "
-                f"| {_cell(a.note)} |"
-                for a in plan.alternatives
-            ),
-            "",
-        ]
-    lines += ["## Blockers", ""]
-    if plan.open_blockers:
-        lines += [f"- [ ] **{b.id}**: {b.message}" for b in plan.open_blockers]
-    else:
-        lines.append(
-            "None found in the design" + (" and the last scan." if plan.need.source == "last-scan" else ".")
-        )
-    if plan.notes:
-        lines += ["", "Notes:", "", *(f"- **{b.id}**: {b.message}" for b in plan.notes)]
-    lines += [
-        "",
-        "## Data migration",
-        "",
-        "| Option | Available | Why |",
-        "|---|---|---|",
-        *(
-            f"| {d.title} (`{d.id}`){' **recommended**' if d.recommended else ''} | {_yes(d.available)} | "
-            f"{_cell(d.why)} [source]({d.source}) |"
-            for d in plan.data_migration
-        ),
-        "",
-        "## Steps",
-        "",
-    ]
-    for number, step in enumerate(plan.steps, 1):
-        done = " (already in place)" if step.status == "ok" else ""
-        lines.append(f"{number}. **{step.title}**{done}: {step.detail}")
-        lines += [f"   - {point}" for point in step.points]
-    if plan.namespaces:
-        lines += [
-            "",
-            "## Namespaces",
-            "",
-            "| Namespace | Team | Class | Strategy | Plan |",
-            "|---|---|---|---|---|",
-            *(
-                f"| {ns.name} | {ns.team} | {ns.classification} | {ns.strategy} | "
-                f"{_cell(ns.summary + ' ' + ' '.join(ns.steps))} |"
-                for ns in plan.namespaces
-            ),
-        ]
-    lines += ["", "## Sources", "", *(f"- [{_source_title(url)}]({url})" for url in _sources(plan)), ""]
-    return "\n".join(lines)
-
-
-def _wrap(text: str, indent: str = "  ", width: int = 100, hang: int = 2) -> list[str]:
-    lines = textwrap.wrap(
-        text,
-        width=width,
-        initial_indent=indent,
-        subsequent_indent=indent + " " * hang,
-        break_on_hyphens=False,
-    )
-    return lines or [indent]
-
-
-def render_text(plan: MigrationPlan) -> str:
-    """The plan for a terminal."""
-    t = plan.target
-    out = [
-        f"Migration plan: {plan.instance} ({plan.source.label}) -> Azure Managed Redis",
-        f"  {_when(plan)}" + (f", as of {plan.today.isoformat()}" if plan.today else ""),
-        "",
-        f"Target: {t.label} {t.sku}, {format_gb(t.memory_gb)} ({format_bytes(t.usable_bytes)} usable)"
-        + (" [preview]" if t.preview else ""),
-        f"  {t.hostname}:{t.port}, clustering {t.clustering}, eviction {t.eviction_policy}, "
-        f"HA {_yes(t.high_availability)}, persistence {t.persistence}",
-        *_wrap("Need: " + _need_words(plan)),
-        *(line for reason in t.why for line in _wrap("- " + reason)),
-    ]
-    if plan.alternatives:
-        out += ["", "Alternatives:"]
-        out += [
-            f"  {a.label} {a.sku}: {format_gb(a.memory_gb)} ({format_bytes(a.usable_bytes)} usable); {a.note}"
-            for a in plan.alternatives
-        ]
-    out += ["", f"Blockers ({len(plan.open_blockers)}):"]
-    for b in plan.open_blockers:
-        out += _wrap(f"[ ] {b.id}: {b.message}")
-    if not plan.open_blockers:
-        out.append("  none found")
-    for b in plan.notes:
-        out += _wrap(f"note {b.id}: {b.message}")
-    out += ["", "Data migration:"]
-    for d in plan.data_migration:
-        mark = "yes" if d.available else "no "
-        out += _wrap(f"{mark} {d.id}{' (recommended)' if d.recommended else ''}: {d.why}")
-    out += ["", "Steps:"]
-    for number, step in enumerate(plan.steps, 1):
-        done = " (in place)" if step.status == "ok" else ""
-        out += _wrap(f"{number:>2}. {step.title}{done}: {step.detail}", hang=4)
-        out += [line for point in step.points for line in _wrap("- " + point, indent="      ")]
-    if plan.namespaces:
-        out += ["", "Namespaces:"]
-        for ns in plan.namespaces:
-            out += _wrap(f"{ns.name} ({ns.classification}, {ns.strategy}): {ns.summary}")
-    return "\n".join(out) + "\n"
