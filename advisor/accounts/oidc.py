@@ -130,7 +130,7 @@ def provider_metadata(config: OidcConfig) -> dict:
             issuer,
             config.issuer,
         )
-        raise OidcRefused("The sign-in service's configuration names another issuer: sign-in is refused.")
+        raise OidcRefused("The sign-in service's configuration names another issuer than the configured one.")
     missing = [k for k in ("authorization_endpoint", "token_endpoint", "jwks_uri") if not metadata.get(k)]
     if missing:
         raise OidcRefused(f"The sign-in service's configuration lacks {', '.join(missing)}.")
@@ -194,7 +194,7 @@ class OidcBackend(OIDCAuthenticationBackend):
             raise OidcRefused("The sign-in service's signing keys cannot be loaded right now.") from None
         except (SuspiciousOperation, KeyError, jwt.PyJWTError):
             raise OidcRefused(
-                "The identity token is signed with a key the sign-in service does not publish: refused."
+                "The identity token is signed with a key the sign-in service does not publish."
             ) from None
 
     def verify_token(self, token, **kwargs):
@@ -205,10 +205,10 @@ class OidcBackend(OIDCAuthenticationBackend):
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise OidcRefused("The identity token is malformed: refused.") from None
+            raise OidcRefused("The identity token is malformed.") from None
         if header.get("alg") != SIGNING_ALGORITHM:
             raise OidcRefused(
-                f"The identity token is signed with {header.get('alg')!r}, not {SIGNING_ALGORITHM}: refused."
+                f"The identity token is signed with {header.get('alg')!r}, not {SIGNING_ALGORITHM}."
             )
         key = self.retrieve_matching_jwk(token)
         client_id = self.config.client_id
@@ -223,35 +223,33 @@ class OidcBackend(OIDCAuthenticationBackend):
                 options={"require": ["iss", "aud", "exp", "iat", "sub"]},
             )
         except jwt.ExpiredSignatureError:
-            raise OidcRefused("The identity token has expired: refused. Sign in again.") from None
+            raise OidcRefused("The identity token has expired. Sign in again.") from None
         except jwt.InvalidAudienceError:
             aud = _unverified(token).get("aud")
             raise OidcRefused(
                 f"The identity token was issued for another application (audience {aud!r}), not this one "
-                f"({client_id}): refused."
+                f"({client_id})."
             ) from None
         except jwt.InvalidIssuerError:
             raise OidcRefused(
-                "The identity token comes from another issuer than the configured one: refused."
+                "The identity token comes from another issuer than the configured one."
             ) from None
         except jwt.ImmatureSignatureError:
-            raise OidcRefused(
-                "The identity token is not valid yet (check this server's clock): refused."
-            ) from None
+            raise OidcRefused("The identity token is not valid yet (check this server's clock).") from None
         except jwt.MissingRequiredClaimError as e:
-            raise OidcRefused(f"The identity token has no {e.claim} claim: refused.") from None
+            raise OidcRefused(f"The identity token has no {e.claim} claim.") from None
         except jwt.InvalidSignatureError:
-            raise OidcRefused("The identity token's signature does not verify: refused.") from None
+            raise OidcRefused("The identity token's signature does not verify.") from None
         except jwt.PyJWTError as e:
-            raise OidcRefused(f"The identity token is not valid ({e}): refused.") from None
+            raise OidcRefused(f"The identity token is not valid ({e}).") from None
         # OpenID Connect Core 1.0, 3.1.3.7: with several audiences, azp must be this client.
         if isinstance(claims["aud"], list) and len(claims["aud"]) > 1 and claims.get("azp") != client_id:
-            raise OidcRefused("The identity token was issued to another application (azp): refused.")
+            raise OidcRefused("The identity token was issued to another application (azp).")
         token_nonce = claims.get("nonce")
         if not isinstance(token_nonce, str) or not nonce or not hmac.compare_digest(token_nonce, nonce):
             raise OidcRefused(
                 "The identity token's nonce is not the one this browser's sign-in sent: it was replayed or "
-                "forged, and is refused. Start again."
+                "forged. Start again."
             )
         # More groups than a token holds (200 in a JWT): Entra sends a pointer to Microsoft Graph
         # instead of the groups claim ("Groups overage claim" in the claims reference above).
@@ -261,7 +259,7 @@ class OidcBackend(OIDCAuthenticationBackend):
                 "read. An administrator can limit the groups claim to the groups assigned to the application."
             )
         if self.config.tenant and not claims.get("oid"):
-            raise OidcRefused("The identity token has no oid claim (the profile scope): refused.")
+            raise OidcRefused("The identity token has no oid claim (the profile scope).")
         return claims
 
     def get_userinfo(self, access_token, id_token, payload):
