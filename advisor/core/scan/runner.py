@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from advisor.core.scan.aggregate import FIRST_TTL_BUCKET, TTL_BOUNDS_MS, Aggregator, NamespaceStats, type_name
@@ -94,228 +95,294 @@ def run_scan(
     Time limits: each reply within `options.read_timeout`, the whole scan within
     `options.scan_timeout`; both are deadlines, so a server that trickles bytes cannot stretch
     them. A scan past its deadline ends like any failure once reading has begun.
+
+    The steps: connect to the seed and discover the primaries; read every node's facts; walk
+    every node's keys; judge how the scan ended; aggregate the totals into the report.
     """
-    options = options or ScanOptions()
-    started_at = dt.datetime.now(dt.UTC)
-    t0 = time.monotonic()
-    deadline = Deadline(options.scan_timeout, start=t0)
-    specs = _specs(namespaces)
-    allowed = options.allowed_hosts if options.allowed_hosts is not None else default_allowed_hosts()
+    scan = _Scan(target, _specs(namespaces), options or ScanOptions(), cancel)
+    try:
+        try:
+            seed = scan.connect(scan.url.endpoint)
+            primaries = scan.discover(seed)
+        except ScanInterrupted:
+            return _stopped_before_reading(target, scan.started_at, scan.t0, scan.budget)
+        reading = _Reading(scan, primaries, progress)
+        ready = _read_facts(scan, reading, seed)
+        _walk_keys(scan, reading, ready)
+        verdict = _judge(scan, reading, seed)
+        report = _aggregate(scan, reading, verdict)
+        reading.reporter.final(report)
+        return report
+    finally:
+        scan.close()
 
-    parsed = parse_url(target.url, product=target.product, tier=target.tier)
-    _require_allowed(parsed.endpoint.host, allowed)
-    credentials = resolve_credentials(
-        target.credential, url_username=parsed.username, url_password=parsed.password, environ=options.environ
-    )
-    ssl_context = make_ssl_context(options.tls_ca_file) if parsed.endpoint.tls else None
-    clustered = target.clustering == "oss"
-    stop = _StopCheck(cancel)
-    budget = Budget(options.max_ops, deadline=deadline)
 
-    def budgeted(ops: int, call: Callable[[], Any]) -> Any:
-        ticket = budget.acquire(ops, setup=True)
+class _Scan:
+    """What every step of one scan shares: where it connects and how, its budget, its deadline."""
+
+    def __init__(
+        self, target: ScanTarget, specs: list[NamespaceSpec], options: ScanOptions, cancel: CancelCheck | None
+    ):
+        self.target = target
+        self.specs = specs
+        self.options = options
+        self.started_at = dt.datetime.now(dt.UTC)
+        self.t0 = time.monotonic()
+        self.deadline = Deadline(options.scan_timeout, start=self.t0)
+        self.allowed = options.allowed_hosts if options.allowed_hosts is not None else default_allowed_hosts()
+        self.url = parse_url(target.url, product=target.product, tier=target.tier)
+        _require_allowed(self.url.endpoint.host, self.allowed)
+        self.credentials = resolve_credentials(
+            target.credential,
+            url_username=self.url.username,
+            url_password=self.url.password,
+            environ=options.environ,
+        )
+        self.ssl_context = make_ssl_context(options.tls_ca_file) if self.url.endpoint.tls else None
+        self.clustered = target.clustering == "oss"
+        self.stop = _StopCheck(cancel)
+        self.budget = Budget(options.max_ops, deadline=self.deadline)
+        self.connections: list[NodeConnection] = []
+
+    def budgeted(self, ops: int, call: Callable[[], Any]) -> Any:
+        """`call`, counted in the ops budget as `ops` commands outside the read loop."""
+        ticket = self.budget.acquire(ops, setup=True)
         try:
             return call()
         finally:
-            budget.release(ticket)
+            self.budget.release(ticket)
 
-    def connect(endpoint: Endpoint) -> NodeConnection:
-        return budgeted(
+    def connect(self, endpoint: Endpoint) -> NodeConnection:
+        """An open, authenticated connection to one node; `close()` closes it with the others."""
+        options = self.options
+        conn = self.budgeted(
             SETUP_OPS,
             lambda: open_node(
                 endpoint,
-                credentials,
+                self.credentials,
                 connect_timeout=options.connect_timeout,
                 read_timeout=options.read_timeout,
-                ssl_context=ssl_context,
-                db=0 if clustered else parsed.db,
-                deadline=deadline,
-                interrupt=stop,
+                ssl_context=self.ssl_context,
+                db=0 if self.clustered else self.url.db,
+                deadline=self.deadline,
+                interrupt=self.stop,
             ),
         )
+        self.connections.append(conn)
+        return conn
 
-    try:
-        seed = connect(parsed.endpoint)
-    except ScanInterrupted:
-        return _stopped_before_reading(target, started_at, t0, budget)
-    open_conns = [seed]
-    try:
-        notes: list[str] = []
-        if clustered:
-            try:
-                primaries = budgeted(
-                    1, lambda: discover_primaries(seed, allowed, seed_ips=seed_addresses(seed))
-                )
-            except ScanInterrupted:
-                return _stopped_before_reading(target, started_at, t0, budget)
-        else:
-            primaries = [Primary(parsed.endpoint, "", 0)]
-        agg = Aggregator(
-            specs,
+    def discover(self, seed: NodeConnection) -> list[Primary]:
+        """The primaries to read: every one a cluster announces, else the seed itself."""
+        if not self.clustered:
+            return [Primary(self.url.endpoint, "", 0)]
+        return self.budgeted(1, lambda: discover_primaries(seed, self.allowed, seed_ips=seed_addresses(seed)))
+
+    def close(self) -> None:
+        for conn in self.connections:
+            conn.close()
+
+
+class _Reading:
+    """What reading the nodes gathers: the totals, and per node its shard, facts and outcome."""
+
+    def __init__(self, scan: _Scan, primaries: list[Primary], progress: ProgressCallback | None):
+        options = scan.options
+        self.primaries = primaries
+        self.agg = Aggregator(
+            scan.specs,
             top_n=options.top_n,
             examples=options.examples,
             max_patterns=options.max_patterns,
-            cluster=clustered,
+            cluster=scan.clustered,
             max_elements=options.max_elements,
             big_collections=options.big_collections,
         )
-        key_limit = KeyLimit(options.max_keys)
-        sampler = Sampler(options.memory_sample)
-        count = (
+        self.key_limit = KeyLimit(options.max_keys)
+        self.sampler = Sampler(options.memory_sample)
+        self.count = (
             options.count
             if options.max_ops is None
             else max(1, min(options.count, options.max_ops // BUDGET_BATCHES_PER_S))
         )
+        self.shards: list[ShardReport] = []
+        self.facts: list[tuple[str, NodeFacts]] = []  # (node, its facts) for each node that gave them
+        self.outcomes: list[tuple[str, NodeOutcome]] = []  # (node, how reading its keys went)
+        self.errors: list[ScanError] = []
+        self.notes: list[str] = []
+        self.reporter = _Progress(progress, options.progress_interval, scan.t0, len(primaries))
 
-        shards: list[ShardReport] = []
-        node_facts_list: list[NodeFacts] = []
-        facts_labels: list[str] = []
-        errors: list[ScanError] = []
-        outcomes: list[NodeOutcome] = []
-        outcome_labels: list[str] = []
-        reporter = _Progress(progress, options.progress_interval, t0, len(primaries))
+    @property
+    def node_facts(self) -> list[NodeFacts]:
+        return [facts for _, facts in self.facts]
 
-        # Every node's facts first: the progress total then covers the whole keyspace from the
-        # first batch on, not one node at a time.
-        ready: list[tuple[Primary, ShardReport, NodeConnection]] = []
-        for number, primary in enumerate(primaries):
-            shard = ShardReport(
-                node=primary.endpoint.label, node_id=primary.node_id or None, slots=primary.slots or None
-            )
-            shards.append(shard)
-            if stop():
-                shard.error = "cancelled"
-                continue
-            try:
-                conn = seed if _same(seed.endpoint, primary.endpoint) else None
-                if conn is None:
-                    conn = connect(primary.endpoint)
-                    open_conns.append(conn)
-                facts = budgeted(
-                    FACTS_OPS, lambda c=conn: node_facts(c, slowlog_entries=options.slowlog_entries)
-                )
-            except ScanInterrupted:
-                shard.error = "cancelled"
-                continue
-            except ScanError as exc:
-                if number == 0 and not clustered:
-                    raise
-                shard.error = exc.reason
-                errors.append(exc)
-                continue
-            node_facts_list.append(facts)
-            facts_labels.append(primary.endpoint.label)
-            shard.keys_total = keyspace_keys(facts.info, 0 if clustered else parsed.db)
-            shard.used_memory = _int(facts.info.get("used_memory"))
-            reporter.add_estimate(shard.keys_total)
-            ready.append((primary, shard, conn))
 
-        for primary, shard, conn in ready:
-            if stop():
-                shard.error = "cancelled"
-                continue
-            reader = NodeReader(
-                conn,
-                agg,
-                count=count,
-                sampler=sampler,
-                budget=budget,
-                key_limit=key_limit,
-                should_stop=stop,
-                on_batch=lambda outcome, _label=primary.endpoint.label: reporter.batch(agg.keys, _label),
-                credentials=credentials,
-                deadline=deadline,
-            )
-            outcome = reader.run()
-            outcomes.append(outcome)
-            outcome_labels.append(primary.endpoint.label)
-            shard.keys = outcome.keys
-            shard.complete = outcome.complete
-            if outcome.error is not None:
-                shard.error = outcome.error.reason
-                errors.append(outcome.error)
-            elif outcome.stopped:
-                shard.error = "cancelled"
-            reporter.node_done(agg.keys, primary.endpoint.label)
-            if outcome.key_errors:
-                notes.append(
-                    f"{primary.endpoint.label}: {outcome.key_errors} keys answered TYPE with an error"
-                )
+def _read_facts(
+    scan: _Scan, reading: _Reading, seed: NodeConnection
+) -> list[tuple[Primary, ShardReport, NodeConnection]]:
+    """Every node's facts (INFO, CONFIG GET, SLOWLOG GET), and the nodes ready to be read.
 
-        if seed.endpoint.host != primaries[0].endpoint.host and clustered:
-            notes.append(f"cluster nodes announce themselves as {primaries[0].endpoint.host}")
-        if not clustered and node_facts_list and node_facts_list[0].info.get("cluster_enabled") == "1":
-            notes.append(
-                "the server runs in cluster mode but the instance is not registered with OSS clustering: "
-                "only this node's keys were scanned"
-            )
-        cancelled = stop.cancelled
-        complete = (
-            not cancelled
-            and not errors
-            and len(outcomes) == len(primaries)
-            and all(o.complete for o in outcomes)
+    All facts first: the progress total then covers the whole keyspace from the first batch on,
+    not one node at a time. A node that fails is left out with its error; on a single server
+    (not a cluster) that failure ends the scan before it starts.
+    """
+    ready: list[tuple[Primary, ShardReport, NodeConnection]] = []
+    for number, primary in enumerate(reading.primaries):
+        shard = ShardReport(
+            node=primary.endpoint.label, node_id=primary.node_id or None, slots=primary.slots or None
         )
-        finished_at = dt.datetime.now(dt.UTC)
-        first_error = errors[0] if errors else None
-        if first_error is None and not complete and not cancelled and key_limit.exhausted:
-            error_text, error_kind = f"stopped after max_keys={options.max_keys} keys", None
-        elif first_error is not None:
-            error_text = first_error.reason if len(errors) == 1 else "; ".join(e.reason for e in errors[:3])
-            error_kind = first_error.kind
-        elif cancelled:
-            error_text, error_kind = "cancelled", None
-        else:
-            error_text, error_kind = None, None
-        report = ScanReport(
-            instance=target.instance,
-            status="cancelled" if cancelled else "completed",
-            started_at=started_at,
-            finished_at=finished_at,
-            duration_s=round(time.monotonic() - t0, 3),
-            keys_scanned=agg.keys,
-            complete=complete,
-            namespaces=[_namespace_report(spec, agg.stats[i]) for i, spec in enumerate(specs)],
-            unmatched=_unmatched_report(
-                agg,
-                target.instance,
-                1.0 if complete or not reporter.estimate else agg.keys / reporter.estimate,
-            ),
-            server=_server_facts(node_facts_list, clustered),
-            error=error_text,
-            error_kind=error_kind,
-            memory_sampled=options.memory_sample < 1.0,
-            memory_sample_rate=options.memory_sample,
-            memory_sampled_keys=agg.mem_sampled,
-            keys_vanished=agg.vanished,
-            keys_total=reporter.estimate,
-            clustered=clustered,
-            shards=shards if clustered else [],
-            fullest_slots=[SlotCount(slot=s, keys=c) for s, c in agg.fullest_slots(options.fullest_slots)],
-            slowlog=_slowlog(node_facts_list),
-            ops_sent=budget.ops,
-            paused_s=round(budget.paused_s, 3),
-            notes=notes,
-            unreadable_facts=_unreadable(
-                list(zip(facts_labels, node_facts_list, strict=True)),
-                list(zip(outcome_labels, outcomes, strict=True)),
-            ),
-            elements_limit=options.max_elements,
-            big_collections=[
-                BigCollection(
-                    key=mask_key(k, max_chars=120),
-                    type=type_name(t),
-                    elements=n,
-                    namespace=specs[i].name if i >= 0 else None,
-                )
-                for n, i, k, t in agg.biggest_collections()
-            ],
+        reading.shards.append(shard)
+        if scan.stop():
+            shard.error = "cancelled"
+            continue
+        try:
+            conn = seed if _same(seed.endpoint, primary.endpoint) else scan.connect(primary.endpoint)
+            facts = scan.budgeted(
+                FACTS_OPS, lambda c=conn: node_facts(c, slowlog_entries=scan.options.slowlog_entries)
+            )
+        except ScanInterrupted:
+            shard.error = "cancelled"
+            continue
+        except ScanError as exc:
+            if number == 0 and not scan.clustered:
+                raise
+            shard.error = exc.reason
+            reading.errors.append(exc)
+            continue
+        reading.facts.append((primary.endpoint.label, facts))
+        shard.keys_total = keyspace_keys(facts.info, 0 if scan.clustered else scan.url.db)
+        shard.used_memory = _int(facts.info.get("used_memory"))
+        reading.reporter.add_estimate(shard.keys_total)
+        ready.append((primary, shard, conn))
+    return ready
+
+
+def _walk_keys(
+    scan: _Scan, reading: _Reading, ready: list[tuple[Primary, ShardReport, NodeConnection]]
+) -> None:
+    """SCAN every ready node to the end (or the budget, the deadline, a failure, a cancel)."""
+    agg = reading.agg
+    for primary, shard, conn in ready:
+        if scan.stop():
+            shard.error = "cancelled"
+            continue
+        reader = NodeReader(
+            conn,
+            agg,
+            count=reading.count,
+            sampler=reading.sampler,
+            budget=scan.budget,
+            key_limit=reading.key_limit,
+            should_stop=scan.stop,
+            on_batch=lambda outcome, _label=primary.endpoint.label: reading.reporter.batch(agg.keys, _label),
+            credentials=scan.credentials,
+            deadline=scan.deadline,
         )
-        reporter.final(report)
-        return report
-    finally:
-        for conn in open_conns:
-            conn.close()
+        outcome = reader.run()
+        reading.outcomes.append((primary.endpoint.label, outcome))
+        shard.keys = outcome.keys
+        shard.complete = outcome.complete
+        if outcome.error is not None:
+            shard.error = outcome.error.reason
+            reading.errors.append(outcome.error)
+        elif outcome.stopped:
+            shard.error = "cancelled"
+        reading.reporter.node_done(agg.keys, primary.endpoint.label)
+        if outcome.key_errors:
+            reading.notes.append(
+                f"{primary.endpoint.label}: {outcome.key_errors} keys answered TYPE with an error"
+            )
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """How the scan ended."""
+
+    cancelled: bool
+    complete: bool
+    finished_at: dt.datetime
+    error: str | None
+    error_kind: str | None
+
+
+def _judge(scan: _Scan, reading: _Reading, seed: NodeConnection) -> _Verdict:
+    """Complete, cancelled or cut short, and why; with the notes a reader of the report needs."""
+    primaries, node_facts_list = reading.primaries, reading.node_facts
+    if seed.endpoint.host != primaries[0].endpoint.host and scan.clustered:
+        reading.notes.append(f"cluster nodes announce themselves as {primaries[0].endpoint.host}")
+    if not scan.clustered and node_facts_list and node_facts_list[0].info.get("cluster_enabled") == "1":
+        reading.notes.append(
+            "the server runs in cluster mode but the instance is not registered with OSS clustering: "
+            "only this node's keys were scanned"
+        )
+    cancelled = scan.stop.cancelled
+    errors = reading.errors
+    complete = (
+        not cancelled
+        and not errors
+        and len(reading.outcomes) == len(primaries)
+        and all(o.complete for _, o in reading.outcomes)
+    )
+    finished_at = dt.datetime.now(dt.UTC)
+    first_error = errors[0] if errors else None
+    if first_error is None and not complete and not cancelled and reading.key_limit.exhausted:
+        error_text, error_kind = f"stopped after max_keys={scan.options.max_keys} keys", None
+    elif first_error is not None:
+        error_text = first_error.reason if len(errors) == 1 else "; ".join(e.reason for e in errors[:3])
+        error_kind = first_error.kind
+    elif cancelled:
+        error_text, error_kind = "cancelled", None
+    else:
+        error_text, error_kind = None, None
+    return _Verdict(cancelled, complete, finished_at, error_text, error_kind)
+
+
+def _aggregate(scan: _Scan, reading: _Reading, verdict: _Verdict) -> ScanReport:
+    """The totals, node facts and verdict as one ScanReport."""
+    options, target, specs, agg = scan.options, scan.target, scan.specs, reading.agg
+    node_facts_list = reading.node_facts
+    return ScanReport(
+        instance=target.instance,
+        status="cancelled" if verdict.cancelled else "completed",
+        started_at=scan.started_at,
+        finished_at=verdict.finished_at,
+        duration_s=round(time.monotonic() - scan.t0, 3),
+        keys_scanned=agg.keys,
+        complete=verdict.complete,
+        namespaces=[_namespace_report(spec, agg.stats[i]) for i, spec in enumerate(specs)],
+        unmatched=_unmatched_report(
+            agg,
+            target.instance,
+            1.0
+            if verdict.complete or not reading.reporter.estimate
+            else agg.keys / reading.reporter.estimate,
+        ),
+        server=_server_facts(node_facts_list, scan.clustered),
+        error=verdict.error,
+        error_kind=verdict.error_kind,
+        memory_sampled=options.memory_sample < 1.0,
+        memory_sample_rate=options.memory_sample,
+        memory_sampled_keys=agg.mem_sampled,
+        keys_vanished=agg.vanished,
+        keys_total=reading.reporter.estimate,
+        clustered=scan.clustered,
+        shards=reading.shards if scan.clustered else [],
+        fullest_slots=[SlotCount(slot=s, keys=c) for s, c in agg.fullest_slots(options.fullest_slots)],
+        slowlog=_slowlog(node_facts_list),
+        ops_sent=scan.budget.ops,
+        paused_s=round(scan.budget.paused_s, 3),
+        notes=reading.notes,
+        unreadable_facts=_unreadable(reading.facts, reading.outcomes),
+        elements_limit=options.max_elements,
+        big_collections=[
+            BigCollection(
+                key=mask_key(k, max_chars=120),
+                type=type_name(t),
+                elements=n,
+                namespace=specs[i].name if i >= 0 else None,
+            )
+            for n, i, k, t in agg.biggest_collections()
+        ],
+    )
 
 
 def _stopped_before_reading(
