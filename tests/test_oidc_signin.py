@@ -181,6 +181,13 @@ def test_a_deactivated_account_is_refused(client, provider, oidc):
     assert _user_id(client) is None
 
 
+def test_deactivating_the_account_ends_its_open_session_at_once(client, provider, oidc):
+    sign_in(client, provider, "alice@contoso.com", "pw-alice")
+    assert client.get("/teams/").status_code == 200
+    get_user_model().objects.filter(username="alice@contoso.com").update(is_active=False)
+    assert client.get("/teams/").status_code == 302
+
+
 def test_more_groups_than_a_token_holds_is_refused_with_the_fix(client, provider, oidc):
     provider.claim_overrides = {
         "groups": None,

@@ -36,6 +36,7 @@ import jwt
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
@@ -261,6 +262,10 @@ class OidcBackend(OIDCAuthenticationBackend):
         if self.config.tenant and not claims.get("oid"):
             raise OidcRefused("The identity token has no oid claim (the profile scope).")
         return claims
+
+    def get_user(self, user_id):
+        # Django's check, which the library's get_user skips: a deactivated account's session ends.
+        return ModelBackend.get_user(self, user_id)
 
     def get_userinfo(self, access_token, id_token, payload):
         # The verified id token's claims: Entra's UserInfo endpoint returns neither oid nor groups.
