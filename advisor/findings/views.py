@@ -13,13 +13,13 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from advisor.audit.services import audit_change, audit_delete, object_data
+from advisor.audit.services import audit_change, audit_delete
 from advisor.core import migration, platform
 from advisor.core.findings import SEVERITIES_HIGH_FIRST
 from advisor.core.rules.docs import rule_catalog, rule_doc
 from advisor.registry import permissions
 from advisor.registry.models import Instance, Policy, Team, Waiver
-from advisor.registry.services import instance_to_core
+from advisor.registry.services import instance_to_core, waiver_data
 
 from . import clock, planning, services
 from .forms import WaiverForm
@@ -187,7 +187,7 @@ def waiver_create(request):
     existing = Waiver.objects.filter(
         rule=source.get("rule", "").strip().upper(), target=source.get("target", "").strip()
     ).first()
-    before = object_data(existing) if existing else None
+    before = waiver_data(existing) if existing else None
     next_url = _safe_next(request, source.get("next"))
     if request.method == "POST":
         form = WaiverForm(request.POST, instance=existing)
@@ -199,7 +199,13 @@ def waiver_create(request):
             waiver.approved_by = request.user.get_username()
             with transaction.atomic():
                 waiver.save()
-                audit_change(actor=request.user, before=before, obj=waiver)
+                audit_change(
+                    actor=request.user,
+                    obj_type="waiver",
+                    obj_name=f"{waiver.rule} on {waiver.target}",
+                    before=before,
+                    after=waiver_data(waiver),
+                )
             services.findings_refresh_after_write()
             messages.success(
                 request,
@@ -220,10 +226,12 @@ def waiver_delete(request, pk):
     if not permissions.can_manage_waivers(request.user):
         raise PermissionDenied("Only administrators and reviewers revoke waivers.")
     waiver = get_object_or_404(Waiver, pk=pk)
-    before = object_data(waiver)
+    before = waiver_data(waiver)
     with transaction.atomic():
         waiver.delete()
-        audit_delete(actor=request.user, obj=waiver, before=before)
+        audit_delete(
+            actor=request.user, obj_type="waiver", obj_name=f"{waiver.rule} on {waiver.target}", before=before
+        )
     services.findings_refresh_after_write()
     messages.success(request, f"Revoked the waiver of {waiver.rule} on {waiver.target}.")
     return redirect("waiver_list")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.db import models, transaction
 from pydantic import ValidationError
 
-from advisor.audit.services import audit_import, import_snapshot
+from advisor.audit.services import audit_change
 from advisor.core import design as core
 from advisor.core import platform
 
@@ -216,6 +216,83 @@ def waivers_follow_rename(*, kind: str, old_name: str, new_name: str) -> None:
     row that later takes the old name does not inherit them."""
     if old_name and old_name != new_name:
         Waiver.objects.filter(target=f"{kind}:{old_name}").update(target=f"{kind}:{new_name}")
+
+
+# Audit records ---------------------------------------------------------------------------------
+# The audit trail knows no app: it stores the dicts these build. They are design-file entries, so
+# before and after read like the design file a reviewer already knows.
+
+
+def waiver_data(waiver: Waiver) -> dict:
+    return {
+        "rule": waiver.rule,
+        "target": waiver.target,
+        "reason": waiver.reason,
+        "expires": waiver.expires.isoformat()
+        if hasattr(waiver.expires, "isoformat")
+        else str(waiver.expires),
+        "approved_by": waiver.approved_by,
+    }
+
+
+def row_record(row: Team | Instance | Namespace | Waiver) -> dict:
+    """What the audit trail records of a registry row, before or after a change."""
+    if isinstance(row, Namespace):
+        return namespace_data(row)
+    if isinstance(row, Instance):
+        return instance_data(row)
+    if isinstance(row, Team):
+        # Membership is audited too, though it is not part of a design file.
+        return {**team_data(row), "members": sorted(u.get_username() for u in row.members.all())}
+    if isinstance(row, Waiver):
+        return waiver_data(row)
+    raise TypeError(f"no audit record for {type(row).__name__}")
+
+
+def row_kind(row: models.Model) -> str:
+    """The audit trail's object type of a registry row: team, instance, namespace, waiver, policy."""
+    return type(row).__name__.lower()
+
+
+def row_label(row: models.Model) -> str:
+    """The audit trail's object name of a registry row."""
+    return f"{row.rule} on {row.target}" if isinstance(row, Waiver) else row.name
+
+
+def _named_rows(design: core.Design) -> list:
+    rows: list = []
+    rows += list(Team.objects.filter(name__in=[t.name for t in design.teams]))
+    rows += list(Instance.objects.filter(name__in=[i.name for i in design.instances]))
+    rows += list(
+        Namespace.objects.filter(name__in=[n.name for n in design.namespaces]).select_related(
+            "team", "instance"
+        )
+    )
+    for w in design.waivers:
+        rows += list(Waiver.objects.filter(rule=w.rule, target=w.target))
+    return rows
+
+
+def import_snapshot(design: core.Design) -> dict[tuple[str, str], dict]:
+    """The registry rows a design file is about to touch, as they are now."""
+    return {(row_kind(r), row_label(r)): row_record(r) for r in _named_rows(design)}
+
+
+def audit_import(*, actor, design: core.Design, before: dict[tuple[str, str], dict]) -> int:
+    """One event per row a design import created or changed; returns how many."""
+    recorded = 0
+    for row in _named_rows(design):
+        kind, label = row_kind(row), row_label(row)
+        event = audit_change(
+            actor=actor,
+            obj_type=kind,
+            obj_name=label,
+            before=before.get((kind, label)),
+            after=row_record(row),
+            action="import",
+        )
+        recorded += event is not None
+    return recorded
 
 
 def design_export(fmt: str = "yaml") -> str:

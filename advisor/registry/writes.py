@@ -20,13 +20,20 @@ from collections.abc import Callable
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 
-from advisor.audit.services import audit_change, audit_delete, object_data
+from advisor.audit.services import audit_change, audit_delete
 from advisor.core import design as core
 from advisor.findings.services import findings_refresh_after_write
 from advisor.scans.schedules import schedule_cron, schedule_ensure, schedule_get, schedule_set
 
 from .models import Instance, Namespace, Team, Waiver
-from .services import instance_values, namespace_values, waivers_follow_rename
+from .services import (
+    instance_values,
+    namespace_values,
+    row_kind,
+    row_label,
+    row_record,
+    waivers_follow_rename,
+)
 
 
 class Conflict(Exception):
@@ -78,7 +85,7 @@ def team_save(*, team: Team | None, data: core.Team, actor) -> Team:
         _raise_if_any(_storage_errors(row, paths={}))
         _ensure_name_free(row)
         row.save()
-        audit_change(actor=actor, before=before, obj=row)
+        audit_change(actor=actor, obj_type="team", obj_name=row.name, before=before, after=row_record(row))
     _when_committed(findings_refresh_after_write)
     return row
 
@@ -106,7 +113,9 @@ def instance_save(*, instance: Instance | None, data: core.Instance, actor) -> I
         if schedule is not None and old_name != row.name:
             _schedule_follows_rename(row, schedule)
         schedule_ensure(row)
-        audit_change(actor=actor, before=before, obj=row)
+        audit_change(
+            actor=actor, obj_type="instance", obj_name=row.name, before=before, after=row_record(row)
+        )
     _when_committed(findings_refresh_after_write)
     return row
 
@@ -155,7 +164,9 @@ def namespace_save(*, namespace: Namespace | None, data: core.Namespace, team: T
         row.save()
         row.multi_key_with.set(partners)
         waivers_follow_rename(kind="namespace", old_name=old_name, new_name=row.name)
-        audit_change(actor=actor, before=before, obj=row)
+        audit_change(
+            actor=actor, obj_type="namespace", obj_name=row.name, before=before, after=row_record(row)
+        )
     _when_committed(findings_refresh_after_write)
     return row
 
@@ -298,7 +309,7 @@ def _delete(row: Team | Instance | Namespace, actor) -> None:
             if schedule is not None:
                 schedule.delete()
         current.delete()
-        audit_delete(actor=actor, obj=current, before=before)
+        audit_delete(actor=actor, obj_type=row_kind(current), obj_name=row_label(current), before=before)
     _when_committed(findings_refresh_after_write)
 
 
@@ -318,7 +329,7 @@ def _current(model: type[models.Model], row: models.Model | None):
     if model is Namespace:
         queryset = queryset.select_related("team", "instance")
     current = queryset.get(pk=row.pk)
-    return current, object_data(current)
+    return current, row_record(current)
 
 
 def _when_committed(func: Callable[[], object]) -> None:

@@ -10,10 +10,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from advisor.audit.services import audit_record, waiver_data
+from advisor.audit.services import audit_record
 from advisor.core.findings import Finding
 from advisor.registry import permissions
 from advisor.registry.models import WAIVER_MAX_DAYS, Namespace, Team, Waiver
+from advisor.registry.services import waiver_data
 
 from .drift import drift_findings, drift_targets
 from .models import Review, WaiverRequest, WaiverRequestState
