@@ -301,7 +301,7 @@ SERVICE_STEPS = [
         ),
     ),
     (
-        "advisor.registry.writes.schedule_set",
+        "advisor.scans.schedules.schedule_set",
         lambda u: writes.instance_save(
             instance=Instance.objects.get(name="prod-catalog-cache"),
             data=_instance("prod-catalog-cache", name="prod-catalog-cache-2"),
@@ -317,7 +317,7 @@ SERVICE_STEPS = [
         ),
     ),
     (
-        "advisor.registry.writes.schedule_ensure",
+        "advisor.scans.schedules.schedule_ensure",
         lambda u: writes.instance_save(
             instance=None, data=_instance("dev-shared-cache", name="dev-x"), actor=u
         ),
@@ -379,7 +379,7 @@ PAGE_STEPS = [
         ),
     ),
     (
-        "advisor.registry.writes.schedule_ensure",
+        "advisor.scans.schedules.schedule_ensure",
         "/instances/new/",
         lambda: _form_data(InstanceForm, Instance.objects.get(name="dev-shared-cache"), name="dev-new-cache"),
     ),
@@ -407,7 +407,7 @@ def test_a_page_save_that_fails_in_any_step_changes_nothing(pages, monkeypatch, 
 
 API_STEPS = [
     ("advisor.registry.writes.waivers_follow_rename", "patch", "/api/namespaces/search-results", {"name": "search-hits"}),
-    ("advisor.registry.writes.schedule_set", "patch", "/api/instances/prod-catalog-cache", {"name": "prod-catalog-cache-2"}),
+    ("advisor.scans.schedules.schedule_set", "patch", "/api/instances/prod-catalog-cache", {"name": "prod-catalog-cache-2"}),
     ("advisor.registry.writes.audit_delete", "delete", "/api/instances/staging-loyalty-cache", None),
     ("advisor.registry.writes.audit_delete", "delete", "/api/teams/empty", None),
     ("advisor.registry.writes.audit_change", "post", "/api/teams", {"name": "search"}),

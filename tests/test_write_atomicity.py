@@ -131,7 +131,7 @@ def test_a_write_whose_audit_record_fails_changes_nothing_and_says_so(api, monke
 
 def test_a_write_that_fails_after_saving_the_row_changes_nothing(api, monkeypatch):
     # The instance row is saved, then its schedule cannot be: neither stays.
-    monkeypatch.setattr("advisor.registry.writes.schedule_ensure", _boom)
+    monkeypatch.setattr("advisor.scans.schedules.schedule_ensure", _boom)
     before = _state()
     response = _send(api, "post", "/api/instances", _instance_entry("dev-new-cache"))
     assert response.status_code == 500

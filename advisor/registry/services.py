@@ -15,6 +15,7 @@ from advisor.audit.services import audit_change
 from advisor.core import design as core
 from advisor.core import platform
 
+from . import hooks
 from .models import Instance, Namespace, Policy, Team, Waiver
 
 
@@ -309,6 +310,9 @@ class ImportSummary:
     created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_KINDS, 0))
     updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_KINDS, 0))
     unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_KINDS, 0))
+    # Whether what follows a committed change (the stored findings) followed this import: None
+    # while the caller's transaction is still open (see hooks.registry_changed).
+    followed: bool | None = None
 
     def __str__(self) -> str:
         parts = [
@@ -350,14 +354,21 @@ def _upsert(model, lookup: dict, values: dict, *, on_change: dict | None = None)
     return row, "updated"
 
 
-@transaction.atomic
 def design_import(design: core.Design, *, user=None) -> ImportSummary:
     """Upsert everything in a validated design by name, in one transaction.
 
     Things the file does not mention are left alone: a file can describe one team's part. An
     entry that matches its row exactly leaves the row untouched and is counted unchanged.
     Raises DesignError (and changes nothing) when the merged registry would be inconsistent.
+    Once committed, the stored findings follow the import, as after any other write.
     """
+    with transaction.atomic():
+        summary = _design_import(design, user=user)
+    summary.followed = hooks.registry_changed()
+    return summary
+
+
+def _design_import(design: core.Design, *, user) -> ImportSummary:
     summary = ImportSummary()
     audit_before = import_snapshot(design)
     teams = {}
@@ -391,10 +402,8 @@ def design_import(design: core.Design, *, user=None) -> ImportSummary:
             if statuses[ns.name] == "unchanged":
                 summary.changed("namespaces")
     # Every scannable instance gets the default nightly scan unless it has a schedule already.
-    from advisor.scans.schedules import schedule_ensure
-
     for inst in instances.values():
-        schedule_ensure(inst)
+        hooks.instance_saved(inst, old_name=inst.name)
     # A file without a policy section keeps the registry's policy.
     if "policy" in design.model_fields_set:
         _replace_policy(design.policy)

@@ -15,7 +15,6 @@ from advisor import limits
 from advisor.core import platform
 from advisor.core.design import DesignError, load_design
 from advisor.core.patterns import parse_pattern
-from advisor.findings.services import findings_refresh_after_write
 from advisor.findings.views import instance_findings_context, namespace_findings_context
 
 from . import permissions, services, writes
@@ -440,7 +439,6 @@ def design_transfer(request):
             except DesignError as exc:
                 errors = exc.errors
             else:
-                findings_refresh_after_write()
                 messages.success(request, f"Imported {upload.name}: {summary}.")
                 return redirect("design_transfer")
     return render(

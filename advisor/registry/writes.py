@@ -3,9 +3,13 @@ the API alike (the design import is `services.design_import`).
 
 Each service is one transaction holding the checks the domain needs (references by name, what
 the columns can hold, unique names, rows that still depend on the one deleted), the row, its side
-effects (waivers follow a rename, an instance's scan schedule) and its audit record with the
-values before and after. Once that has committed, the stored findings follow the change; a
-failure there is logged and never undoes or hides the committed change.
+effects (waivers follow a rename; an instance's scan schedule, which the scans app keeps through
+`hooks.instance_saved` and `hooks.instance_deleting`) and its audit record with the values before
+and after. Once that has committed, `hooks.registry_changed` lets the stored findings follow the
+change; a failure there is logged and never undoes or hides the committed change.
+
+The registry imports neither findings nor scans (they import the registry): `hooks` is how they
+take part, with functions they register at startup and these services call at named points.
 
 Callers check permissions first (advisor.registry.permissions) and hand over design entries the
 core models have already validated. Problems with an entry raise `Invalid`, located in the entry;
@@ -15,16 +19,14 @@ clashes with other rows raise `Conflict`.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 
 from advisor.audit.services import audit_change, audit_delete
 from advisor.core import design as core
-from advisor.findings.services import findings_refresh_after_write
-from advisor.scans.schedules import schedule_cron, schedule_ensure, schedule_get, schedule_set
 
+from . import hooks
 from .models import Instance, Namespace, Team, Waiver
 from .services import (
     instance_values,
@@ -86,7 +88,7 @@ def team_save(*, team: Team | None, data: core.Team, actor) -> Team:
         _ensure_name_free(row)
         row.save()
         audit_change(actor=actor, obj_type="team", obj_name=row.name, before=before, after=row_record(row))
-    _when_committed(findings_refresh_after_write)
+    hooks.registry_changed()
     return row
 
 
@@ -103,29 +105,18 @@ def instance_save(*, instance: Instance | None, data: core.Instance, actor) -> I
     with transaction.atomic():
         row, before = _current(Instance, instance)
         old_name = row.name
-        schedule = schedule_get(row) if row.pk else None
         for column, value in instance_values(data).items():
             setattr(row, column, value)
         _raise_if_any(_storage_errors(row, paths=_INSTANCE_PATHS))
         _ensure_name_free(row)
         row.save()
         waivers_follow_rename(kind="instance", old_name=old_name, new_name=row.name)
-        if schedule is not None and old_name != row.name:
-            _schedule_follows_rename(row, schedule)
-        schedule_ensure(row)
+        hooks.instance_saved(row, old_name=old_name)
         audit_change(
             actor=actor, obj_type="instance", obj_name=row.name, before=before, after=row_record(row)
         )
-    _when_committed(findings_refresh_after_write)
+    hooks.registry_changed()
     return row
-
-
-def _schedule_follows_rename(instance: Instance, schedule) -> None:
-    # Schedules are found by the instance's name: the renamed instance takes its schedule along.
-    cron = schedule_cron(schedule)
-    if cron is not None:
-        schedule_set(instance, cron=cron, enabled=schedule.enabled)
-    schedule.delete()
 
 
 def instance_delete(*, instance: Instance, actor) -> None:
@@ -167,7 +158,7 @@ def namespace_save(*, namespace: Namespace | None, data: core.Namespace, team: T
         audit_change(
             actor=actor, obj_type="namespace", obj_name=row.name, before=before, after=row_record(row)
         )
-    _when_committed(findings_refresh_after_write)
+    hooks.registry_changed()
     return row
 
 
@@ -305,12 +296,10 @@ def _delete(row: Team | Instance | Namespace, actor) -> None:
         if blockers:
             raise Conflict(". ".join(blockers))
         if isinstance(current, Instance):
-            schedule = schedule_get(current)
-            if schedule is not None:
-                schedule.delete()
+            hooks.instance_deleting(current)
         current.delete()
         audit_delete(actor=actor, obj_type=row_kind(current), obj_name=row_label(current), before=before)
-    _when_committed(findings_refresh_after_write)
+    hooks.registry_changed()
 
 
 # Shared ---------------------------------------------------------------------------------------
@@ -330,20 +319,6 @@ def _current(model: type[models.Model], row: models.Model | None):
         queryset = queryset.select_related("team", "instance")
     current = queryset.get(pk=row.pk)
     return current, row_record(current)
-
-
-def _when_committed(func: Callable[[], object]) -> None:
-    """Run `func` once the outermost transaction has committed: at once when the write was not
-    part of a larger transaction (the pages, the API), else when the caller's commits.
-
-    The transaction a test case wraps each test in is not the application's (Django's durable
-    blocks ignore it alike), so a test sees what a request sees.
-    """
-    blocks = transaction.get_connection().atomic_blocks
-    if all(getattr(block, "_from_testcase", False) for block in blocks):
-        func()
-    else:
-        transaction.on_commit(func)
 
 
 def _error(loc: tuple, msg: str, type_: str) -> dict:

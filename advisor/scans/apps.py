@@ -17,3 +17,11 @@ class ScansConfig(AppConfig):
             validate_allowed_hosts(settings.ADVISOR_SCAN_ALLOWED_HOSTS)
         except ValueError as e:
             raise ImproperlyConfigured(str(e)) from None
+
+        # The registry imports no scans module: an instance's schedule follows its writes through
+        # these explicit calls of the write services (advisor.registry.hooks).
+        from advisor.registry import hooks
+
+        from . import schedules
+
+        hooks.register(instance_saved=schedules.schedule_follows, instance_deleting=schedules.schedule_delete)

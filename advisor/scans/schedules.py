@@ -16,7 +16,11 @@ HOUSEKEEPING = "advisor: scan housekeeping"
 
 
 def _name(instance: Instance) -> str:
-    return f"advisor: scan {instance.name}"
+    return _name_of(instance.name)
+
+
+def _name_of(instance_name: str) -> str:
+    return f"advisor: scan {instance_name}"
 
 
 def parse_cron(expr: str) -> dict[str, str]:
@@ -65,6 +69,25 @@ def schedule_ensure(instance: Instance) -> PeriodicTask | None:
     if not instance.connection_url:
         return None
     return schedule_get(instance) or schedule_set(instance, cron=settings.ADVISOR_SCAN_DEFAULT_CRON)
+
+
+def schedule_follows(instance: Instance, *, old_name: str) -> None:
+    """After an instance is saved (registry.hooks, inside the write's transaction): schedules are
+    found by the instance's name, so a renamed instance takes its schedule along; a scannable one
+    gets the default schedule unless it has one."""
+    if old_name and old_name != instance.name:
+        old = PeriodicTask.objects.select_related("crontab").filter(name=_name_of(old_name)).first()
+        if old is not None:
+            cron = schedule_cron(old)
+            if cron is not None:
+                schedule_set(instance, cron=cron, enabled=old.enabled)
+            old.delete()
+    schedule_ensure(instance)
+
+
+def schedule_delete(instance: Instance) -> None:
+    """Before an instance is deleted (registry.hooks): its schedule goes with it."""
+    PeriodicTask.objects.filter(name=_name(instance)).delete()
 
 
 def housekeeping_ensure() -> PeriodicTask:

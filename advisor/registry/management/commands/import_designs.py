@@ -3,7 +3,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, DataError
 
 from advisor.core.design import DesignError, load_design
-from advisor.findings.services import findings_refresh_after_write
 from advisor.limits import DesignTooLarge, read_design_bytes
 from advisor.registry.services import design_import
 
@@ -50,9 +49,11 @@ class Command(BaseCommand):
             raise SystemExit(2) from None
         except DatabaseError as e:
             raise CommandError(f"{name}: nothing imported: the database failed ({e}); try again") from None
-        # The import is committed: the findings follow it, and a failure there is no failure of the import.
-        if findings_refresh_after_write() is None:
+        # The import is committed and the findings have followed it; a failure there is no failure
+        # of the import.
+        if summary.followed is False:
             self.stderr.write(
-                "The findings could not be recomputed (see the log); the pages recompute them when next read."
+                "The findings could not be recomputed (see the log); they are with the next change, "
+                "and every night."
             )
         self.stdout.write(f"Imported {name}: {summary}")
