@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "advisor.scans",
     "advisor.overview",
     "advisor.metrics",
+    "advisor.demo",
 ]
 
 MIDDLEWARE = [

@@ -6,6 +6,7 @@ from advisor.accounts import signin
 from advisor.accounts import views as accounts
 from advisor.api import api
 from advisor.metrics import views as metrics
+from advisor.overview import views as overview
 from advisor.registry import views as registry
 from advisor.scans import views as scans
 
@@ -15,7 +16,7 @@ handler404 = "advisor.views_errors.page_not_found"
 handler500 = "advisor.views_errors.server_error"
 
 urlpatterns = [
-    path("", registry.home, name="home"),
+    path("", overview.home, name="home"),
     path("login/", signin.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Single sign-on (advisor/accounts/signin.py): 404 while ADVISOR_OIDC_* is not set.

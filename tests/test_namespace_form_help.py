@@ -11,8 +11,8 @@ import pytest
 from advisor.core.patterns import difference_witness, intersection_witness, parse_pattern
 from advisor.registry.forms import NamespaceForm
 from advisor.registry.models import Instance, Namespace, Team
-from advisor.registry.pattern_change import pattern_change
 from advisor.scans.models import ScanRun
+from advisor.scans.pattern_change import pattern_change
 from tests.test_permissions_matrix import _form_data
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,3 @@
-from collections import Counter
 from itertools import groupby
 
 from django.contrib import messages
@@ -25,37 +24,6 @@ from . import clock, planning, services
 from .forms import WaiverForm
 from .markup import render_markdown
 from .models import DesignFinding
-
-# Context for the registry's detail pages ------------------------------------------------------
-
-
-def namespace_findings_context(ns, user) -> dict:
-    services.findings_ensure_fresh()
-    return {
-        **_findings_context(list(services.findings_for_namespace(ns)), user),
-        "here": f"namespace:{ns.name}",
-    }
-
-
-def instance_findings_context(instance, user) -> dict:
-    services.findings_ensure_fresh()
-    return {
-        **_findings_context(list(services.findings_for_instance(instance)), user),
-        "here": f"instance:{instance.name}",
-        "sizing": services.instance_sizing_view(instance),
-        "retires": migration.retirement_date(instance_to_core(instance)),
-    }
-
-
-def _findings_context(findings: list[DesignFinding], user) -> dict:
-    open_counts = Counter(f.severity for f in findings if not f.waived)
-    return {
-        "findings": findings,
-        "finding_counts": [(s.value, open_counts[s.value]) for s in SEVERITIES_HIGH_FIRST],
-        "waived_count": sum(1 for f in findings if f.waived),
-        "can_manage_waivers": permissions.can_manage_waivers(user),
-    }
-
 
 # Findings ------------------------------------------------------------------------------------
 

@@ -18,7 +18,12 @@ Once the outermost transaction has committed:
   findings are recomputed). A failure there is logged by the follower and never undoes or hides
   the committed change.
 
-The lists are filled at startup and only read afterwards.
+For the namespace form, what the last scans say (scans; None while no app answers):
+- `pattern_change(name=..., instance=..., old=..., new=...)`: what a new pattern does to the keys
+  the instance's last complete scan counted for the namespace;
+- `scan_draft(run_id=..., index=...)`: the draft entry a scan made for an unregistered family.
+
+The hooks are filled at startup and only read afterwards.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from django.db import transaction
 _instance_saved: list[Callable[..., object]] = []
 _instance_deleting: list[Callable[..., object]] = []
 _committed: list[Callable[[], object]] = []
+_answers: dict[str, Callable[..., object]] = {}
 
 
 def register(
@@ -37,6 +43,8 @@ def register(
     instance_saved: Callable[..., object] | None = None,
     instance_deleting: Callable[..., object] | None = None,
     committed: Callable[[], object] | None = None,
+    pattern_change: Callable[..., object] | None = None,
+    scan_draft: Callable[..., object] | None = None,
 ) -> None:
     """Called from an AppConfig.ready(); registering the same function twice keeps one."""
     for hooks, func in (
@@ -46,6 +54,9 @@ def register(
     ):
         if func is not None and func not in hooks:
             hooks.append(func)
+    for name, func in (("pattern_change", pattern_change), ("scan_draft", scan_draft)):
+        if func is not None:
+            _answers[name] = func
 
 
 def instance_saved(instance, *, old_name: str) -> None:
@@ -84,3 +95,17 @@ def registry_changed() -> bool | None:
 def _follow() -> bool:
     results = [func() for func in _committed]
     return all(results)
+
+
+def pattern_change(*, name: str, instance, old: str, new: str):
+    """What the instance's last complete scan says about namespace `name` moving from pattern
+    `old` to `new` (a message and a level); None when nothing is to be said."""
+    answer = _answers.get("pattern_change")
+    return answer(name=name, instance=instance, old=old, new=new) if answer else None
+
+
+def scan_draft(*, run_id: int, index: int) -> tuple[int, dict] | None:
+    """(instance id, draft design entry) of the `index`th unregistered family of scan `run_id`;
+    None when it is gone."""
+    answer = _answers.get("scan_draft")
+    return answer(run_id=run_id, index=index) if answer else None

@@ -1,3 +1,10 @@
+"""The registry's pages: instances, namespaces, teams and design files.
+
+The findings and scans parts of the instance and namespace pages come from those apps' template
+tags (findings_tags, scans_tags), and what the namespace form learns from the last scans comes
+through `hooks`: the registry imports neither app, since both read the registry.
+"""
+
 import random
 
 from django.conf import settings
@@ -5,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,42 +22,10 @@ from advisor import limits
 from advisor.core import platform
 from advisor.core.design import DesignError, load_design
 from advisor.core.patterns import parse_pattern
-from advisor.findings.views import instance_findings_context, namespace_findings_context
 
-from . import permissions, services, writes
+from . import hooks, permissions, services, writes
 from .forms import DesignUploadForm, InstanceForm, NamespaceForm, pattern_problem
 from .models import Instance, Namespace, Policy, Team
-from .pattern_change import pattern_change
-
-
-def _with_last_scan(instances):
-    """Annotate each instance with its latest completed scan's time and drift counts."""
-    from advisor.scans.models import ScanRun
-
-    last = ScanRun.objects.filter(instance=OuterRef("pk"), status="completed").order_by("-created_at")
-    return instances.annotate(
-        last_scan_at=Subquery(last.values("finished_at")[:1]),
-        last_scan_findings=Subquery(last.values("findings_total")[:1]),
-        last_scan_high=Subquery(last.values("findings_high")[:1]),
-        last_scan_complete=Subquery(last.values("complete")[:1]),
-    )
-
-
-@login_required
-def home(request):
-    context = {
-        "counts": {
-            "teams": Team.objects.count(),
-            "instances": Instance.objects.count(),
-            "namespaces": Namespace.objects.count(),
-        },
-        "instances": _with_last_scan(
-            Instance.objects.annotate(ns_count=Count("namespaces")).order_by("name")
-        ),
-        "my_teams": request.user.teams.all(),
-    }
-    return render(request, "registry/home.html", context)
-
 
 # Instances -----------------------------------------------------------------------------------
 
@@ -84,8 +59,7 @@ def instance_detail(request, name):
             "catalog": instance.catalog_facts(reserved_share=_reserved_share()),
             "namespaces": namespaces,
             "can_edit": permissions.can_edit_instances(request.user),
-            "last_scan": instance.scan_runs.filter(status="completed").first(),
-            **instance_findings_context(instance, request.user),
+            "retires": platform.retirement_date(instance.product, instance.tier),
         },
     )
 
@@ -162,7 +136,6 @@ def namespace_detail(request, name):
             "hexpire_url": platform.REDIS_HEXPIRE,
             "can_edit": can_edit,
             "can_delete": can_edit,
-            **namespace_findings_context(ns, request.user),
         },
     )
 
@@ -174,22 +147,18 @@ def _scan_draft_initial(request) -> dict:
     """The form's initial values from the `draft` of an unregistered family of a scan report,
     referenced as ?scan=<run id>&family=<index>, so that key examples never travel in URLs.
     An unknown run or index prefills nothing (with a message saying so)."""
-    from advisor.scans.models import ScanRun
-
     try:
-        run = ScanRun.objects.filter(pk=int(request.GET["scan"])).first()
-        index = int(request.GET.get("family", ""))
-        patterns = ((run.report or {}).get("unmatched") or {}).get("patterns") or [] if run else []
-        draft = patterns[index].get("draft") if 0 <= index < len(patterns) else None
-    except (TypeError, ValueError, AttributeError):
-        draft = None
-    if not isinstance(draft, dict):
+        found = hooks.scan_draft(run_id=int(request.GET["scan"]), index=int(request.GET.get("family", "")))
+    except (TypeError, ValueError):
+        found = None
+    if found is None:
         messages.warning(request, "That scan's draft is no longer available: the form starts empty.")
         return {}
+    instance_id, draft = found
     initial = {
         k: draft[k] for k in ("name", "pattern", "classification", "data_type", "cardinality") if k in draft
     }
-    initial["instance"] = run.instance_id
+    initial["instance"] = instance_id
     ttl = draft.get("ttl") or {}
     if ttl.get("mode"):
         initial["ttl_mode"] = ttl["mode"]
@@ -238,7 +207,7 @@ def namespace_edit(request, name=None):
     if request.method == "POST":
         if stored is not None:
             name_, instance_, pattern_ = stored
-            change = pattern_change(
+            change = hooks.pattern_change(
                 name=name_, instance=instance_, old=pattern_, new=request.POST.get("pattern", "")
             )
         if form.is_valid():
@@ -286,7 +255,7 @@ def namespace_validate_pattern(request):
     change = None
     ns = Namespace.objects.select_related("instance").filter(name=request.GET.get("namespace", "")).first()
     if ns is not None and text and not problem:
-        change = pattern_change(name=ns.name, instance=ns.instance, old=ns.pattern, new=text)
+        change = hooks.pattern_change(name=ns.name, instance=ns.instance, old=ns.pattern, new=text)
     return render(
         request,
         "registry/namespace_form.html#pattern-feedback",

@@ -18,10 +18,15 @@ class ScansConfig(AppConfig):
         except ValueError as e:
             raise ImproperlyConfigured(str(e)) from None
 
-        # The registry imports no scans module: an instance's schedule follows its writes through
-        # these explicit calls of the write services (advisor.registry.hooks).
+        # The registry imports no scans module: an instance's schedule follows its writes, and the
+        # namespace form learns what the last scans say, through advisor.registry.hooks.
         from advisor.registry import hooks
 
-        from . import schedules
+        from . import pattern_change, schedules, selectors
 
-        hooks.register(instance_saved=schedules.schedule_follows, instance_deleting=schedules.schedule_delete)
+        hooks.register(
+            instance_saved=schedules.schedule_follows,
+            instance_deleting=schedules.schedule_delete,
+            pattern_change=pattern_change.pattern_change,
+            scan_draft=selectors.scan_draft,
+        )

@@ -6,7 +6,7 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
 from advisor.core.units import format_bytes
-from advisor.findings import services
+from advisor.findings import selectors, services
 from advisor.findings.models import DesignFinding
 
 register = template.Library()
@@ -94,6 +94,24 @@ def findings_summary():
         "top_rules": services.top_rules(qs),
         "waived": qs.filter(waived=True).count(),
     }
+
+
+@register.inclusion_tag("findings/_target_findings.html", takes_context=True)
+def namespace_findings(context, ns):
+    """The findings card of the registry's namespace page."""
+    return {**selectors.namespace_findings(ns, context["request"].user), "request": context["request"]}
+
+
+@register.inclusion_tag("findings/_target_findings.html", takes_context=True)
+def instance_findings(context, instance):
+    """The findings card of the registry's instance page."""
+    return {**selectors.instance_findings(instance, context["request"].user), "request": context["request"]}
+
+
+@register.inclusion_tag("findings/_sizing.html")
+def instance_sizing(instance):
+    """The estimated memory card of the registry's instance page."""
+    return {"sizing": services.instance_sizing_view(instance)}
 
 
 _TICKS = re.compile(r"`([^`]+)`")

@@ -7,6 +7,9 @@ old one, all counted keys still match; when the two share no key, none does. In 
 count cannot be known from a report, so the message says which kind of key is lost and how many
 of the kept examples still match. Unregistered families of the same scan that the new pattern
 would take in are named too.
+
+The registry's namespace form asks for it through advisor.registry.hooks (it imports no scans
+module); this app registers `pattern_change` there at startup.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from advisor.core.patterns import (
     intersection_witness,
     parse_pattern,
 )
+from advisor.registry.models import Instance
 
-from .models import Instance
+from .selectors import latest_complete_run
 
 _FAMILIES_SHOWN = 3
 
@@ -45,7 +49,7 @@ def pattern_change(*, name: str, instance: Instance, old: str, new: str) -> Patt
         old_pattern, new_pattern = parse_pattern(old), parse_pattern(new)
     except PatternError:
         return None
-    run = _latest_complete_run(instance)
+    run = latest_complete_run(instance)
     if run is None or not isinstance(run.report, dict):
         return PatternChange(
             f"No complete scan of {instance.name} yet: there are no counted keys to check the new "
@@ -94,16 +98,6 @@ def pattern_change(*, name: str, instance: Instance, old: str, new: str) -> Patt
         )
         level = "warning"
     return PatternChange(_with_families(message, families), level)
-
-
-def _latest_complete_run(instance: Instance):
-    from advisor.scans.models import ScanRun
-
-    return (
-        ScanRun.objects.filter(instance=instance, status=ScanRun.Status.COMPLETED, complete=True)
-        .order_by("-finished_at", "-pk")
-        .first()
-    )
 
 
 def _examples(counted: dict, old_pattern) -> list[str]:
