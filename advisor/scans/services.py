@@ -35,6 +35,7 @@ from advisor.registry.models import Instance
 from advisor.registry.services import registry_design
 
 from .models import ScanRun
+from .signals import scan_finished
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +97,14 @@ def _enqueue(run: ScanRun) -> None:
     except (KombuError, redis.RedisError, OSError) as e:
         # The broker's own words name its host: they go to the log, not to the user.
         log.warning("scan %s of %s not queued, the broker refused it: %s", run.pk, run.instance.name, e)
-        ScanRun.objects.filter(pk=run.pk, status=ScanRun.Status.QUEUED).update(
+        failed = ScanRun.objects.filter(pk=run.pk, status=ScanRun.Status.QUEUED).update(
             status=ScanRun.Status.FAILED,
             finished_at=timezone.now(),
             reason="not queued: the task queue (the Celery broker) is unreachable",
         )
         run.refresh_from_db()
+        if failed:
+            scan_finished_announce([run])
         raise ScanQueueDown(
             f"The scan of {run.instance.name} was not queued: the task queue is unreachable. "
             "Try again in a few minutes; if it persists, the Celery broker (REDIS_URL) is down."
@@ -191,7 +194,18 @@ def _move(run: ScanRun, source: str, status: str, *, as_owner: str | None = None
         match = match.filter(owner=as_owner)
     moved = bool(match.update(**fields))
     run.refresh_from_db()
+    if moved and status in (ScanRun.Status.COMPLETED, ScanRun.Status.FAILED):
+        scan_finished_announce([run])
     return moved
+
+
+def scan_finished_announce(runs) -> None:
+    """Send `signals.scan_finished` for runs that have just ended completed or failed. A listener
+    that fails is logged; the run stays as it is stored."""
+    for run in runs:
+        for receiver, result in scan_finished.send_robust(sender=ScanRun, run=run):
+            if isinstance(result, Exception):
+                log.error("scan %s: a scan_finished listener (%s) failed", run.pk, receiver, exc_info=result)
 
 
 def _one_line(text: str) -> str:
@@ -432,11 +446,24 @@ def scan_runs_reap_stale(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     stale_after = dt.timedelta(seconds=settings.ADVISOR_SCAN_STALE_AFTER_S)
     stale = ScanRun.objects.filter(status=ScanRun.Status.RUNNING, heartbeat_at__lt=now - stale_after)
-    return stale.update(
+    ids = list(stale.values_list("pk", flat=True))
+    reaped = stale.filter(pk__in=ids).update(
         status=ScanRun.Status.FAILED,
         finished_at=now,
         reason=f"the worker running this scan stopped (no heartbeat for over {settings.ADVISOR_SCAN_STALE_AFTER_S} s)",
     )
+    _announce_failed(ids, now)
+    return reaped
+
+
+def _announce_failed(ids: list[int], finished_at: dt.datetime) -> None:
+    """Announce the runs among `ids` that a bulk update has just failed (those it finished at `finished_at`)."""
+    if ids:
+        scan_finished_announce(
+            ScanRun.objects.select_related("instance").filter(
+                pk__in=ids, status=ScanRun.Status.FAILED, finished_at=finished_at
+            )
+        )
 
 
 def scan_runs_reap_unstarted(*, now: dt.datetime | None = None) -> int:
@@ -449,11 +476,14 @@ def scan_runs_reap_unstarted(*, now: dt.datetime | None = None) -> int:
     unstarted = ScanRun.objects.filter(status=ScanRun.Status.QUEUED).filter(
         Q(heartbeat_at__isnull=True, created_at__lt=cutoff) | Q(heartbeat_at__lt=cutoff)
     )
-    return unstarted.update(
+    ids = list(unstarted.values_list("pk", flat=True))
+    failed = unstarted.filter(pk__in=ids).update(
         status=ScanRun.Status.FAILED,
         finished_at=now,
         reason=f"no worker started this scan within {bound} s (are the Celery workers and the task queue up?)",
     )
+    _announce_failed(ids, now)
+    return failed
 
 
 def scan_runs_prune(*, now: dt.datetime | None = None) -> int:

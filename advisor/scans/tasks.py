@@ -33,9 +33,11 @@ def scan_instance_task(self, run_id: int) -> dict:
         run = services.scan_run_execute(run=run, max_attempts=MAX_RETRIES)
     except services.ScanBusy as e:
         if self.request.retries >= self.max_retries:
-            ScanRun.objects.filter(pk=run_id, status=ScanRun.Status.QUEUED).update(
+            if ScanRun.objects.filter(pk=run_id, status=ScanRun.Status.QUEUED).update(
                 status=ScanRun.Status.FAILED, finished_at=timezone.now(), reason=str(e)
-            )
+            ):
+                run.refresh_from_db()
+                services.scan_finished_announce([run])
             return {"run": run_id, "status": "failed"}
         raise self.retry(countdown=BUSY_RETRY_S) from e
     if run.retry_in is not None:
