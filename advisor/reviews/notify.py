@@ -1,6 +1,9 @@
-"""Who hears about a review, and the e-mail that tells them: sent only once the change commits."""
+"""Who hears about a review, and the e-mail that tells them: sent only once the change commits.
+The same moments go to listeners of `signals.review_event` (the teams' notification channels)."""
 
 from __future__ import annotations
+
+import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -12,6 +15,9 @@ from advisor.registry import permissions
 from advisor.registry.models import Team
 
 from .models import Review
+from .signals import review_event
+
+log = logging.getLogger(__name__)
 
 
 def emails(users) -> list[str]:
@@ -35,6 +41,19 @@ def notify(*, subject: str, body: str, recipients: list[str]) -> None:
     transaction.on_commit(
         lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=True)
     )
+
+
+def announce(*, review: Review, event: str, actor, comment: str = "") -> None:
+    """Send `signals.review_event` once the change commits; a listener's failure is logged."""
+
+    def send() -> None:
+        for receiver, result in review_event.send_robust(
+            sender=Review, review=review, event=event, actor=actor, comment=comment.strip()
+        ):
+            if isinstance(result, Exception):
+                log.error("%s: a review_event listener (%s) failed", review, receiver, exc_info=result)
+
+    transaction.on_commit(send)
 
 
 def review_link(review: Review) -> str:

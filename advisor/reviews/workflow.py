@@ -23,7 +23,7 @@ from advisor.registry.services import registry_design
 
 from .drift import blocking_drift, drift_findings, drift_targets
 from .models import Review, ReviewComment, ReviewState, WaiverRequest, WaiverRequestState
-from .notify import emails, notify, review_link, reviewer_recipients, team_recipients
+from .notify import announce, emails, notify, review_link, reviewer_recipients, team_recipients
 from .states import (
     BLOCKING,
     ReviewError,
@@ -185,6 +185,7 @@ def review_submit(
         f"hash {review.short_hash}).\n\nReview it: {review_link(review)}\n",
         recipients=reviewer_recipients(team),
     )
+    announce(review=review, event="submitted", actor=user)
     return review
 
 
@@ -332,6 +333,7 @@ def review_approve(
             {*team_recipients(review.team), *emails([review.submitted_by] if review.submitted_by else [])}
         ),
     )
+    announce(review=review, event="approved", actor=user, comment=comment)
     return review
 
 
@@ -364,6 +366,7 @@ def review_request_changes(
         body=f"{user.get_username()} asked for changes to {review}:\n\n{comment.strip()}\n\n{review_link(review)}\n",
         recipients=team_recipients(review.team),
     )
+    announce(review=review, event="changes_requested", actor=user, comment=comment)
     return review
 
 
