@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "advisor.overview",
     "advisor.metrics",
     "advisor.demo",
+    "advisor.notifications",
 ]
 
 MIDDLEWARE = [
@@ -315,6 +316,31 @@ for _name, _low in (
 ):
     if globals()[_name] < _low:
         raise ImproperlyConfigured(f"{_name}={globals()[_name]} is below its minimum of {_low} seconds")
+
+# Notifications (advisor/notifications). Webhooks go only to hosts on this list, entries as for the
+# scan allowlist (names, .suffixes, addresses, CIDR ranges; checked at startup), and only over
+# https: plain http only to a loopback address the list names itself (tests). By default Slack's
+# incoming webhooks (https://hooks.slack.com/services/..., https://api.slack.com/messaging/webhooks)
+# and Logic Apps request triggers, on which Teams Workflows URLs are served (https://prod-NN.<region>.
+# logic.azure.com/workflows/..., https://learn.microsoft.com/powershell/module/az.logicapp/get-azlogicapptriggercallbackurl).
+ADVISOR_WEBHOOK_ALLOWED_HOSTS = _env_list(
+    "ADVISOR_WEBHOOK_ALLOWED_HOSTS", ["hooks.slack.com", ".logic.azure.com"]
+)
+# A signed webhook's secret is a reference: an environment variable's name, or a file in one of these.
+ADVISOR_WEBHOOK_SECRET_DIRS = _env_list("ADVISOR_WEBHOOK_SECRET_DIRS", ["/run/secrets"])
+# Each webhook request: connect and reply deadlines in seconds. A delivery that fails for a passing
+# reason (timeout, refused connection, 5xx, 429) is tried up to ATTEMPTS times, waiting BACKOFF_S,
+# then twice as long each time (30, 60, 120, 240 s by default), then marked failed.
+ADVISOR_NOTIFY_TIMEOUT_S = _env_int("ADVISOR_NOTIFY_TIMEOUT_S", 5)
+ADVISOR_NOTIFY_ATTEMPTS = _env_int("ADVISOR_NOTIFY_ATTEMPTS", 5)
+ADVISOR_NOTIFY_BACKOFF_S = _env_int("ADVISOR_NOTIFY_BACKOFF_S", 30)
+for _name, _low, _high in (
+    ("ADVISOR_NOTIFY_TIMEOUT_S", 1, 60),
+    ("ADVISOR_NOTIFY_ATTEMPTS", 1, 20),
+    ("ADVISOR_NOTIFY_BACKOFF_S", 1, 3600),
+):
+    if not _low <= globals()[_name] <= _high:
+        raise ImproperlyConfigured(f"{_name}={globals()[_name]} must be between {_low} and {_high}")
 
 # Prometheus metrics (advisor/metrics): GET /metrics answers a scraper sending this bearer token;
 # unset, there is no endpoint (404). At least 32 characters, e.g. secrets.token_urlsafe(32).
