@@ -51,6 +51,7 @@ urlpatterns = [
     path("", include("advisor.reviews.urls")),
     path("", include("advisor.audit.urls")),
     path("", include("advisor.findings.urls")),
+    path("", include("advisor.notifications.urls")),
     path("api/", api.urls),
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
