@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import smtplib
 import time
-from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -160,10 +159,3 @@ def _email(delivery: NotificationDelivery) -> str:
     except (smtplib.SMTPException, OSError) as e:
         raise Transient(f"the mail server ({settings.EMAIL_HOST}) failed: {type(e).__name__}") from None
     return f"e-mail to {len(addresses)} address{'es' if len(addresses) != 1 else ''}"
-
-
-def host_of(url: str) -> str:
-    try:
-        return urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
