@@ -162,13 +162,17 @@ def _namespace_entry(r: dict, multi_key_with: list[str]) -> dict:
     }
 
 
-def _namespace_entries() -> list[dict]:
-    """Every namespace as a design-file mapping, in two queries (the registry may hold 10,000)."""
-    partners: dict[int, list[str]] = {}
+def namespace_entries(namespaces: models.QuerySet[Namespace] | None = None) -> list[dict]:
+    """These namespaces (every one by default) as design-file mappings in name order, in two
+    queries however many there are (the registry may hold 10,000)."""
+    selected = Namespace.objects.all() if namespaces is None else namespaces
     through = Namespace.multi_key_with.through.objects.values_list("from_namespace_id", "to_namespace__name")
+    if namespaces is not None:
+        through = through.filter(from_namespace__in=selected.values("pk"))
+    partners: dict[int, list[str]] = {}
     for ns_id, other in through:
         partners.setdefault(ns_id, []).append(other)
-    rows = Namespace.objects.order_by("name").values(*_NAMESPACE_COLUMNS)
+    rows = selected.order_by("name").values(*_NAMESPACE_COLUMNS)
     return [_namespace_entry(r, partners.get(r["id"], [])) for r in rows]
 
 
@@ -176,7 +180,7 @@ def registry_design() -> core.Design:
     """The whole registry as a design, in the canonical (name) order."""
     teams = [team_to_core(t) for t in Team.objects.order_by("name")]
     instances = [instance_to_core(i) for i in Instance.objects.order_by("name")]
-    namespaces = [core.Namespace.model_validate(entry) for entry in _namespace_entries()]
+    namespaces = [core.Namespace.model_validate(entry) for entry in namespace_entries()]
     policy = Policy.objects.filter(pk=1).first()
     core_policy = (
         core.Policy(disable=policy.disable, severity=policy.severity, thresholds=policy.thresholds)
@@ -437,7 +441,7 @@ def _invalid_rows() -> list[core.DesignIssue]:
         *(("instance", i.name, lambda i=i: instance_to_core(i)) for i in Instance.objects.order_by("name")),
         *(
             ("namespace", entry["name"], lambda entry=entry: core.Namespace.model_validate(entry))
-            for entry in _namespace_entries()
+            for entry in namespace_entries()
         ),
     ]
     for kind, name, convert in rows:

@@ -23,11 +23,13 @@ from .team_design import (
     blocking_findings,
     content_hash,
     snapshot_drift,
+    team_content_hashes,
     team_findings,
     team_revisions,
     team_sizing,
     team_snapshot,
     team_status,
+    team_stored_findings,
 )
 from .waivers import WaiverAsk, carried_requests, waiver_request_create, waiver_request_decide
 from .workflow import (
@@ -67,11 +69,13 @@ __all__ = [
     "snapshot_diff",
     "snapshot_drift",
     "target_state",
+    "team_content_hashes",
     "team_findings",
     "team_revisions",
     "team_sizing",
     "team_snapshot",
     "team_status",
+    "team_stored_findings",
     "waiver_request_create",
     "waiver_request_decide",
 ]

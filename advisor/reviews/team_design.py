@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from advisor.core import design as core
 from advisor.core.engine import lint_design
 from advisor.core.findings import Finding
 from advisor.core.sizing import design_sizing, namespace_sizing
-from advisor.registry.models import Namespace, Team
-from advisor.registry.services import namespace_data, registry_design
+from advisor.findings.models import DesignFinding
+from advisor.registry.models import Instance, Namespace, Team
+from advisor.registry.services import instance_to_core, namespace_data, namespace_entries, registry_design
 
 from .drift import team_drift
 from .models import Review, ReviewState
@@ -37,6 +39,15 @@ def content_hash(snapshot: list[dict]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def team_content_hashes(teams: list[Team]) -> dict[int, str]:
+    """The live content hash of each team, by team id: what `content_hash(team_snapshot(team))`
+    gives, from one read of all their namespaces instead of one per team."""
+    snapshots: dict[str, list[dict]] = {team.name: [] for team in teams}
+    for entry in namespace_entries(Namespace.objects.filter(team__in=[team.pk for team in teams])):
+        snapshots[entry["team"]].append(entry)  # in name order, as team_snapshot has them
+    return {team.pk: content_hash(snapshots[team.name]) for team in teams}
+
+
 def local_today() -> dt.date:
     return timezone.localdate()
 
@@ -49,13 +60,41 @@ def team_findings(team: Team, *, design=None, today: dt.date | None = None) -> l
     return [f for f in result.findings if f.target in targets]
 
 
+def team_stored_findings(team: Team) -> list[Finding]:
+    """The stored findings about the team's namespaces, in the rule engine's order: what
+    `team_findings` gives while the stored findings are fresh, which the writes keep them. For
+    the team's page; a submission lints for real (`team_findings`)."""
+    # By id among equals: the rows were stored in the engine's order.
+    order = ("-severity_rank", "rule", "target", "id")
+    stored = DesignFinding.objects.filter(team=team, target_kind="namespace").order_by(*order)
+    return [Finding.model_validate(row.as_finding()) for row in stored]
+
+
 def blocking_findings(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if not f.waived and f.severity >= BLOCKING]
 
 
+def _hosting_design(team: Team) -> core.Design:
+    """What the team's sizing reads of the registry: the instances hosting its namespaces and
+    every namespace on them, whoever owns it (an instance's usage counts them all)."""
+    hosts = list(Instance.objects.filter(namespaces__team=team).distinct().order_by("name"))
+    entries = namespace_entries(Namespace.objects.filter(instance__in=[i.pk for i in hosts]))
+    return core.Design.model_validate(
+        {
+            "version": 1,
+            "teams": [],
+            "instances": [instance_to_core(i) for i in hosts],
+            "namespaces": [core.Namespace.model_validate(entry) for entry in entries],
+        },
+        context={"_references_checked": True},  # a slice: its teams are left out
+    )
+
+
 def team_sizing(team: Team, *, design=None) -> dict:
-    """Memory estimate of the team's namespaces, and the share they take of each instance."""
-    design = design if design is not None else registry_design()
+    """Memory estimate of the team's namespaces, and the share they take of each instance.
+
+    Without `design`, from the instances hosting the team's namespaces only."""
+    design = design if design is not None else _hosting_design(team)
     mine = [ns for ns in design.namespaces if ns.team == team.name]
     per_instance = design_sizing(design)
     instances = []

@@ -6,17 +6,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from advisor.core.engine import lint_design
 from advisor.core.findings import SEVERITIES_HIGH_FIRST
+from advisor.findings.models import DesignFinding
 from advisor.registry import permissions
-from advisor.registry.models import Namespace, Team, Waiver
-from advisor.registry.services import registry_design
+from advisor.registry.models import Instance, Namespace, Team, Waiver
 
 from . import services
 from .drift import blocking_drift, drift_summary
@@ -37,8 +37,12 @@ def team_review(request, team):
     if request.method == "POST" and not permissions.can_submit(request.user, team):
         raise PermissionDenied("Only members of the team submit its design for review.")
     status = services.team_status(team)
-    design = registry_design()
-    findings = services.team_findings(team, design=design)
+    # The page shows the stored findings; a submission lints the registry for real, and its form
+    # must name the findings that submission will see.
+    if request.method == "POST":
+        findings = services.team_findings(team)
+    else:
+        findings = services.team_stored_findings(team)
     drift = services.snapshot_drift(status.snapshot)
     blocking = [*services.blocking_findings(findings), *blocking_drift(drift)]
     # A resubmission starts from the requests of the revision it replaces, rejected ones included
@@ -68,7 +72,7 @@ def team_review(request, team):
         "findings": [f.model_dump(mode="json") for f in findings],
         "blocking": blocking,
         "severity_counts": [(s.value, counts.get(s.value, 0)) for s in SEVERITIES_HIGH_FIRST],
-        "sizing": services.team_sizing(team, design=design),
+        "sizing": services.team_sizing(team),
         "drift": drift_rows(drift),
         "drift_live": True,
         "drift_summary": drift_summary(drift),
@@ -286,27 +290,37 @@ def waiver_request_decide(request, pk):
 # Compliance --------------------------------------------------------------------------------------
 
 
-def _drift_by_team(ns_rows: list[tuple[str, str, int]]) -> dict[str, dict]:
+def _drift_by_team(hosts: dict[str, set[int]], ns_team: dict[str, str]) -> dict[str, dict]:
     """Per team: unwaived drift findings on its namespaces in each instance's latest completed
-    scan, and how many of the instances hosting them have been scanned (completely)."""
+    scan, and how many of the instances hosting them have been scanned (completely).
+
+    `hosts`: the instance ids hosting each team's namespaces; `ns_team`: each namespace's team."""
     from advisor.scans.models import ScanRun
 
-    latest: dict[int, ScanRun] = {}
-    for run in ScanRun.objects.filter(status="completed").order_by("instance_id", "-finished_at", "-pk"):
-        latest.setdefault(run.instance_id, run)
-    ns_team = {name: team for name, team, _ in ns_rows}
+    latest = (
+        ScanRun.objects.filter(instance=OuterRef("pk"), status=ScanRun.Status.COMPLETED)
+        .order_by("-finished_at", "-pk")
+        .values("pk")[:1]
+    )
+    run_ids = Instance.objects.annotate(run=Subquery(latest)).filter(run__isnull=False).values("run")
+    # The findings only: a report's namespaces and key families are not read here.
+    runs = {
+        instance_id: (complete, findings or [])
+        for instance_id, complete, findings in ScanRun.objects.filter(pk__in=run_ids).values_list(
+            "instance_id", "complete", "report__findings"
+        )
+    }
     drift: dict[str, dict] = {}
-    for team in set(ns_team.values()):
-        hosts = {inst for _, t, inst in ns_rows if t == team}
-        scanned = [latest[i] for i in hosts if i in latest]
+    for team, instance_ids in hosts.items():
+        scanned = [runs[i] for i in instance_ids if i in runs]
         drift[team] = {
             "findings": 0,
-            "instances": len(hosts),
+            "instances": len(instance_ids),
             "scanned": len(scanned),
-            "incomplete": any(not run.complete for run in scanned),
+            "incomplete": any(not complete for complete, _ in scanned),
         }
-    for run in latest.values():
-        for f in (run.report or {}).get("findings", []):
+    for _, findings in runs.values():
+        for f in findings:
             if f.get("waived"):
                 continue
             named = {
@@ -322,32 +336,54 @@ def _drift_by_team(ns_rows: list[tuple[str, str, int]]) -> dict[str, dict]:
 @login_required
 @require_GET
 def compliance(request):
+    """Every team's review status, findings, drift and expiring waivers, in a fixed number of
+    queries: the stored findings counted by the database, the live content hashes from one read
+    of the namespaces."""
     today = timezone.localdate()
     horizon = today + dt.timedelta(days=30)
-    findings = lint_design(registry_design(), today=today).findings
-    ns_rows = list(Namespace.objects.values_list("name", "team__name", "instance_id"))
-    ns_team = {name: team for name, team, _ in ns_rows}
-    drift = _drift_by_team(ns_rows)
-    expiring = list(Waiver.objects.filter(expires__gte=today, expires__lte=horizon).order_by("expires"))
+    teams = list(Team.objects.order_by("name"))
+    ns_team: dict[str, str] = {}
+    hosts: dict[str, set[int]] = {}
+    for name, team, instance_id in Namespace.objects.values_list("name", "team__name", "instance_id"):
+        ns_team[name] = team
+        hosts.setdefault(team, set()).add(instance_id)
+    namespace_counts = Counter(ns_team.values())
+    drift = _drift_by_team(hosts, ns_team)
+    counts: dict[int, Counter] = {}
+    for team_id, severity, n in (
+        DesignFinding.objects.filter(target_kind="namespace", team__isnull=False, waived=False)
+        .values_list("team_id", "severity")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        counts.setdefault(team_id, Counter())[severity] = n
+    light = ("pk", "team_id", "number", "state", "content_hash", "decided_at")  # not the frozen JSON
+    approved: dict[int, Review] = {}
+    for review in Review.objects.filter(state=ReviewState.APPROVED).only(*light).order_by("-number"):
+        approved.setdefault(review.team_id, review)
+    pending: dict[int, Review] = {}
+    for review in Review.objects.open().only(*light).order_by("-pk"):
+        pending.setdefault(review.team_id, review)
+    live_hash = services.team_content_hashes([t for t in teams if t.pk in approved])
+    expiring: dict[str, list[Waiver]] = {}
+    for waiver in Waiver.objects.filter(expires__gte=today, expires__lte=horizon).order_by("expires"):
+        kind, _, name = waiver.target.partition(":")
+        if kind == "namespace" and name in ns_team:
+            expiring.setdefault(ns_team[name], []).append(waiver)
     rows = []
-    for team in Team.objects.order_by("name"):
-        names = {n for n, t in ns_team.items() if t == team.name}
-        targets = {f"namespace:{n}" for n in names}
-        counts = Counter(f.severity.value for f in findings if f.target in targets and not f.waived)
-        approved = team.reviews.filter(state=ReviewState.APPROVED).order_by("-number").first()
-        pending = team.reviews.open().first()
-        live_hash = services.content_hash(services.team_snapshot(team))
+    for team in teams:
+        found = counts.get(team.pk, Counter())
         rows.append(
             {
                 "team": team,
-                "namespace_count": len(names),
-                "approved": approved,
-                "pending": pending,
-                "current": approved is not None and approved.content_hash == live_hash,
-                "severity_counts": [(s.value, counts.get(s.value, 0)) for s in SEVERITIES_HIGH_FIRST],
-                "unwaived_total": sum(counts.values()),
+                "namespace_count": namespace_counts[team.name],
+                "approved": approved.get(team.pk),
+                "pending": pending.get(team.pk),
+                "current": team.pk in approved and approved[team.pk].content_hash == live_hash[team.pk],
+                "severity_counts": [(s.value, found.get(s.value, 0)) for s in SEVERITIES_HIGH_FIRST],
+                "unwaived_total": sum(found.values()),
                 "drift": drift.get(team.name),
-                "expiring": [w for w in expiring if w.target in targets],
+                "expiring": expiring.get(team.name, []),
             }
         )
     return render(
