@@ -245,6 +245,7 @@ def test_a_sku_the_catalog_does_not_know_leaves_the_size_fields_unknown():
     "document, says",
     [
         (b"\x89PNG\r\n", "not UTF-8"),
+        (b"PK\x03\x04\x14\x00", "binary plan file"),
         (b"tfplan binary", "not JSON"),
         (b'{"resource_changes": []}', "no format_version"),
         (b'["format_version"]', "no format_version"),

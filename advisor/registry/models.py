@@ -80,6 +80,9 @@ class CatalogFacts:
         return self.tier.retires if self.tier else None
 
 
+MANAGED_BY = [("", "by hand"), ("terraform", "Terraform"), ("azure", "Azure Resource Manager")]
+
+
 class Instance(models.Model):
     name = models.CharField(max_length=63, unique=True, validators=[slug_validator])
     environment = models.CharField(max_length=16, choices=choices(core.Instance, "environment"))
@@ -114,6 +117,14 @@ class Instance(models.Model):
     # Never a secret: a URL without password and a credential reference (env:VAR, entra-id, ...).
     connection_url = models.CharField(max_length=500, blank=True)
     connection_credential = models.CharField(max_length=200, blank=True)
+    # Where the instance is declared, when imports keep it (import_terraform, discover_azure):
+    # "terraform" with the resource address, or "azure" with the ARM resource id; "" when it is
+    # kept by hand. `managed_values` are the columns the last import set, with their values: what
+    # the next import sets again, and what an edit on the page is warned about.
+    managed_by = models.CharField(max_length=16, blank=True, default="", choices=MANAGED_BY)
+    managed_source = models.CharField(max_length=1000, blank=True)
+    managed_values = models.JSONField(default=dict, blank=True)
+    managed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -124,6 +135,17 @@ class Instance(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("instance_detail", args=[self.name])
+
+    def managed_overwrites(self, values: dict) -> dict[str, tuple]:
+        """The columns among `values` that differ from what the last import set: {column:
+        (declared value, value given)}. Empty for an instance kept by hand."""
+        if not self.managed_by:
+            return {}
+        return {
+            column: (declared, values[column])
+            for column, declared in (self.managed_values or {}).items()
+            if column in values and values[column] != declared
+        }
 
     def catalog_facts(self, *, reserved_share: float = platform.RESERVED_SHARE) -> CatalogFacts:
         """The catalog's facts for this instance's tier and sku, with their sources."""

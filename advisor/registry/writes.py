@@ -22,11 +22,13 @@ import difflib
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
+from django.utils import timezone
 
 from advisor.audit.services import audit_change, audit_delete
 from advisor.core import design as core
 
 from . import hooks
+from .declared import ImportPlan, InstanceChange, plan_import
 from .models import Instance, Namespace, Team, Waiver
 from .services import (
     instance_values,
@@ -117,6 +119,51 @@ def instance_save(*, instance: Instance | None, data: core.Instance, actor) -> I
         )
     hooks.registry_changed()
     return row
+
+
+def declared_import(
+    *, reading, actor, environment: str | None = None, expected: str | None = None
+) -> ImportPlan:
+    """Upsert the instances a Terraform plan or state, or Azure Resource Manager, declares
+    (`reading`, advisor.core.declared), by name, in one transaction; see `declared.plan_import`
+    for what changes. Each written instance is marked as managed by its source, with the values
+    the source declared, and audited once ("import"). `expected` is the digest of a preview:
+    `Conflict` when the registry has changed since, so that what is confirmed is what was shown.
+    """
+    with transaction.atomic():
+        plan = plan_import(reading, environment=environment)
+        if expected is not None and plan.digest() != expected:
+            raise Conflict("the registry has changed since the preview; review the changes again")
+        at = timezone.now()
+        for change in plan.changes:
+            if change.writes:
+                _instance_import(change, actor=actor, at=at)
+    plan.followed = hooks.registry_changed()
+    return plan
+
+
+def _instance_import(change: InstanceChange, *, actor, at) -> Instance:
+    row, before = _current(Instance, Instance.objects.filter(name=change.name).first())
+    if before is not None:
+        before = {**before, **_managed_record(row)}
+    old_name = row.name
+    for column, value in instance_values(change.entry).items():
+        setattr(row, column, value)
+    row.managed_by, row.managed_source = change.declared.source, change.declared.address
+    row.managed_values, row.managed_at = change.managed_values, at
+    _raise_if_any(_storage_errors(row, paths=_INSTANCE_PATHS))
+    _ensure_name_free(row)
+    row.save()
+    hooks.instance_saved(row, old_name=old_name)
+    after = {**row_record(row), **_managed_record(row)}
+    audit_change(
+        actor=actor, obj_type="instance", obj_name=row.name, before=before, after=after, action="import"
+    )
+    return row
+
+
+def _managed_record(row: Instance) -> dict:
+    return {"managed_by": row.managed_by, "managed_source": row.managed_source}
 
 
 def instance_delete(*, instance: Instance, actor) -> None:

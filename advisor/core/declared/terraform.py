@@ -64,6 +64,10 @@ def read_terraform(document: Any) -> Reading:
 
 def _parse(document: Any) -> dict:
     if isinstance(document, bytes | bytearray):
+        if document[:4] == b"PK\x03\x04":  # `terraform plan -out` writes a zip archive
+            raise DeclaredError(
+                "this is the binary plan file: give the output of `terraform show -json PLANFILE` instead"
+            )
         try:
             document = document.decode("utf-8")
         except UnicodeDecodeError:
