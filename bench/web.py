@@ -1,6 +1,6 @@
 """Web benchmark: every page and list a user opens, at 1,000 and 10,000 namespaces on 200 instances.
 
-Run: .venv/bin/python bench/web.py [--sizes 1000,10000] [--repeat 7] [--heavy-repeat 3]
+Run: .venv/bin/python bench/web.py [--sizes 1000,10000] [--repeat 7] [--heavy-repeat 3] [--only WORDS]
 
 For each size a child process gets a throwaway database (SQLite in a temporary directory, or a
 fresh database on the PostgreSQL server of DATABASE_URL when it is set, dropped afterwards),
@@ -250,7 +250,7 @@ def _measure(client, method: str, path: str, *, repeat: int, data=None, expect=2
     }
 
 
-def child(size: int, out: str, repeat: int, heavy_repeat: int) -> None:
+def child(size: int, out: str, repeat: int, heavy_repeat: int, only: list[str]) -> None:
     import django
 
     django.setup()
@@ -331,18 +331,23 @@ def child(size: int, out: str, repeat: int, heavy_repeat: int) -> None:
         ("API waiver requests", "/api/waiver-requests", LIST),
         ("API scans", "/api/scans", LIST),
     ]
+    if only:
+        pages = [p for p in pages if any(word in p[0] for word in only)]
     for label, path, kind in pages:
         rows.append(
             {"label": label, "path": path, "kind": kind, **_measure(client, "get", path, repeat=repeat)}
         )
         print(f"  {size:,}: {label:<28} {rows[-1]['median_ms']:9.1f} ms", flush=True)
-    for fmt in ("yaml", "json"):
+    for fmt in ("yaml", "json") if not only or "export" in only else ():
         path = f"/designs/download/?format={fmt}"
         rows.append(
             {"label": f"design export {fmt.upper()}", "path": path, "kind": EXPORT,
              **_measure(client, "get", path, repeat=heavy_repeat)}
         )  # fmt: skip
         print(f"  {size:,}: {rows[-1]['label']:<28} {rows[-1]['median_ms']:9.1f} ms", flush=True)
+    if only and "import" not in only:
+        Path(out).write_text(json.dumps({"size": size, "vendor": connection.vendor, "rows": rows}))
+        return
     exported = client.get("/designs/download/?format=yaml").content
     upload = {"file": SimpleUploadedFile("redis-designs.yaml", exported, content_type="application/yaml")}
     rows.append(
@@ -396,6 +401,7 @@ def run_size(size: int, args, work: Path, redis_url: str) -> dict:
     }
     argv = [sys.executable, __file__, "--child", str(size), "--out", str(out)]
     argv += ["--repeat", str(args.repeat), "--heavy-repeat", str(args.heavy_repeat)]
+    argv += ["--only", args.only] if args.only else []
     try:
         subprocess.run(argv, cwd=ROOT, env=env, check=True)
     finally:
@@ -461,11 +467,14 @@ def main() -> int:
     parser.add_argument(
         "--heavy-repeat", type=int, default=3, help="timed design exports and imports (default 3)"
     )
+    parser.add_argument(
+        "--only", help="measure only the rows whose label contains one of these words (comma-separated)"
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.out, args.repeat, args.heavy_repeat)
+        child(args.child, args.out, args.repeat, args.heavy_repeat, args.only.split(",") if args.only else [])
         return 0
 
     from advisor.lib.redisproc import RedisProcess
