@@ -8,6 +8,7 @@ from advisor.api import api
 from advisor.metrics import views as metrics
 from advisor.overview import views as overview
 from advisor.registry import views as registry
+from advisor.registry import views_declared
 from advisor.scans import views as scans
 
 handler400 = "advisor.views_errors.bad_request"
@@ -25,6 +26,7 @@ urlpatterns = [
     path("instances/", registry.instance_list, name="instance_list"),
     path("instances/new/", registry.instance_edit, name="instance_create"),
     path("instances/new/sku-fields/", registry.instance_sku_fields, name="instance_sku_fields"),
+    path("instances/import/terraform/", views_declared.instance_import, name="instance_import"),
     path("instances/<slug:name>/", registry.instance_detail, name="instance_detail"),
     path("instances/<slug:name>/edit/", registry.instance_edit, name="instance_edit"),
     path("instances/<slug:name>/delete/", registry.instance_delete, name="instance_delete"),

@@ -24,6 +24,7 @@ from advisor.core.design import DesignError, load_design
 from advisor.core.patterns import parse_pattern
 
 from . import hooks, permissions, services, writes
+from .declared import managed_notice, overwrite_warning
 from .forms import DesignUploadForm, InstanceForm, NamespaceForm, pattern_problem
 from .models import Instance, Namespace, Policy, Team
 
@@ -60,6 +61,7 @@ def instance_detail(request, name):
             "namespaces": namespaces,
             "can_edit": permissions.can_edit_instances(request.user),
             "retires": platform.retirement_date(instance.product, instance.tier),
+            "managed": managed_notice(instance),
         },
     )
 
@@ -80,8 +82,13 @@ def instance_edit(request, name=None):
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Instance {saved.name} saved.")
+            # An import would set back what it declares: say so now, not at the next import.
+            warning = overwrite_warning(saved)
+            if warning:
+                messages.warning(request, warning)
             return redirect(saved)
-    return render(request, "registry/instance_form.html", {"form": form, "instance": instance})
+    context = {"form": form, "instance": instance, "managed": managed_notice(instance) if instance else None}
+    return render(request, "registry/instance_form.html", context)
 
 
 @login_required
