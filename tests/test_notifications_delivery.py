@@ -178,6 +178,13 @@ def test_a_passing_failure_is_retried_until_it_is_sent(team, receiver):
     assert len(receiver.to("/flaky/2/teams")) == 3
 
 
+def test_a_teams_connector_saying_it_throttles_is_retried(team, receiver):
+    # Teams connectors answer 200 with "HTTP error 429" in the body when they throttle.
+    d = deliver(_test_send(channel(team, "teams", receiver.url("/throttled/teams"))))
+    assert d.status == DeliveryStatus.FAILED and d.attempts == 3
+    assert d.last_error == "127.0.0.1 is throttling (HTTP error 429 in its answer) (gave up after 3 attempts)"
+
+
 def test_the_wait_doubles_after_each_failed_attempt(settings):
     settings.ADVISOR_NOTIFY_BACKOFF_S = 30
     assert [services.backoff(n) for n in (1, 2, 3, 4)] == [30, 60, 120, 240]

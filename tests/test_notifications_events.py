@@ -160,6 +160,19 @@ def test_a_run_reaped_after_its_worker_died_is_told_once(lab, settings):
     assert scans.scan_runs_reap_stale() == 0 and len(_deliveries()) == 1
 
 
+def test_a_failing_listener_never_fails_the_scan(lab, monkeypatch, caplog):
+    def broken(run):
+        raise RuntimeError("notifications are down")
+
+    monkeypatch.setattr(sources, "scan_new_high_drift", broken)
+    run = _scan()  # completed, as if nobody listened
+    assert ScanRun.objects.get(pk=run.pk).status == ScanRun.Status.COMPLETED
+    assert (
+        f"scan {run.pk}: a scan_finished listener" in caplog.text and "notifications are down" in caplog.text
+    )
+    assert _deliveries() == []
+
+
 def test_a_disabled_channel_hears_nothing(lab):
     lab["identity"].enabled = False
     lab["identity"].save()

@@ -4,6 +4,7 @@ Every request is recorded (method, path, headers, raw body). The path says how t
 
     /ok/...        200 "ok"
     /accepted/...  202 (as Teams Workflows answers)
+    /throttled/... 200 with the throttling text a Teams connector answers instead of a 429
     /fail/...      500 "rollup_error"
     /gone/...      410 "channel_is_archived"
     /redirect/...  302 to /ok/redirected (which a sender must not follow)
@@ -92,6 +93,8 @@ class Receiver:
             return 200, b"ok", {}
         if first == "accepted":
             return 202, b"", {}
+        if first == "throttled":
+            return 200, b"Microsoft Teams endpoint returned HTTP error 429", {}
         if first == "fail":
             return 500, b"rollup_error", {}
         if first == "gone":
