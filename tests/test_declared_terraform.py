@@ -261,6 +261,11 @@ def test_what_is_not_terraform_show_output_is_refused_with_the_reason(document, 
         read_terraform(document)
 
 
-def test_an_empty_state_declares_nothing():
+def test_an_empty_state_or_plan_declares_nothing():
     r = read_terraform(b'{"format_version": "1.0"}')
     assert r.instances == [] and r.ignored == {} and r.document == "state"
+    # A plan of a configuration without resources has no resource_changes at all.
+    r = read_terraform(
+        b'{"format_version": "1.2", "planned_values": {"root_module": {}}, "applyable": false}'
+    )
+    assert r.instances == [] and r.document == "plan"

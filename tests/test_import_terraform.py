@@ -72,9 +72,18 @@ def test_a_real_run_upserts_marks_them_managed_and_a_rerun_reports_them_unchange
     assert code == 0, err
     assert "Imported" in out and "2 created" in out
     primary = Instance.objects.get(name="catalog-cache-weu")
-    assert (primary.product, primary.tier, primary.sku, primary.memory_gb) == ("azure-cache-for-redis", "premium", "P3", 78)
+    assert (primary.product, primary.tier, primary.sku, primary.memory_gb) == (
+        "azure-cache-for-redis",
+        "premium",
+        "P3",
+        78,
+    )
     assert (primary.clustering, primary.shards, primary.geo_replication) == ("oss", 3, True)
-    assert (primary.public_network_access, primary.auth, primary.eviction_policy) == (False, "access-key", "allkeys-lru")
+    assert (primary.public_network_access, primary.auth, primary.eviction_policy) == (
+        False,
+        "access-key",
+        "allkeys-lru",
+    )
     assert primary.region == "westeurope" and primary.environment == "prod"
     assert primary.connection_url == ""  # the host name exists only after apply
     assert (primary.managed_by, primary.managed_source) == ("terraform", "azurerm_redis_cache.primary")
@@ -117,7 +126,10 @@ def test_fields_a_half_applied_plan_leaves_unknown_keep_the_registry_value():
         eviction_policy="volatile-ttl",
         persistence="none",
         region="westeurope",
-        connection={"url": "rediss://legacy-cache.redis.cache.windows.net:6380", "credential": "env:LEGACY_REDIS_KEY"},
+        connection={
+            "url": "rediss://legacy-cache.redis.cache.windows.net:6380",
+            "credential": "env:LEGACY_REDIS_KEY",
+        },
     )
     code, out, err = run(plan("plan_half_applied.json"))
     # search-amr is new and its SKU is known only after apply: not imported, and said why.

@@ -147,11 +147,8 @@ def _action(actions: Any) -> str:
 
 
 def _plan_resources(doc: dict) -> list[_Resource]:
-    changes = doc.get("resource_changes")
-    if changes is None:
-        raise DeclaredError(
-            "the plan has no resource_changes: is it the output of `terraform show -json PLANFILE`?"
-        )
+    # Terraform leaves resource_changes out of a plan that has no resources at all (omitempty).
+    changes = doc.get("resource_changes", [])
     if not isinstance(changes, list):
         raise DeclaredError("resource_changes must be a list")
     out = []
