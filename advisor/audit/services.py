@@ -11,6 +11,7 @@ by construction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from advisor.lib.dicts import flatten
@@ -49,6 +50,28 @@ def audit_change(
         before=before,
         after=after,
     )
+
+
+def audit_changes(*, actor, action: str, changes: Iterable[tuple[str, str, dict | None, dict]]) -> int:
+    """`audit_change` for many objects at once (a design import), in one insert: `changes` are
+    (obj_type, obj_name, before, after), recorded in that order; those that changed nothing are
+    left out. Returns how many events were recorded."""
+    real = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    events = [
+        AuditEvent(
+            actor=real,
+            actor_name=real.get_username() if real else "",
+            action=action,
+            obj_type=obj_type,
+            obj_name=str(obj_name)[:200],
+            before=before,
+            after=after,
+        )
+        for obj_type, obj_name, before, after in changes
+        if before != after
+    ]
+    AuditEvent.objects.bulk_create(events, batch_size=500)
+    return len(events)
 
 
 def audit_delete(*, actor, obj_type: str, obj_name: str, before: dict) -> AuditEvent:

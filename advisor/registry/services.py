@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import models, transaction
+from django.utils import timezone
 from pydantic import ValidationError
 
-from advisor.audit.services import audit_change
+from advisor.audit.services import audit_changes
 from advisor.core import design as core
 from advisor.core import platform
 
@@ -264,40 +265,61 @@ def row_label(row: models.Model) -> str:
     return f"{row.rule} on {row.target}" if isinstance(row, Waiver) else row.name
 
 
-def _named_rows(design: core.Design) -> list:
-    rows: list = []
-    rows += list(Team.objects.filter(name__in=[t.name for t in design.teams]))
-    rows += list(Instance.objects.filter(name__in=[i.name for i in design.instances]))
-    rows += list(
-        Namespace.objects.filter(name__in=[n.name for n in design.namespaces]).select_related(
-            "team", "instance"
-        )
-    )
+# An import names its rows by the hundred or the thousand: up to this many, they are read with
+# IN lists; beyond it, the whole table is read and filtered here (no database's limit on the
+# parameters of one statement is reached either way).
+_IN_LIST_MAX = 900
+
+
+def _named(queryset: models.QuerySet, names, *, field: str = "name") -> list:
+    """The rows of `queryset` whose `field` is one of `names`, in the queryset's order."""
+    names = set(names)
+    if len(names) <= _IN_LIST_MAX:
+        return list(queryset.filter(**{f"{field}__in": names}))
+    return [row for row in queryset if getattr(row, field) in names]
+
+
+def _named_records(design: core.Design) -> list[tuple[str, str, dict]]:
+    """(kind, label, audit record) of each registry row the design names, as it is now: teams,
+    instances and namespaces by name, then waivers in the design's order. Read in bulk, a
+    fixed number of queries however large the design."""
+    records = [
+        ("team", t.name, row_record(t))
+        for t in _named(Team.objects.prefetch_related("members"), (t.name for t in design.teams))
+    ]
+    records += [
+        ("instance", i.name, row_record(i))
+        for i in _named(Instance.objects.all(), (i.name for i in design.instances))
+    ]
+    names = {n.name for n in design.namespaces}
+    selected = Namespace.objects.filter(name__in=names) if len(names) <= _IN_LIST_MAX else None
+    # A namespace's record is its design entry (row_record, namespace_data), here for all at once.
+    records += [("namespace", e["name"], e) for e in namespace_entries(selected) if e["name"] in names]
+    waivers = {
+        (w.rule, w.target): w
+        for w in _named(Waiver.objects.all(), (w.target for w in design.waivers), field="target")
+    }
     for w in design.waivers:
-        rows += list(Waiver.objects.filter(rule=w.rule, target=w.target))
-    return rows
+        row = waivers.get((w.rule, w.target))
+        if row is not None:
+            records.append(("waiver", row_label(row), row_record(row)))
+    return records
 
 
 def import_snapshot(design: core.Design) -> dict[tuple[str, str], dict]:
     """The registry rows a design file is about to touch, as they are now."""
-    return {(row_kind(r), row_label(r)): row_record(r) for r in _named_rows(design)}
+    return {(kind, label): record for kind, label, record in _named_records(design)}
 
 
 def audit_import(*, actor, design: core.Design, before: dict[tuple[str, str], dict]) -> int:
     """One event per row a design import created or changed; returns how many."""
-    recorded = 0
-    for row in _named_rows(design):
-        kind, label = row_kind(row), row_label(row)
-        event = audit_change(
-            actor=actor,
-            obj_type=kind,
-            obj_name=label,
-            before=before.get((kind, label)),
-            after=row_record(row),
-            action="import",
-        )
-        recorded += event is not None
-    return recorded
+    return audit_changes(
+        actor=actor,
+        action="import",
+        changes=(
+            (kind, label, before.get((kind, label)), after) for kind, label, after in _named_records(design)
+        ),
+    )
 
 
 def design_export(fmt: str = "yaml") -> str:
@@ -325,13 +347,10 @@ class ImportSummary:
         ]
         return "; ".join(parts)
 
-    def count(self, kind: str, status: str) -> None:
-        getattr(self, status)[kind] += 1
-
-    def changed(self, kind: str) -> None:
-        """An entry counted unchanged turned out to change after all (its multi_key_with)."""
-        self.unchanged[kind] -= 1
-        self.updated[kind] += 1
+    def tally(self, kind: str, statuses: dict) -> None:
+        """Count each entry of `kind` as its status says: created, updated or unchanged."""
+        for status in statuses.values():
+            getattr(self, status)[kind] += 1
 
 
 def _differs(row, column: str, value) -> bool:
@@ -340,22 +359,56 @@ def _differs(row, column: str, value) -> bool:
     return getattr(row, column) != value
 
 
-def _upsert(model, lookup: dict, values: dict, *, on_change: dict | None = None):
-    """The row named by `lookup` with `values`, and "created", "updated" or "unchanged".
+def _upsert_all(model, entries: list[tuple[dict, dict]], *, on_change: dict | None = None):
+    """Each row named by an entry's lookup, holding the entry's values, written in bulk: a dict
+    of the rows by lookup and a dict of "created", "updated" or "unchanged" by lookup.
 
-    A row that already holds every value is not written at all; `on_change` are values set only
-    when something else changes (who last imported a waiver).
+    `entries` are (lookup, values). A row that already holds every value is not written at all;
+    `on_change` are values set only when something else changes (who last imported a waiver).
     """
-    row = model.objects.filter(**lookup).first()
-    if row is None:
-        return model.objects.create(**lookup, **values, **(on_change or {})), "created"
-    changed = {column: value for column, value in values.items() if _differs(row, column, value)}
-    if not changed:
-        return row, "unchanged"
-    for column, value in {**values, **(on_change or {})}.items():
-        setattr(row, column, value)
-    row.save()
-    return row, "updated"
+    on_change = on_change or {}
+    keys = [tuple(lookup.values()) for lookup, _ in entries]
+    if not entries:
+        return {}, {}
+    fields = list(entries[0][0])
+    if len(fields) == 1:
+        existing = {(getattr(r, fields[0]),): r for r in _named(model.objects.all(), (k[0] for k in keys))}
+    else:  # waivers: (rule, target), found by target
+        found = _named(model.objects.all(), (k[1] for k in keys), field=fields[1])
+        existing = {tuple(getattr(r, f) for f in fields): r for r in found}
+    stamped = any(f.name == "updated_at" for f in model._meta.concrete_fields)
+    now = timezone.now()
+    rows, statuses, created, updated, columns = {}, {}, [], [], set()
+    for key, (lookup, values) in zip(keys, entries, strict=True):
+        row = existing.get(key)
+        if row is None:
+            row = model(**lookup, **values, **on_change)
+            created.append(row)
+            statuses[key] = "created"
+        elif any(_differs(row, column, value) for column, value in values.items()):
+            for column, value in {**values, **on_change}.items():
+                setattr(row, column, value)
+            if stamped:
+                row.updated_at = now  # what save() would do (auto_now)
+            updated.append(row)
+            columns.update(values, on_change)
+            statuses[key] = "updated"
+        else:
+            statuses[key] = "unchanged"
+        rows[key] = row
+    model.objects.bulk_create(created, batch_size=500)
+    if any(row.pk is None for row in created):  # a database that does not return the new keys
+        fresh = {
+            tuple(getattr(r, f) for f in fields): r.pk
+            for r in _named(model.objects.all(), (k[-1] for k in keys), field=fields[-1])
+        }
+        for row in created:
+            row.pk = fresh[tuple(getattr(row, f) for f in fields)]
+    if updated:
+        model.objects.bulk_update(
+            updated, [*sorted(columns), *(["updated_at"] if stamped else [])], batch_size=100
+        )
+    return rows, statuses
 
 
 def design_import(design: core.Design, *, user=None) -> ImportSummary:
@@ -375,50 +428,46 @@ def design_import(design: core.Design, *, user=None) -> ImportSummary:
 def _design_import(design: core.Design, *, user) -> ImportSummary:
     summary = ImportSummary()
     audit_before = import_snapshot(design)
-    teams = {}
-    for t in design.teams:
-        teams[t.name], status = _upsert(Team, {"name": t.name}, {"contact": t.contact or ""})
-        summary.count("teams", status)
-    instances = {}
+    teams, statuses = _upsert_all(
+        Team, [({"name": t.name}, {"contact": t.contact or ""}) for t in design.teams]
+    )
+    summary.tally("teams", statuses)
+    entries = []
     for i in design.instances:
         values = instance_values(i)
-        instances[i.name], status = _upsert(Instance, {"name": values.pop("name")}, values)
-        summary.count("instances", status)
+        entries.append(({"name": values.pop("name")}, values))
+    instances, statuses = _upsert_all(Instance, entries)
+    summary.tally("instances", statuses)
     # A namespace may name a team or instance that already exists in the registry but not in the file.
-    team_of = lambda name: teams.get(name) or Team.objects.get(name=name)  # noqa: E731
-    instance_of = lambda name: instances.get(name) or Instance.objects.get(name=name)  # noqa: E731
-    namespaces, statuses = {}, {}
+    team_of = lambda name: teams.get((name,)) or Team.objects.get(name=name)  # noqa: E731
+    instance_of = lambda name: instances.get((name,)) or Instance.objects.get(name=name)  # noqa: E731
+    entries = []
     for ns in design.namespaces:
         values = {**namespace_values(ns), "team": team_of(ns.team), "instance": instance_of(ns.instance)}
-        namespaces[ns.name], statuses[ns.name] = _upsert(Namespace, {"name": values.pop("name")}, values)
-        summary.count("namespaces", statuses[ns.name])
-    through = Namespace.multi_key_with.through.objects.filter(
-        from_namespace__in=[row.pk for row in namespaces.values()]
-    ).values_list("from_namespace_id", "to_namespace_id")
-    partners_now: dict[int, set[int]] = {}
-    for from_id, to_id in through:
-        partners_now.setdefault(from_id, set()).add(to_id)
-    for ns in design.namespaces:
-        row = namespaces[ns.name]
-        partners = [namespaces.get(n) or Namespace.objects.get(name=n) for n in ns.multi_key_with]
-        if {p.pk for p in partners} != partners_now.get(row.pk, set()):
-            row.multi_key_with.set(partners)
-            if statuses[ns.name] == "unchanged":
-                summary.changed("namespaces")
+        entries.append(({"name": values.pop("name")}, values))
+    namespaces, statuses = _upsert_all(Namespace, entries)
+    for name in _partners_set(design, {key[0]: row.pk for key, row in namespaces.items()}):
+        if statuses[(name,)] == "unchanged":
+            statuses[(name,)] = "updated"  # its multi_key_with alone changed
+    summary.tally("namespaces", statuses)
     # Every scannable instance gets the default nightly scan unless it has a schedule already.
     for inst in instances.values():
         hooks.instance_saved(inst, old_name=inst.name)
     # A file without a policy section keeps the registry's policy.
     if "policy" in design.model_fields_set:
         _replace_policy(design.policy)
-    for w in design.waivers:
-        _, status = _upsert(
-            Waiver,
-            {"rule": w.rule, "target": w.target},
-            {"reason": w.reason, "expires": w.expires, "approved_by": w.approved_by},
-            on_change={"created_by": user},
-        )
-        summary.count("waivers", status)
+    _, statuses = _upsert_all(
+        Waiver,
+        [
+            (
+                {"rule": w.rule, "target": w.target},
+                {"reason": w.reason, "expires": w.expires, "approved_by": w.approved_by},
+            )
+            for w in design.waivers
+        ],
+        on_change={"created_by": user},
+    )
+    summary.tally("waivers", statuses)
     audit_import(actor=user, design=design, before=audit_before)
     # Each file is valid alone; the registry it merges into must stay valid as a whole (say, a
     # namespace moved to another instance while another one lists it in multi_key_with).
@@ -431,6 +480,36 @@ def _design_import(design: core.Design, *, user) -> ImportSummary:
         raise core.DesignError(_invalid_rows(), filename=where) from None
     core.check_references(merged, filename=where)
     return summary
+
+
+def _partners_set(design: core.Design, ids: dict[str, int]) -> list[str]:
+    """Give each namespace of the design its multi_key_with, in bulk; the names of those whose
+    partners changed."""
+    through = Namespace.multi_key_with.through
+    wanted_names = {name for ns in design.namespaces for name in ns.multi_key_with}
+    missing = wanted_names - ids.keys()
+    if missing:  # a design built in code may name partners that only the registry holds
+        ids = {**ids, **{row.name: row.pk for row in _named(Namespace.objects.all(), missing)}}
+        if missing - ids.keys():
+            raise Namespace.DoesNotExist(f"no namespace named {sorted(missing - ids.keys())[0]!r}")
+    pairs = through.objects.values_list("from_namespace_id", "to_namespace_id")
+    from_ids = set(ids[ns.name] for ns in design.namespaces)
+    now: dict[int, set[int]] = {}
+    listed = pairs.filter(from_namespace_id__in=from_ids) if len(from_ids) <= _IN_LIST_MAX else pairs
+    for from_id, to_id in listed:
+        if from_id in from_ids:
+            now.setdefault(from_id, set()).add(to_id)
+    changed, rows = [], []
+    for ns in design.namespaces:
+        own, wanted = ids[ns.name], {ids[name] for name in ns.multi_key_with}
+        if wanted != now.get(own, set()):
+            changed.append(ns.name)
+            rows += [through(from_namespace_id=own, to_namespace_id=other) for other in sorted(wanted)]
+    changed_ids = [ids[name] for name in changed]
+    for start in range(0, len(changed_ids), _IN_LIST_MAX):
+        through.objects.filter(from_namespace_id__in=changed_ids[start : start + _IN_LIST_MAX]).delete()
+    through.objects.bulk_create(rows, batch_size=500)
+    return changed
 
 
 def _invalid_rows() -> list[core.DesignIssue]:
