@@ -6,11 +6,12 @@ YAML, its line.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, get_args
 
@@ -23,9 +24,9 @@ from advisor.core.design.models import Design
 from advisor.core.design.references import reference_problems
 
 
-class _Loader(yaml.SafeLoader):
-    """The safe loader, except that an impossible date, or an integer longer than Python converts
-    (4,300 digits), stays a string for the model to reject at its location."""
+class _Lenient:
+    """The safe loader's constructors, except that an impossible date, or an integer longer than
+    Python converts (4,300 digits), stays a string for the model to reject at its location."""
 
     def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
         try:
@@ -40,8 +41,24 @@ class _Loader(yaml.SafeLoader):
             return self.construct_scalar(node)
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
-_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+class _Loader(_Lenient, yaml.SafeLoader):
+    """PyYAML's own parser, whose errors are the ones reported."""
+
+
+# libyaml's parser, when PyYAML has it (its wheels do): the same nodes, marks and data several
+# times faster, which a file of thousands of namespaces needs (bench/web.py). A file it refuses
+# is read again by PyYAML's parser, so that an error reads the same either way.
+if yaml.__with_libyaml__:
+
+    class _FastLoader(_Lenient, yaml.CSafeLoader):
+        pass
+
+else:
+    _FastLoader = _Loader  # type: ignore[misc]
+
+for _cls in {_Loader, _FastLoader}:
+    _cls.add_constructor("tag:yaml.org,2002:timestamp", _Lenient.construct_yaml_timestamp)
+    _cls.add_constructor("tag:yaml.org,2002:int", _Lenient.construct_yaml_int)
 
 
 def _json_int(text: str) -> int | str:
@@ -95,7 +112,7 @@ def _load_design(text: str | bytes, *, filename: str) -> Design:
         raise DesignError(issues, filename=filename)
 
     def issue(path: Loc, message: str) -> None:
-        issues.append(DesignIssue(loc=format_loc(path), message=message, line=_line_of(root, path)))
+        issues.append(DesignIssue(loc=format_loc(path), message=message, line=_line_of(root(), path)))
 
     if data is None:
         issue((), "the file is empty; a design starts with 'version: 1'")
@@ -134,26 +151,26 @@ def load_design_file(path: str | Path) -> Design:
 _UNPARSABLE = object()
 
 
-def _parse(text: str, *, filename: str, issues: list[DesignIssue]) -> tuple[Any, yaml.Node | None]:
-    """The data and (when YAML can compose it) the node tree; _UNPARSABLE after a syntax error."""
+def _parse(
+    text: str, *, filename: str, issues: list[DesignIssue]
+) -> tuple[Any, Callable[[], yaml.Node | None]]:
+    """The data and a function giving (when YAML can compose it) the node tree, for line numbers;
+    _UNPARSABLE after a syntax error."""
     looks_like_json = filename.lower().endswith(".json") or text.lstrip().startswith(("{", "["))
     json_error: json.JSONDecodeError | None = None
     if looks_like_json:
-        # JSON semantics exactly (numbers, escapes); YAML only for line numbers.
+        # JSON semantics exactly (numbers, escapes); YAML only for line numbers, composed only
+        # when there is a problem to locate (for a valid file it would cost most of the load).
         try:
             data = json.loads(text, object_pairs_hook=_json_object, parse_int=_json_int)
         except json.JSONDecodeError as e:
             json_error = e
         else:
-            try:
-                root, loader = _compose(text)
-                loader.dispose()
-            except yaml.YAMLError:
-                root = None
+            root = functools.cache(lambda: _json_lines(text))
             for path, key in _json_duplicates(data, ()):
                 issues.append(
                     DesignIssue(
-                        loc=format_loc(path), message=f"duplicate key '{key}'", line=_line_of(root, path)
+                        loc=format_loc(path), message=f"duplicate key '{key}'", line=_line_of(root(), path)
                     )
                 )
             return data, root
@@ -167,9 +184,9 @@ def _parse(text: str, *, filename: str, issues: list[DesignIssue]) -> tuple[Any,
             )
         else:
             issues.append(_yaml_syntax_issue(e))
-        return _UNPARSABLE, None
+        return _UNPARSABLE, lambda: None
     if root is None:
-        return None, None
+        return None, lambda: None
     for path, key, line, first_line in _yaml_duplicates(root, (), set()):
         issues.append(
             DesignIssue(
@@ -182,19 +199,37 @@ def _parse(text: str, *, filename: str, issues: list[DesignIssue]) -> tuple[Any,
         data = loader.construct_document(root)
     except yaml.YAMLError as e:
         issues.append(_yaml_syntax_issue(e))
-        return _UNPARSABLE, None
+        return _UNPARSABLE, lambda: None
     finally:
         loader.dispose()
-    return data, root
+    return data, lambda: root
+
+
+def _json_lines(text: str) -> yaml.Node | None:
+    try:
+        root, loader = _compose(text)
+    except yaml.YAMLError:
+        return None
+    loader.dispose()
+    return root
 
 
 def _compose(text: str) -> tuple[yaml.Node | None, _Loader]:
-    loader = _Loader(text)
-    try:
-        return loader.get_single_node(), loader
-    except yaml.YAMLError:
-        loader.dispose()
-        raise
+    # libyaml first; PyYAML's parser for a text it refuses, or one with a character PyYAML's
+    # reader refuses (so that both accept exactly the same files).
+    loaders = [_Loader] if _FastLoader is _Loader or _NON_PRINTABLE.search(text) else [_FastLoader, _Loader]
+    for i, loader_class in enumerate(loaders):
+        loader = loader_class(text)
+        try:
+            return loader.get_single_node(), loader
+        except yaml.YAMLError:
+            loader.dispose()
+            if i == len(loaders) - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+_NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
 
 
 def _yaml_syntax_issue(e: yaml.YAMLError) -> DesignIssue:
