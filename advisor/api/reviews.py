@@ -18,7 +18,7 @@ from advisor.reviews import services
 from advisor.reviews.models import Review, ReviewState, WaiverRequest, WaiverRequestState
 from advisor.reviews.report import review_context
 
-from .schemas import Pagination, body_error, errors
+from .schemas import Entries, Pagination, body_error, errors
 
 router = Router(tags=["reviews"])
 
@@ -294,12 +294,17 @@ def _team(name: str) -> Team:
 @router.get("/reviews", response={200: list[ReviewSummaryOut], **_LIST_ERRORS})
 @paginate(Pagination)
 def review_list(request, filters: Query[ReviewFilters]):
-    qs = Review.objects.select_related("team", "submitted_by", "decided_by").order_by("-pk")
+    # The frozen findings, sizing and drift are not part of a summary: not read.
+    qs = (
+        Review.objects.select_related("team", "submitted_by", "decided_by")
+        .defer("findings", "sizing", "drift")
+        .order_by("-pk")
+    )
     if filters.state:
         qs = qs.filter(state=filters.state)
     if filters.team:
         qs = qs.filter(team__name=filters.team)
-    return [_summary(r) for r in qs]
+    return Entries(qs, _summary)
 
 
 @router.get("/reviews/{review_id}", response={200: ReviewOut, **_READ_ERRORS})
@@ -383,16 +388,17 @@ def review_request_changes(request, review_id: int, payload: DecisionIn):
 @paginate(Pagination)
 def waiver_list(request):
     """The registry's waivers, expired ones included (their `expires` says so)."""
-    return [
-        {
-            "rule": w.rule,
-            "target": w.target,
-            "reason": w.reason,
-            "expires": w.expires,
-            "approved_by": w.approved_by,
-        }
-        for w in Waiver.objects.order_by("rule", "target")
-    ]
+    return Entries(Waiver.objects.order_by("rule", "target"), _waiver)
+
+
+def _waiver(w: Waiver) -> dict:
+    return {
+        "rule": w.rule,
+        "target": w.target,
+        "reason": w.reason,
+        "expires": w.expires,
+        "approved_by": w.approved_by,
+    }
 
 
 @router.get("/waiver-requests", response={200: list[WaiverRequestOut], **_LIST_ERRORS}, tags=["waivers"])
@@ -403,7 +409,7 @@ def waiver_request_list(request, filters: Query[WaiverRequestFilters]):
         qs = qs.filter(state=filters.state)
     if filters.team:
         qs = qs.filter(team__name=filters.team)
-    return [_waiver_request(wr) for wr in qs]
+    return Entries(qs, _waiver_request)
 
 
 @router.post("/waiver-requests", response={201: WaiverRequestOut, **_WRITE_ERRORS}, tags=["waivers"])

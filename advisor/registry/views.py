@@ -34,10 +34,17 @@ from .models import Instance, Namespace, Policy, Team
 @login_required
 def instance_list(request):
     instances = Instance.objects.annotate(ns_count=Count("namespaces")).order_by("name")
+    page = Paginator(instances, 50).get_page(request.GET.get("page"))
+    template = "registry/instance_list.html#results" if request.htmx else "registry/instance_list.html"
     return render(
         request,
-        "registry/instance_list.html",
-        {"instances": instances, "can_edit": permissions.can_edit_instances(request.user)},
+        template,
+        {
+            "page": page,
+            "instances": page.object_list,
+            "querystring": "",
+            "can_edit": permissions.can_edit_instances(request.user),
+        },
     )
 
 
@@ -378,10 +385,17 @@ def team_list(request):
     teams = Team.objects.annotate(
         ns_count=Count("namespaces", distinct=True), member_count=Count("members", distinct=True)
     )
+    page = Paginator(teams.order_by("name"), 50).get_page(request.GET.get("page"))
+    template = "registry/team_list.html#results" if request.htmx else "registry/team_list.html"
     return render(
         request,
-        "registry/team_list.html",
-        {"teams": teams.order_by("name"), "can_delete": permissions.can_manage_teams(request.user)},
+        template,
+        {
+            "page": page,
+            "teams": page.object_list,
+            "querystring": "",
+            "can_delete": permissions.can_manage_teams(request.user),
+        },
     )
 
 
