@@ -1,5 +1,7 @@
 """Who may change what. One place, used by views and the API alike (never only templates)."""
 
+from collections.abc import Collection
+
 
 def is_admin(user) -> bool:
     return user.is_authenticated and (user.is_superuser or user.is_staff)
@@ -123,13 +125,22 @@ def can_request_waiver(user, team) -> bool:
     return is_team_member(user, team)
 
 
-def waiver_decision_refusal(user, waiver_request) -> str | None:
-    """Why `user` may not approve or reject `waiver_request`; None when they may."""
-    if not is_reviewer(user):
+def waiver_decision_refusal(
+    user, waiver_request, *, reviewer: bool | None = None, team_ids: Collection[int] | None = None
+) -> str | None:
+    """Why `user` may not approve or reject `waiver_request`; None when they may.
+
+    A page listing many requests passes what it knows of `user` (`reviewer`: is_reviewer(user),
+    `team_ids`: the teams they are a member of), so that no request costs a query."""
+    if not (is_reviewer(user) if reviewer is None else reviewer):
         return "Only reviewers decide waiver requests."
     if waiver_request.requested_by_id is not None and waiver_request.requested_by_id == user.pk:
         return "Nobody decides their own waiver request: another reviewer decides it."
-    if is_team_member(user, waiver_request.team):
+    if (
+        is_team_member(user, waiver_request.team)
+        if team_ids is None
+        else user.is_authenticated and waiver_request.team_id in team_ids
+    ):
         return (
             f"You are a member of team {waiver_request.team.name}, so you cannot decide its waiver "
             "requests: a reviewer outside the team decides them."

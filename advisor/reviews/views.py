@@ -101,9 +101,13 @@ def review_list(request):
             "team", "requested_by"
         )
     )
+    reviewer = permissions.is_reviewer(request.user)
+    team_ids = set(request.user.teams.values_list("pk", flat=True))
     for wr in pending_waivers:
         # The buttons show only to who may decide; the others read why they may not.
-        wr.decision_refusal = permissions.waiver_decision_refusal(request.user, wr)
+        wr.decision_refusal = permissions.waiver_decision_refusal(
+            request.user, wr, reviewer=reviewer, team_ids=team_ids
+        )
     return render(
         request,
         "reviews/review_list.html",
@@ -113,7 +117,7 @@ def review_list(request):
             "states": ReviewState.choices,
             "teams": Team.objects.order_by("name"),
             "pending_waivers": pending_waivers,
-            "is_reviewer": permissions.is_reviewer(request.user),
+            "is_reviewer": reviewer,
         },
     )
 
