@@ -14,6 +14,7 @@ from advisor.core.rules import ALL_RULES
 from advisor.findings import clock, services
 from advisor.findings.markup import render_markdown
 from advisor.findings.models import DesignFinding, FindingsRun
+from advisor.findings.tasks import findings_refresh_task
 from advisor.registry.models import Instance, Namespace, Team, Waiver
 from advisor.registry.services import registry_design
 from tests.conftest import DEMO_DESIGN
@@ -137,27 +138,37 @@ def test_the_design_import_page_and_command_refresh_findings(client, admin_user,
     assert not DesignFinding.objects.filter(rule="KEY003").exists()
 
 
-def test_pages_recompute_on_a_new_day(client, viewer, demo_registry, monkeypatch):
+def test_the_nightly_job_recomputes_on_a_new_day_and_pages_say_how_old_they_are(
+    client, viewer, demo_registry, monkeypatch
+):
     services.findings_refresh(today=dt.date(2026, 1, 1))
     legacy = {"rule": "INS001", "target": "instance:prod-legacy-cache"}
     assert DesignFinding.objects.get(**legacy).severity == "medium"
     client.force_login(viewer)
-    client.get("/findings/")
+    assert "Findings as of" in client.get("/findings/").content.decode()  # read, not recomputed
+    assert DesignFinding.objects.get(**legacy).severity == "medium"
+    findings_refresh_task()
     assert DesignFinding.objects.get(**legacy).severity == "high"  # 125 days left on TODAY
+    assert "Findings as of" not in client.get("/findings/").content.decode()
     monkeypatch.setattr(clock, "today", lambda: dt.date(2027, 4, 1))
-    client.get("/instances/prod-legacy-cache/")
+    assert "Findings as of" in client.get("/instances/prod-legacy-cache/").content.decode()
+    findings_refresh_task()
     assert DesignFinding.objects.get(**legacy).severity == "critical"
 
 
 def test_pages_notice_a_change_made_around_the_views(client, viewer, demo_registry):
     services.findings_refresh()
-    # The admin site saves rows without calling findings_refresh.
+    # A row changed around the write services (a script, a shell): nothing refreshes the findings.
     Namespace.objects.filter(name="product-cache").update(
         ttl_mode="none", ttl_seconds=None, ttl_jitter_seconds=0
     )
     Namespace.objects.get(name="product-cache").save()
     client.force_login(viewer)
-    assert "TTL001" in client.get("/namespaces/product-cache/").content.decode()
+    body = client.get("/namespaces/product-cache/").content.decode()
+    assert "Findings as of" in body and "TTL001" not in body  # noticed, not recomputed by the page
+    findings_refresh_task()
+    body = client.get("/namespaces/product-cache/").content.decode()
+    assert "TTL001" in body and "Findings as of" not in body
 
 
 def test_ensure_fresh_does_not_recompute_an_unchanged_registry(demo_registry, django_assert_max_num_queries):

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "docs" / "grafana" / "advisor-dashboard.json"
 TOKEN = "metrics-token-for-tests-" + "0123456789abcdef" * 2  # 56 characters
 # The queries one scrape runs, whatever the size of the registry (advisor/metrics/collector.py).
-SCRAPE_QUERIES = 5
+SCRAPE_QUERIES = 6
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ def test_a_failed_findings_refresh_still_reports_the_saved_namespace(page, monke
 
 def test_a_failed_audit_leaves_no_waiver(page, monkeypatch):
     before = Waiver.objects.count()
-    monkeypatch.setattr("advisor.findings.views.audit_change", _boom)
+    monkeypatch.setattr("advisor.registry.writes.audit_change", _boom)
     response = page.post(
         "/waivers/new/",
         {"rule": "KEY002", "target": "namespace:product-cache", "reason": "legacy", "expires": "2027-01-31"},

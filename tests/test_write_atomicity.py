@@ -3,8 +3,8 @@ is reported as failed (issue 11: writes answered 500 after committing, and `impo
 committed and then exited 1 with a traceback).
 
 - API writes: the change and its audit record are one transaction; the findings refresh runs once
-  it is committed and never turns the answer into an error (a failure there is logged, and the
-  next read of the findings recomputes them).
+  it is committed and never turns the answer into an error (a failure there is logged, the pages
+  say how old the findings are, and the next change or the nightly job recomputes them).
 - `import_designs`: all or nothing, exit 2 with a message and no traceback for every invalid
   input, exit 0 once the import is committed whatever the findings refresh does.
 """
@@ -24,6 +24,7 @@ from django_celery_beat.models import PeriodicTask
 
 from advisor.audit.models import AuditEvent
 from advisor.findings.models import DesignFinding, FindingsRun
+from advisor.findings.tasks import findings_refresh_task
 from advisor.registry.models import Instance, Namespace, Policy, Team, Waiver
 from advisor.registry.services import design_export
 from tests.celery_worker import ROOT, database_url
@@ -152,14 +153,17 @@ def test_a_committed_write_is_reported_done_even_when_the_findings_refresh_fails
     assert AuditEvent.objects.count() == audit_before + 1
     assert "not refreshed after a committed change" in caplog.text
 
-    # Every page keeps working on the findings stored last, while the lint still fails ...
+    # Every page keeps working on the findings stored last, while the lint still fails, and says
+    # how old they are ...
     for page in ["/", "/findings/", "/compliance/", "/api/findings"]:
         assert api.get(page).status_code == 200, page
-    # ... and once it works again, the next read brings the findings up to date.
+    assert "Findings as of" in api.get("/findings/").content.decode()
+    # ... and once it works again, the nightly job brings the findings up to date.
     monkeypatch.undo()
     stamp = FindingsRun.objects.get(pk=1).registry_stamp
-    assert api.get("/api/findings").status_code == 200
+    findings_refresh_task()
     assert FindingsRun.objects.get(pk=1).registry_stamp != stamp
+    assert "Findings as of" not in api.get("/findings/").content.decode()
 
 
 def test_a_write_refreshes_the_findings_it_changes(api):

@@ -17,7 +17,7 @@ from advisor.core.design import DesignError, DesignIssue, load_design
 from advisor.core.engine import lint_design
 from advisor.core.findings import Severity
 from advisor.core.rules.docs import rule_catalog, rule_doc
-from advisor.findings import clock, services
+from advisor.findings import clock
 from advisor.findings.models import DesignFinding
 
 from .schemas import Entries, Pagination, ValidationErrors, errors
@@ -121,7 +121,7 @@ def rule_get(request, rule_id: str):
 @router.get("/findings", response={200: list[FindingOut], **errors(401, 422)})
 @paginate(Pagination)
 def finding_list(request, filters: Query[FindingFilters]):
-    services.findings_ensure_fresh()
+    """The stored findings: recomputed after every change and nightly, never by a read."""
     findings = DesignFinding.objects.all()
     if filters.severity:
         findings = findings.filter(severity=filters.severity.value)

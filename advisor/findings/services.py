@@ -1,8 +1,13 @@
 """Findings of the registry's design: computed by the domain core, stored for the pages and API.
 
-`findings_refresh` runs after every design change (the views, import and API call it);
-`findings_ensure_fresh` is the safety net pages call, so that date-dependent rules and waiver
-expiry are right on a new day and a change made elsewhere (the admin) is not missed.
+`findings_refresh` is the only writer of DesignFinding. It runs once every change to what the
+lint reads has committed: the registry's write services, the design import, the waiver pages,
+review approvals and the admin call advisor.registry.hooks.registry_changed, which this app
+answers with `findings_refresh_after_write` (apps.py). The date is an input too: the Celery beat
+job `tasks.findings_refresh_task`, shortly after midnight, runs `findings_ensure_fresh`, so that
+retirement dates and waiver expiry are right on a new day. Pages and the API only read; when the
+stored findings are from an earlier day or an older registry state (a refresh failed, a row was
+changed around the services), they say "findings as of" (selectors.findings_age).
 """
 
 from __future__ import annotations
@@ -104,21 +109,24 @@ def findings_refresh_after_write(*, today=None) -> FindingsRun | None:
     """Refresh after a change that is already committed; None when that failed.
 
     The change stands whatever happens here, so a failure is logged, not raised: the caller must
-    not report a committed change as failed. The stored findings then carry an old registry stamp,
-    and the next `findings_ensure_fresh` tries again.
+    not report a committed change as failed. The stored findings then carry an old registry stamp
+    (the pages say how old they are), and the next change or the nightly job tries again.
     """
     try:
         return findings_refresh(today=today)
     except Exception:
-        logger.exception("findings: not refreshed after a committed change; the next read retries")
+        logger.exception(
+            "findings: not refreshed after a committed change; the next change or the nightly job retries"
+        )
         return None
 
 
 def findings_ensure_fresh() -> FindingsRun | None:
-    """Recompute when the stored findings are from another day or another registry state."""
+    """Recompute when the stored findings are from another day or another registry state (the
+    nightly job; never a page)."""
     run = FindingsRun.objects.filter(pk=1).first()
     day = clock.today()
-    if run is not None and run.today == day and run.registry_stamp == _registry_stamp():
+    if findings_current(run, today=day):
         return run
     try:
         return findings_refresh(today=day)
@@ -130,6 +138,11 @@ def findings_ensure_fresh() -> FindingsRun | None:
         # Nor may a failure of the lint itself: the pages show the findings stored last.
         logger.exception("findings: recomputing failed; keeping the stored findings")
         return run
+
+
+def findings_current(run: FindingsRun | None, *, today) -> bool:
+    """Whether `run` is of `today` and of the registry as it is now."""
+    return run is not None and run.today == today and run.registry_stamp == _registry_stamp()
 
 
 def _related_index(related) -> str:

@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,18 +11,17 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from advisor.audit.services import audit_change, audit_delete
 from advisor.core import migration, platform
 from advisor.core.findings import SEVERITIES_HIGH_FIRST
 from advisor.core.rules.docs import rule_catalog, rule_doc
-from advisor.registry import permissions
+from advisor.registry import permissions, writes
 from advisor.registry.models import Instance, Policy, Team, Waiver
-from advisor.registry.services import instance_to_core, waiver_data
+from advisor.registry.services import instance_to_core
 
-from . import clock, planning, services
+from . import clock, planning, selectors, services
 from .forms import WaiverForm
 from .markup import render_markdown
-from .models import DesignFinding
+from .models import DesignFinding, FindingsRun
 
 # Findings ------------------------------------------------------------------------------------
 
@@ -32,7 +30,7 @@ _FILTERS = ("severity", "rule", "team", "instance")
 
 @login_required
 def finding_list(request):
-    run = services.findings_ensure_fresh()
+    run = FindingsRun.objects.filter(pk=1).first()
     filters = {k: request.GET.get(k, "").strip() for k in _FILTERS}
     show_waived = request.GET.get("waived") == "1"
     qs = DesignFinding.objects.select_related("team", "instance")
@@ -60,6 +58,7 @@ def finding_list(request):
         "waived_count": waived_count,
         "querystring": query.urlencode(),
         "run": run,
+        "age": selectors.findings_age(),
         "severities": [s.value for s in SEVERITIES_HIGH_FIRST],
         "rules": DesignFinding.objects.order_by("rule").values_list("rule", flat=True).distinct(),
         "teams": Team.objects.order_by("name").values_list("name", flat=True),
@@ -155,31 +154,32 @@ def waiver_create(request):
     existing = Waiver.objects.filter(
         rule=source.get("rule", "").strip().upper(), target=source.get("target", "").strip()
     ).first()
-    before = waiver_data(existing) if existing else None
     next_url = _safe_next(request, source.get("next"))
     if request.method == "POST":
         form = WaiverForm(request.POST, instance=existing)
         if form.is_valid() and not permissions.can_grant_waiver(request.user, form.cleaned_data["target"]):
             raise PermissionDenied("Nobody waives findings of their own team's namespaces.")
         if form.is_valid():
-            waiver = form.save(commit=False)
-            waiver.created_by = request.user
-            waiver.approved_by = request.user.get_username()
-            with transaction.atomic():
-                waiver.save()
-                audit_change(
+            data = form.cleaned_data
+            try:
+                waiver = writes.waiver_save(
+                    waiver=existing,
+                    rule=data["rule"],
+                    target=data["target"],
+                    reason=data["reason"],
+                    expires=data["expires"],
+                    approved_by=request.user.get_username(),
+                    created_by=request.user,
                     actor=request.user,
-                    obj_type="waiver",
-                    obj_name=f"{waiver.rule} on {waiver.target}",
-                    before=before,
-                    after=waiver_data(waiver),
                 )
-            services.findings_refresh_after_write()
-            messages.success(
-                request,
-                f"{'Renewed' if existing else 'Granted'} the waiver of {waiver.rule} on {waiver.target}.",
-            )
-            return redirect(next_url or "waiver_list")
+            except writes.Conflict as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request,
+                    f"{'Renewed' if existing else 'Granted'} the waiver of {waiver.rule} on {waiver.target}.",
+                )
+                return redirect(next_url or "waiver_list")
     else:
         initial = {"rule": source.get("rule", ""), "target": source.get("target", "")}
         form = WaiverForm(instance=existing, initial=initial if existing is None else None)
@@ -194,13 +194,7 @@ def waiver_delete(request, pk):
     if not permissions.can_manage_waivers(request.user):
         raise PermissionDenied("Only administrators and reviewers revoke waivers.")
     waiver = get_object_or_404(Waiver, pk=pk)
-    before = waiver_data(waiver)
-    with transaction.atomic():
-        waiver.delete()
-        audit_delete(
-            actor=request.user, obj_type="waiver", obj_name=f"{waiver.rule} on {waiver.target}", before=before
-        )
-    services.findings_refresh_after_write()
+    writes.waiver_delete(waiver=waiver, actor=request.user)
     messages.success(request, f"Revoked the waiver of {waiver.rule} on {waiver.target}.")
     return redirect("waiver_list")
 

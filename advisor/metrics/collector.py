@@ -12,7 +12,9 @@ namespace:
    findings, the unmatched keys, the duration), not whole reports;
 4. which team owns each namespace;
 5. the waivers in force today, so that drift waived after a scan stops counting (as the review
-   pages judge a scan's drift, advisor.reviews.drift).
+   pages judge a scan's drift, advisor.reviews.drift);
+6. when the stored findings were computed (they follow every change and a nightly job; an old
+   time says a refresh failed or the job did not run).
 
 Retirement dates come from the platform catalog through `platform.retirement_date`, the lookup
 rule INS001 uses, with the days counted from the advisor's "today" as the findings count them.
@@ -32,7 +34,7 @@ from prometheus_client.registry import Collector
 
 from advisor.core import platform
 from advisor.findings import clock
-from advisor.findings.models import DesignFinding
+from advisor.findings.models import DesignFinding, FindingsRun
 from advisor.registry.models import Instance, Namespace, Waiver
 from advisor.scans.models import ScanRun
 
@@ -42,6 +44,11 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Unwaived findings of the registered design (the stored lint results), by rule, severity and "
         "the team owning the namespace; team is empty for findings on an instance.",
         ("rule", "severity", "team"),
+    ),
+    "advisor_findings_computed_timestamp_seconds": (
+        "When the stored design findings were last computed, as a Unix time; absent before the first "
+        "time. They follow every change to the registry and a nightly job (for the date).",
+        (),
     ),
     "advisor_instance_info": (
         "A registered instance (always 1), with its environment, product and tier.",
@@ -171,6 +178,10 @@ class AdvisorCollector(Collector):
         }
         teams = dict(Namespace.objects.order_by().values_list("name", "team__name"))
         waivers = set(Waiver.objects.filter(expires__gte=today).order_by().values_list("rule", "target"))
+        computed = _family("advisor_findings_computed_timestamp_seconds")
+        computed_at = FindingsRun.objects.filter(pk=1).values_list("computed_at", flat=True).first()
+        if computed_at is not None:
+            computed.add_metric([], computed_at.timestamp())
 
         info = _family("advisor_instance_info")
         retirement = _family("advisor_instance_retirement_days_left")
@@ -216,6 +227,7 @@ class AdvisorCollector(Collector):
 
         yield from (
             design,
+            computed,
             info,
             retirement,
             failed,

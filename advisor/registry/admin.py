@@ -2,11 +2,29 @@ from django.contrib import admin
 
 from advisor.audit.services import audit_change, audit_delete
 
+from . import hooks, writes
 from .models import Instance, Namespace, Policy, Team, Waiver
 from .services import row_kind, row_label, row_record
 
 
-class _AuditedAdmin(admin.ModelAdmin):
+class _FollowedAdmin(admin.ModelAdmin):
+    """The stored findings follow every change made here once the admin's transaction commits,
+    as after the write services (the pages never recompute them)."""
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        hooks.registry_changed()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        hooks.registry_changed()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        hooks.registry_changed()
+
+
+class _AuditedAdmin(_FollowedAdmin):
     """Records admin changes to registry rows in the audit trail (team membership lives only in
     the admin), inside the transaction the admin saves them in."""
 
@@ -64,9 +82,33 @@ class NamespaceAdmin(_AuditedAdmin):
 
 
 @admin.register(Waiver)
-class WaiverAdmin(_AuditedAdmin):
+class WaiverAdmin(admin.ModelAdmin):
+    """Waivers saved and deleted through the write services, as on the waiver pages."""
+
     list_display = ["rule", "target", "expires", "approved_by"]
     search_fields = ["rule", "target"]
 
+    def save_model(self, request, obj, form, change):
+        saved = writes.waiver_save(
+            waiver=obj if change else None,
+            rule=obj.rule,
+            target=obj.target,
+            reason=obj.reason,
+            expires=obj.expires,
+            approved_by=obj.approved_by,
+            created_by=obj.created_by,
+            actor=request.user,
+        )
+        obj.pk = saved.pk
 
-admin.site.register(Policy)
+    def delete_model(self, request, obj):
+        writes.waiver_delete(waiver=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for waiver in queryset:
+            writes.waiver_delete(waiver=waiver, actor=request.user)
+
+
+@admin.register(Policy)
+class PolicyAdmin(_FollowedAdmin):
+    pass

@@ -86,8 +86,11 @@ def registry_changed() -> bool | None:
     connection = transaction.get_connection()
     if all(getattr(block, "_from_testcase", False) for block in connection.atomic_blocks):
         return _follow()
-    # One refresh for the whole transaction (an approval may create many waivers).
-    if not any(entry[1] is _follow for entry in connection.run_on_commit):
+    # One refresh for the whole transaction (an approval may create many waivers): none is added
+    # while one registered at this level or an outer one is pending. One registered inside a
+    # savepoint (its ids are in the entry) goes if that savepoint rolls back, so it does not count.
+    level = set(connection.savepoint_ids)
+    if not any(func is _follow and sids <= level for sids, func, *_ in connection.run_on_commit):
         transaction.on_commit(_follow)
     return None
 

@@ -1,5 +1,5 @@
-"""Every change to a team, an instance or a namespace: one service per write, for the pages and
-the API alike (the design import is `services.design_import`).
+"""Every change to a team, an instance, a namespace or a waiver: one service per write, for the
+pages, the API and the admin alike (the design import is `services.design_import`).
 
 Each service is one transaction holding the checks the domain needs (references by name, what
 the columns can hold, unique names, rows that still depend on the one deleted), the row, its side
@@ -265,6 +265,53 @@ def _listed_by_elsewhere(namespace: Namespace, instance: Instance) -> list[dict]
         )
         for other in others
     ]
+
+
+# Waivers --------------------------------------------------------------------------------------
+
+
+def waiver_save(
+    *,
+    waiver: Waiver | None,
+    rule: str,
+    target: str,
+    reason: str,
+    expires,
+    approved_by: str,
+    created_by,
+    actor,
+) -> Waiver:
+    """Grant or renew a waiver; its audit record is written in the same transaction, and the
+    stored findings follow once it has committed.
+
+    With `waiver` None, the waiver of the same rule and target is renewed when there is one (one
+    per pair, as in design files), else one is created; given, that row is replaced (the admin may
+    change its rule or target). Callers check permissions and validate the values (WaiverForm,
+    a waiver request); a rule and target another waiver already has raise `Conflict`.
+    """
+    with transaction.atomic():
+        if waiver is None:
+            waiver = Waiver.objects.filter(rule=rule, target=target).first()
+        row, before = _current(Waiver, waiver)
+        row.rule, row.target, row.reason, row.expires = rule, target, reason, expires
+        row.approved_by, row.created_by = approved_by, created_by
+        if Waiver.objects.filter(rule=rule, target=target).exclude(pk=row.pk).exists():
+            raise Conflict(f"a waiver of {rule} on {target} already exists")
+        row.save()
+        audit_change(
+            actor=actor, obj_type="waiver", obj_name=row_label(row), before=before, after=row_record(row)
+        )
+    hooks.registry_changed()
+    return row
+
+
+def waiver_delete(*, waiver: Waiver, actor) -> None:
+    """Revoke a waiver: the finding it covered counts again once the findings follow."""
+    with transaction.atomic():
+        current, before = _current(Waiver, waiver)
+        current.delete()
+        audit_delete(actor=actor, obj_type="waiver", obj_name=row_label(current), before=before)
+    hooks.registry_changed()
 
 
 # Deleting -------------------------------------------------------------------------------------

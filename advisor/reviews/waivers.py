@@ -12,9 +12,8 @@ from django.utils import timezone
 
 from advisor.audit.services import audit_record
 from advisor.core.findings import Finding
-from advisor.registry import permissions
-from advisor.registry.models import WAIVER_MAX_DAYS, Namespace, Team, Waiver
-from advisor.registry.services import waiver_data
+from advisor.registry import permissions, writes
+from advisor.registry.models import WAIVER_MAX_DAYS, Namespace, Team
 
 from .drift import drift_findings, drift_targets
 from .models import Review, WaiverRequest, WaiverRequestState
@@ -76,25 +75,17 @@ def decide_waiver_request(wr: WaiverRequest, *, user, approve: bool, now) -> Wai
         after=request_record(wr),
     )
     if approve:
-        existing = Waiver.objects.filter(rule=wr.rule, target=wr.target).first()
-        waiver_before = waiver_data(existing) if existing else None
-        waiver, _ = Waiver.objects.update_or_create(
+        # Through the registry's write service: audited, and the stored findings follow once the
+        # decision has committed.
+        writes.waiver_save(
+            waiver=None,
             rule=wr.rule,
             target=wr.target,
-            defaults={
-                "reason": wr.reason,
-                "expires": wr.expires,
-                "approved_by": user.get_username(),
-                "created_by": wr.requested_by,
-            },
-        )
-        audit_record(
+            reason=wr.reason,
+            expires=wr.expires,
+            approved_by=user.get_username(),
+            created_by=wr.requested_by,
             actor=user,
-            action="create" if waiver_before is None else "update",
-            obj_type="waiver",
-            obj_name=f"{waiver.rule} on {waiver.target}",
-            before=waiver_before,
-            after=waiver_data(waiver),
         )
     return wr
 

@@ -3,7 +3,6 @@ waiting on the person looking. Each tag brings its own data (advisor.overview.se
 
 from django import template
 
-from advisor.findings import services as findings
 from advisor.overview import selectors
 
 register = template.Library()
@@ -12,7 +11,6 @@ register = template.Library()
 @register.inclusion_tag("overview/_charts.html")
 def overview_charts():
     """Open design findings by severity and the drift of every instance over time."""
-    findings.findings_ensure_fresh()
     return {
         "severity_chart": selectors.severity_totals(),
         "drift_chart": selectors.drift_history(),
@@ -27,7 +25,6 @@ def overview_charts():
 @register.inclusion_tag("overview/_charts.html")
 def compliance_charts():
     """Findings by severity per team, and the drift of the instances hosting namespaces."""
-    findings.findings_ensure_fresh()
     return {
         "severity_chart": selectors.severity_by_team(),
         "drift_chart": selectors.drift_history(hosting_namespaces=True),
