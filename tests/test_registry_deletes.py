@@ -196,3 +196,48 @@ def test_deleting_a_team_records_its_members(client, admin_user, member):
     assert "Team short-lived deleted." in response.content.decode()
     (event,) = _delete_events("team", "short-lived")
     assert event.before == {"name": "short-lived", "contact": "sl@example.com", "members": ["mia-member"]}
+
+
+@pytest.mark.parametrize("status", ["queued", "running"])
+def test_an_instance_with_a_scan_queued_or_running_is_kept(client, admin_user, demo_registry, status):
+    from advisor.scans.models import ScanRun
+
+    instance = Instance.objects.get(name="staging-loyalty-cache")
+    ScanRun.objects.create(instance=instance, status="completed")
+    run = ScanRun.objects.create(instance=instance, status=status)
+    reason = (
+        f"instance 'staging-loyalty-cache' has scan #{run.number} {status}; "
+        "wait for it to end or cancel it on Live scans first"
+    )
+    _as(client, admin_user)
+    body = client.get("/instances/staging-loyalty-cache/delete/").content.decode()
+    assert "cannot be deleted yet" in body and reason.replace("'", "&#x27;") in body
+    response = client.post("/instances/staging-loyalty-cache/delete/")
+    assert response.status_code == 409 and reason.replace("'", "&#x27;") in response.content.decode()
+    response = client.delete("/api/instances/staging-loyalty-cache")
+    assert response.status_code == 409 and reason in response.json()["detail"]
+    assert Instance.objects.filter(name="staging-loyalty-cache").exists()
+    assert ScanRun.objects.filter(pk=run.pk, status=status).exists()
+    assert _delete_events("instance", "staging-loyalty-cache") == []
+
+    # Once the scan has ended, the instance goes, its scan history with it.
+    ScanRun.objects.filter(pk=run.pk).update(status="completed")
+    assert client.post("/instances/staging-loyalty-cache/delete/").status_code == 302
+    assert not ScanRun.objects.filter(instance__name="staging-loyalty-cache").exists()
+
+
+def test_two_active_scans_are_named_together(admin_user, demo_registry):
+    from advisor.registry import writes
+    from advisor.scans.models import ScanRun
+
+    instance = Instance.objects.get(name="staging-loyalty-cache")
+    running = ScanRun.objects.create(instance=instance, status="running")
+    queued = ScanRun.objects.create(instance=instance, status="queued")
+    assert writes.delete_blockers(instance) == [
+        f"instance 'staging-loyalty-cache' has scans #{running.number} running, #{queued.number} queued; "
+        "wait for them to end or cancel them on Live scans first"
+    ]
+    # Other rows are not the scans' business.
+    assert writes.delete_blockers(Team.objects.get(name="catalog")) == writes._team_blockers(
+        Team.objects.get(name="catalog")
+    )

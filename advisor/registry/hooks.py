@@ -11,7 +11,9 @@ and a failure inside the transaction undoes the write instead of being logged an
 Inside the write's transaction:
 - `instance_saved(instance, old_name=...)` once an instance is created, replaced or imported
   (scans: the scan schedule follows a rename, a scannable instance gets the nightly scan);
-- `instance_deleting(instance)` before an instance row goes (scans: its schedule goes with it).
+- `instance_deleting(instance)` before an instance row goes (scans: its schedule goes with it);
+- `delete_blockers(row)`: what other apps have against deleting a row now, one sentence per
+  reason (scans: a scan of the instance is queued or running).
 
 Once the outermost transaction has committed:
 - `registry_changed()`: whatever is computed from the registry follows it (findings: the stored
@@ -34,6 +36,7 @@ from django.db import transaction
 
 _instance_saved: list[Callable[..., object]] = []
 _instance_deleting: list[Callable[..., object]] = []
+_delete_blockers: list[Callable[..., list[str]]] = []
 _committed: list[Callable[[], object]] = []
 _answers: dict[str, Callable[..., object]] = {}
 
@@ -42,6 +45,7 @@ def register(
     *,
     instance_saved: Callable[..., object] | None = None,
     instance_deleting: Callable[..., object] | None = None,
+    delete_blockers: Callable[..., list[str]] | None = None,
     committed: Callable[[], object] | None = None,
     pattern_change: Callable[..., object] | None = None,
     scan_draft: Callable[..., object] | None = None,
@@ -50,6 +54,7 @@ def register(
     for hooks, func in (
         (_instance_saved, instance_saved),
         (_instance_deleting, instance_deleting),
+        (_delete_blockers, delete_blockers),
         (_committed, committed),
     ):
         if func is not None and func not in hooks:
@@ -70,6 +75,11 @@ def instance_deleting(instance) -> None:
     """`instance` is about to be deleted. In the write's transaction."""
     for func in _instance_deleting:
         func(instance)
+
+
+def delete_blockers(row) -> list[str]:
+    """Why other apps keep `row` (a team, an instance or a namespace) from being deleted now."""
+    return [reason for func in _delete_blockers for reason in func(row)]
 
 
 def registry_changed() -> bool | None:

@@ -318,13 +318,14 @@ def waiver_delete(*, waiver: Waiver, actor) -> None:
 
 
 def delete_blockers(row: Team | Instance | Namespace) -> list[str]:
-    """Why `row` cannot be deleted now, one sentence per reason; empty when it can."""
+    """Why `row` cannot be deleted now, one sentence per reason; empty when it can. Other apps
+    add theirs through `hooks.delete_blockers` (scans: an instance with a scan queued or running)."""
     if isinstance(row, Team):
-        return _team_blockers(row)
+        return [*_team_blockers(row), *hooks.delete_blockers(row)]
     if isinstance(row, Instance):
-        return _instance_blockers(row)
+        return [*_instance_blockers(row), *hooks.delete_blockers(row)]
     if isinstance(row, Namespace):
-        return _namespace_blockers(row)
+        return [*_namespace_blockers(row), *hooks.delete_blockers(row)]
     raise TypeError(f"{type(row).__name__} is not a registry row")
 
 

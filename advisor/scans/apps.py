@@ -27,6 +27,7 @@ class ScansConfig(AppConfig):
         hooks.register(
             instance_saved=schedules.schedule_follows,
             instance_deleting=schedules.schedule_delete,
+            delete_blockers=selectors.delete_blockers,
             pattern_change=pattern_change.pattern_change,
             scan_draft=selectors.scan_draft,
         )

@@ -42,6 +42,28 @@ def with_last_scan(instances: QuerySet[Instance]) -> QuerySet[Instance]:
     )
 
 
+def delete_blockers(row) -> list[str]:
+    """What the scans have against deleting a registry row now (registry.hooks): an instance
+    whose scan is queued or running would have the run deleted under its worker, and the result
+    of a scan the user asked for would vanish. Read in the delete's transaction, after the
+    instance row is locked; a new run locks it too (ScanRunManager.create), so none slips in."""
+    if not isinstance(row, Instance):
+        return []
+    active = list(
+        ScanRun.objects.filter(instance=row, status__in=ScanRun.ACTIVE)
+        .order_by("number")
+        .values_list("number", "status")
+    )
+    if not active:
+        return []
+    runs = ", ".join(f"#{number} {status}" for number, status in active)
+    if len(active) == 1:
+        return [f"instance '{row.name}' has scan {runs}; wait for it to end or cancel it on Live scans first"]
+    return [
+        f"instance '{row.name}' has scans {runs}; wait for them to end or cancel them on Live scans first"
+    ]
+
+
 def scan_draft(*, run_id: int, index: int) -> tuple[int, dict] | None:
     """The draft design entry the scan `run_id` made for its `index`th unregistered key family,
     with the id of the scanned instance; None when the run or the family is gone."""
