@@ -58,7 +58,7 @@ def _run(pk: int) -> ScanRun:
 @router.get("/scans", response={200: list[ScanRunOut], **errors(401, 422)})
 @paginate(Pagination)
 def scan_list(request, filters: Query[ScanFilters]):
-    runs = ScanRun.objects.select_related("instance")
+    runs = ScanRun.objects.select_related("instance").defer("report")  # a list shows no report
     if filters.instance:
         runs = runs.filter(instance__name=filters.instance)
     if filters.status:
