@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(PY) bench/scan_budget.py
 	$(PY) bench/import.py
 	$(PY) bench/load.py
+	$(PY) bench/web.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .hypothesis
