@@ -53,7 +53,7 @@ class Command(BaseCommand):
         # of the import.
         if summary.followed is False:
             self.stderr.write(
-                "The findings could not be recomputed (see the log); they are with the next change, "
-                "and every night."
+                "The findings could not be recomputed (see the log); the next change or the nightly "
+                "refresh recomputes them."
             )
         self.stdout.write(f"Imported {name}: {summary}")
