@@ -132,12 +132,15 @@ def rule_detail(request, rule_id):
 def waiver_list(request):
     today = clock.today()
     waivers = Waiver.objects.select_related("created_by").order_by("expires", "rule", "target")
+    # Each list pages on its own: ?page= the active waivers, ?expired_page= the expired ones.
+    active = Paginator(waivers.filter(expires__gte=today), 50).get_page(request.GET.get("page"))
+    expired = Paginator(waivers.filter(expires__lt=today), 50).get_page(request.GET.get("expired_page"))
     return render(
         request,
         "findings/waiver_list.html",
         {
-            "active": [w for w in waivers if w.expires >= today],
-            "expired": [w for w in waivers if w.expires < today],
+            "active": active,
+            "expired": expired,
             "today": today,
             "can_manage_waivers": permissions.can_manage_waivers(request.user),
         },
