@@ -61,8 +61,8 @@ def team_findings(team: Team, *, design=None, today: dt.date | None = None) -> l
 
 
 def team_stored_findings(team: Team) -> list[Finding]:
-    """The stored findings about the team's namespaces, in the rule engine's order: what
-    `team_findings` gives while the stored findings are fresh, which the writes keep them. For
+    """The stored findings about the team's namespaces, in the rule engine's order: the same as
+    `team_findings` as long as the stored findings are fresh, and the writes keep them fresh. For
     the team's page; a submission lints for real (`team_findings`)."""
     # By id among equals: the rows were stored in the engine's order.
     order = ("-severity_rank", "rule", "target", "id")
