@@ -404,12 +404,29 @@ def _upsert_all(model, entries: list[tuple[dict, dict]], *, on_change: dict | No
         }
         for row in created:
             row.pk = fresh[tuple(getattr(row, f) for f in fields)]
-    # One UPDATE a changed row: Django's bulk_update writes a CASE per column over a whole batch,
-    # which takes longer than this once thousands of rows change.
-    columns = [*sorted(columns), *(["updated_at"] if stamped else [])]
-    for row in updated:
-        model.objects.filter(pk=row.pk).update(**{column: getattr(row, column) for column in columns})
+    if updated:
+        _update_rows(model, updated, [*sorted(columns), *(["updated_at"] if stamped else [])])
     return rows, statuses
+
+
+def _update_rows(model, rows: list, columns: list[str]) -> None:
+    """Write `columns` of each row, as one statement run for all rows (executemany). Django's
+    bulk_update writes a CASE per column over each batch instead, which took 28 s for 10,000
+    namespaces, and an UPDATE through the ORM per row 3 s."""
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(column) for column in columns]
+    # Table and column names from the model; every value is a bound parameter.
+    sql = "UPDATE {} SET {} WHERE {} = %s".format(
+        quote(model._meta.db_table),
+        ", ".join(f"{quote(f.column)} = %s" for f in fields),
+        quote(model._meta.pk.column),
+    )
+    params = [
+        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.pk] for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def design_import(design: core.Design, *, user=None) -> ImportSummary:
