@@ -226,3 +226,30 @@ def test_nan_and_infinity_are_422(api):
         response = api.post("/api/namespaces", body, content_type="application/json")
         assert response.status_code == 422, (value, response.content)
         assert response.json()["detail"][0]["loc"] == ["body", "payload", "ops_per_sec", "reads"]
+
+
+def test_a_value_the_database_refuses_is_a_422_in_the_one_error_shape(api, monkeypatch):
+    """PostgreSQL refuses a NUL byte in a text (SQLite stores it): whichever database, the answer
+    is the documented 422 shape, a list of located errors, never a bare string."""
+    from django.db import DataError
+
+    from advisor.reviews import services as reviews
+
+    def refuse(**kwargs):
+        raise DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+
+    monkeypatch.setattr(reviews, "waiver_request_create", refuse)
+    response = api.post(
+        "/api/waiver-requests",
+        {
+            "team": "catalog",
+            "rule": "TTL001",
+            "target": "namespace:search-results",
+            "reason": "a\x00b",
+            "expires": "2030-01-01",
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["msg"] == "A value does not fit what the database can store." and error["loc"] == ["body", "payload"]

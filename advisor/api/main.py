@@ -126,8 +126,12 @@ def _integrity(request, exc):
 
 @api.exception_handler(DataError)
 def _data(request, exc):
+    # The one 422 shape (schemas.ValidationErrors): a NUL byte in a text on PostgreSQL, a number
+    # past a column's range. The body is where it came from; which field the driver does not say.
     logger.warning("API write refused by the database: %s", exc)
-    return _detail(request, 422, "A value does not fit what the database can store.")
+    return _detail(
+        request, 422, [body_error((), "A value does not fit what the database can store.", "value_error")]
+    )
 
 
 @api.exception_handler(NinjaValidationError)
