@@ -252,4 +252,7 @@ def test_a_value_the_database_refuses_is_a_422_in_the_one_error_shape(api, monke
     )
     assert response.status_code == 422
     [error] = response.json()["detail"]
-    assert error["msg"] == "A value does not fit what the database can store." and error["loc"] == ["body", "payload"]
+    assert error["msg"] == "A value does not fit what the database can store." and error["loc"] == [
+        "body",
+        "payload",
+    ]
