@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from advisor.core import design as core
-from advisor.core.declared import DeclaredInstance, Reading
+from advisor.core.declared import DECLARED_FIELDS, DeclaredInstance, Reading
 
 from .models import Instance
 from .services import instance_data, instance_values, memory_follows_sku
@@ -29,26 +29,9 @@ SOURCE_LABELS = {"terraform": "Terraform", "azure": "Azure Resource Manager"}
 # The design field a column holds, where the names differ.
 _FIELD_OF_COLUMN = {"connection_url": "connection.url", "connection_credential": "connection.credential"}
 _COLUMN_OF_FIELD = {f: c for c, f in _FIELD_OF_COLUMN.items()}
-# Shown for a new instance and compared for an existing one, in the design file's order.
-_COLUMNS = (
-    "environment",
-    "product",
-    "tier",
-    "sku",
-    "memory_gb",
-    "shards",
-    "clustering",
-    "high_availability",
-    "persistence",
-    "geo_replication",
-    "eviction_policy",
-    "auth",
-    "tls",
-    "public_network_access",
-    "region",
-    "connection_url",
-    "connection_credential",
-)
+# Shown for a new instance and compared for an existing one, in the design file's order: the
+# fields a declaration may carry (the core's list), then the scan credential, which none declares.
+_COLUMNS = (*(_COLUMN_OF_FIELD.get(f, f) for f in DECLARED_FIELDS), "connection_credential")
 
 
 def field_name(column: str) -> str:
