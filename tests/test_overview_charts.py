@@ -217,8 +217,7 @@ def test_the_overview_takes_as_many_queries_for_many_teams_as_for_few(client, me
 
 
 def test_the_compliance_charts_take_as_many_queries_for_many_teams_as_for_few(demo_registry):
-    """The charts' share of the compliance page. (The page's own table, in the reviews app, reads
-    each team's reviews one team at a time.)"""
+    """The charts' share of the compliance page (the whole page is checked in test_query_counts)."""
     template = engines["django"].from_string("{% load overview_tags %}{% compliance_charts %}")
     _grow(2, 0)
     template.render({})
