@@ -31,11 +31,8 @@ modules (settings, urls, celery) sit above all of this; core and the shared help
 
 from __future__ import annotations
 
-import ast
-from dataclasses import dataclass
-from pathlib import Path
+from tests.import_reader import ROOT, Import, describe, find_cycle, imports_in, module_name
 
-ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "advisor"
 
 LAYERS: list[tuple[str, ...]] = [
@@ -51,77 +48,12 @@ RANK = {app: rank for rank, apps in enumerate(LAYERS) for app in apps}
 SHARED = ("advisor.core", "advisor.lib", "advisor.limits", "advisor.lint_cli")
 
 
-@dataclass(frozen=True)
-class Import:
-    source: str  # the importing module
-    target: str  # the imported module, resolved when relative
-    path: Path
-    line: int
-
-    @property
-    def where(self) -> str:
-        return f"{self.path.relative_to(ROOT)}:{self.line}"
-
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
 def app_of(module: str) -> str | None:
     """The app a module belongs to (advisor.registry.views -> registry); None outside the apps."""
     parts = module.split(".")
     if len(parts) < 2 or parts[0] != "advisor" or module.startswith(SHARED):
         return None
     return parts[1] if (PACKAGE / parts[1]).is_dir() else None
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
-def _statements(node: ast.AST):
-    """Every import statement (and import_module call) under `node` that runs, wherever it is."""
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.If) and _is_type_checking(child.test):
-            for other in child.orelse:
-                yield from _statements(ast.Module(body=[other], type_ignores=[]))
-            continue
-        if isinstance(child, (ast.Import, ast.ImportFrom)):
-            yield child
-        elif (
-            isinstance(child, ast.Call)
-            and getattr(child.func, "attr", getattr(child.func, "id", None)) == "import_module"
-            and child.args
-            and isinstance(child.args[0], ast.Constant)
-            and isinstance(child.args[0].value, str)
-        ):
-            yield child
-        yield from _statements(child)
-
-
-def imports_in(source: str, *, module: str, path: Path, is_package: bool = False) -> list[Import]:
-    tree = ast.parse(source, filename=str(path))
-    package = module if is_package else module.rpartition(".")[0]
-    found: list[Import] = []
-    for stmt in _statements(tree):
-        if isinstance(stmt, ast.Call):
-            found.append(Import(module, stmt.args[0].value, path, stmt.lineno))
-        elif isinstance(stmt, ast.Import):
-            found += [Import(module, alias.name, path, stmt.lineno) for alias in stmt.names]
-        else:
-            base = stmt.module or ""
-            if stmt.level:
-                parts = package.split(".")
-                anchor = ".".join(parts[: len(parts) - (stmt.level - 1)])
-                base = f"{anchor}.{base}" if base else anchor
-            # `from advisor import registry` imports the app as much as `import advisor.registry`.
-            found += [Import(module, f"{base}.{alias.name}", path, stmt.lineno) for alias in stmt.names]
-    return found
 
 
 def _all_imports() -> list[Import]:
@@ -152,40 +84,6 @@ def app_graph(imports: list[Import]) -> dict[str, list[Import]]:
         if source is not None and target is not None and source != target:
             graph.setdefault(source, []).append(edge)
     return graph
-
-
-def find_cycle(graph: dict[str, list[Import]]) -> list[Import] | None:
-    """One cycle as the imports that make it, or None when the graph has none (depth-first)."""
-    state: dict[str, str] = {}  # "open" while on the current path, "done" once fully explored
-    path: list[Import] = []
-
-    def visit(node: str) -> list[Import] | None:
-        state[node] = "open"
-        for edge in graph.get(node, []):
-            target = app_of(edge.target)
-            if state.get(target) == "open":
-                start = next((k for k, e in enumerate(path) if app_of(e.source) == target), len(path))
-                return [*path[start:], edge]
-            if target not in state:
-                path.append(edge)
-                cycle = visit(target)
-                if cycle is not None:
-                    return cycle
-                path.pop()
-        state[node] = "done"
-        return None
-
-    for node in sorted(graph):
-        if node not in state:
-            cycle = visit(node)
-            if cycle is not None:
-                return cycle
-    return None
-
-
-def describe(cycle: list[Import]) -> str:
-    chain = " -> ".join([app_of(cycle[0].source), *(app_of(e.target) for e in cycle)])
-    return chain + "\n" + "\n".join(f"  {e.source} imports {e.target} ({e.where})" for e in cycle)
 
 
 def test_the_reader_sees_the_imports_that_are_there():
@@ -221,19 +119,19 @@ def test_the_cycle_finder_finds_a_cycle_and_names_its_lines():
         "registry": [Import("advisor.registry.writes", "advisor.findings.services", path, 3)],
         "findings": [Import("advisor.findings.services", "advisor.registry.models", path, 7)],
     }
-    cycle = find_cycle(graph)
+    cycle = find_cycle(graph, app_of)
     assert cycle is not None
-    assert describe(cycle).startswith("findings -> registry -> findings\n")
-    assert "advisor/x.py:7" in describe(cycle) and "advisor/x.py:3" in describe(cycle)
+    assert describe(cycle, app_of).startswith("findings -> registry -> findings\n")
+    assert "advisor/x.py:7" in describe(cycle, app_of) and "advisor/x.py:3" in describe(cycle, app_of)
     graph["findings"] = []
-    assert find_cycle(graph) is None
+    assert find_cycle(graph, app_of) is None
 
 
 def test_no_import_cycle_between_apps():
-    cycle = find_cycle(app_graph(IMPORTS))
+    cycle = find_cycle(app_graph(IMPORTS), app_of)
     if cycle is not None:
-        print("import cycle between apps:\n" + describe(cycle))
-    assert cycle is None, "import cycle between apps:\n" + describe(cycle)
+        print("import cycle between apps:\n" + describe(cycle, app_of))
+    assert cycle is None, "import cycle between apps:\n" + describe(cycle, app_of)
 
 
 def test_every_app_has_its_place_in_the_layers():

@@ -19,12 +19,11 @@ The rules it holds the core to:
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.import_reader import ROOT, Import, describe, find_cycle, imports_in, module_name
+
 CORE = ROOT / "advisor" / "core"
 RULES = "advisor.core.rules"
 BASE = "advisor.core.rules.base"
@@ -34,69 +33,18 @@ NOT_RULE_MODULES = {RULES, BASE, "advisor.core.rules.docs"}
 FRAMEWORKS = ("django", "ninja", "celery", "kombu", "rest_framework")
 
 
-@dataclass(frozen=True)
-class Import:
-    source: str  # the importing module
-    target: str  # the imported module, as written (resolved when relative)
-    line: int
-
-    @property
-    def where(self) -> str:
-        return f"{MODULES[self.source].relative_to(ROOT)}:{self.line}"
-
-
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-MODULES: dict[str, Path] = {
-    _module_name(path): path for path in sorted(CORE.rglob("*.py")) if "__pycache__" not in path.parts
-}
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
-def _statements(node: ast.AST):
-    """Every import statement under `node` that runs, with `if TYPE_CHECKING:` bodies skipped."""
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.If) and _is_type_checking(child.test):
-            for other in child.orelse:
-                if isinstance(other, (ast.Import, ast.ImportFrom)):
-                    yield other
-                yield from _statements(other)
-            continue
-        if isinstance(child, (ast.Import, ast.ImportFrom)):
-            yield child
-        yield from _statements(child)
-
-
-def _package_of(module: str) -> str:
-    return module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+MODULES = {module_name(path): path for path in sorted(CORE.rglob("*.py")) if "__pycache__" not in path.parts}
 
 
 def imports_of(module: str) -> list[Import]:
-    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"), filename=str(MODULES[module]))
-    found: list[Import] = []
-    for stmt in _statements(tree):
-        if isinstance(stmt, ast.Import):
-            found += [Import(module, alias.name, stmt.lineno) for alias in stmt.names]
-            continue
-        base = stmt.module or ""
-        if stmt.level:
-            package = _package_of(module).split(".")
-            anchor = ".".join(package[: len(package) - (stmt.level - 1)])
-            base = f"{anchor}.{base}" if base else anchor
-        for alias in stmt.names:
-            submodule = f"{base}.{alias.name}"
-            found.append(Import(module, submodule if submodule in MODULES else base, stmt.lineno))
-    return found
+    path = MODULES[module]
+    return imports_in(
+        path.read_text(encoding="utf-8"),
+        module=module,
+        path=path,
+        is_package=path.name == "__init__.py",
+        modules=MODULES,
+    )
 
 
 IMPORTS: dict[str, list[Import]] = {module: imports_of(module) for module in MODULES}
@@ -108,39 +56,6 @@ def core_graph() -> dict[str, list[Import]]:
         module: [i for i in found if i.target in MODULES and i.target != module]
         for module, found in IMPORTS.items()
     }
-
-
-def find_cycle(graph: dict[str, list[Import]]) -> list[Import] | None:
-    """One cycle as the imports that make it, or None when the graph has none (depth-first)."""
-    state: dict[str, str] = {}  # "open" while on the current path, "done" once fully explored
-    path: list[Import] = []
-
-    def visit(node: str) -> list[Import] | None:
-        state[node] = "open"
-        for edge in graph.get(node, []):
-            if state.get(edge.target) == "open":
-                start = next((k for k, e in enumerate(path) if e.source == edge.target), len(path))
-                return [*path[start:], edge]
-            if edge.target not in state:
-                path.append(edge)
-                cycle = visit(edge.target)
-                if cycle is not None:
-                    return cycle
-                path.pop()
-        state[node] = "done"
-        return None
-
-    for node in sorted(graph):
-        if node not in state:
-            cycle = visit(node)
-            if cycle is not None:
-                return cycle
-    return None
-
-
-def describe(cycle: list[Import]) -> str:
-    chain = " -> ".join([cycle[0].source, *(edge.target for edge in cycle)])
-    return chain + "\n" + "\n".join(f"  {e.source} imports {e.target} ({e.where})" for e in cycle)
 
 
 def test_the_reader_sees_the_imports_that_are_there():
@@ -155,7 +70,7 @@ def test_the_reader_sees_the_imports_that_are_there():
 
 
 def test_the_cycle_finder_finds_a_cycle_and_names_its_lines():
-    edge = lambda a, b, line: Import(a, b, line)  # noqa: E731
+    edge = lambda a, b, line: Import(a, b, MODULES[a], line)  # noqa: E731
     graph = {
         "advisor.core.engine": [edge("advisor.core.engine", "advisor.core.rules", 1)],
         "advisor.core.rules": [edge("advisor.core.rules", "advisor.core.rules.base", 2)],
