@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Mapping
 from typing import BinaryIO
 
@@ -58,6 +59,15 @@ def too_large_message(name: str, size: int | None, limit: int) -> str:
         f"{MAX_DESIGN_BYTES_ENV}); this one {how_big}. Split it into several files (a file may "
         "describe one team's part), or raise the limit."
     )
+
+
+def read_named_file(path: str, limit: int, *, stdin: BinaryIO | None = None) -> tuple[str, bytes]:
+    """(name, bytes) of a file named on a command line, "-" meaning standard input, within `limit`.
+    Raises OSError when it cannot be read and DesignTooLarge when it is too large."""
+    if path == "-":
+        return "<stdin>", read_design_bytes(stdin or sys.stdin.buffer, "<stdin>", limit)
+    with open(path, "rb") as fh:
+        return path, read_design_bytes(fh, path, limit)
 
 
 def read_design_bytes(fh: BinaryIO, name: str, limit: int) -> bytes:

@@ -162,13 +162,7 @@ def run(
 def _load(file: str, stderr: IO[str], stdin: IO[bytes] | None, max_bytes: int) -> tuple[str, str, Any] | None:
     """(name, text, design) of a file, or None after saying on stderr why it cannot be linted."""
     try:
-        if file == STDIN:
-            name = "<stdin>"
-            raw = limits.read_design_bytes(stdin or sys.stdin.buffer, name, max_bytes)
-        else:
-            with open(file, "rb") as fh:
-                name = file
-                raw = limits.read_design_bytes(fh, name, max_bytes)
+        name, raw = limits.read_named_file(file, max_bytes, stdin=stdin)
     except OSError as e:
         stderr.write(f"{file}: cannot read the design file: {e.strerror or e}\n")
         return None

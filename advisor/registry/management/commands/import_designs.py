@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, DataError
 
 from advisor.core.design import DesignError, load_design
-from advisor.limits import DesignTooLarge, read_design_bytes
+from advisor.limits import DesignTooLarge, read_named_file
 from advisor.registry.services import design_import
 
 
@@ -16,15 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args, file, **options):
         limit = settings.ADVISOR_MAX_DESIGN_BYTES
         try:
-            if file == "-":
-                import sys
-
-                name = "<stdin>"
-                text = read_design_bytes(sys.stdin.buffer, name, limit)
-            else:
-                with open(file, "rb") as fh:
-                    name = file
-                    text = read_design_bytes(fh, name, limit)
+            name, text = read_named_file(file, limit)
         except OSError as e:
             self.stderr.write(f"{file}: cannot read: {e.strerror}")
             raise SystemExit(2) from None

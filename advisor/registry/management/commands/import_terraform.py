@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from advisor.core.declared import DeclaredError, read_terraform
-from advisor.limits import DesignTooLarge, human_bytes, read_design_bytes
+from advisor.limits import DesignTooLarge, human_bytes, read_named_file
 
 from . import _declared
 
@@ -25,15 +25,7 @@ class Command(BaseCommand):
         # One size limit for every file the advisor reads (ADVISOR_MAX_DESIGN_BYTES).
         limit = settings.ADVISOR_MAX_DESIGN_BYTES
         try:
-            if file == "-":
-                import sys
-
-                name = "<stdin>"
-                data = read_design_bytes(sys.stdin.buffer, name, limit)
-            else:
-                with open(file, "rb") as fh:
-                    name = file
-                    data = read_design_bytes(fh, name, limit)
+            name, data = read_named_file(file, limit)
         except OSError as e:
             self.stderr.write(f"{file}: cannot read: {e.strerror}")
             raise SystemExit(2) from None
