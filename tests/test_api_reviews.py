@@ -2,6 +2,7 @@
 waivers and waiver requests. Tokens and sessions both work; errors are {"detail": ...}."""
 
 import datetime as dt
+import json
 
 import pytest
 from django.utils import timezone
@@ -203,3 +204,22 @@ def test_invalid_input_is_a_located_422(client, catalog, member):
         == 404
     )
     assert not Review.objects.exists() and not WaiverRequest.objects.exists()
+
+
+def test_the_lists_a_body_may_carry_are_bounded(client, catalog, member, reviewer):
+    ask = {"rule": "TTL001", "target": "namespace:search-results", "reason": "r", "expires": "2030-01-01"}
+    r = client.post(
+        "/api/teams/catalog/reviews",
+        {"waivers": [ask] * 1001},
+        content_type="application/json",
+        **_auth(member),
+    )
+    assert r.status_code == 422 and "1000" in json.dumps(r.json())
+    assert not Review.objects.exists()
+    r = client.post(
+        "/api/reviews/1/approve",
+        {"expected_hash": "0" * 64, "rejected_waivers": list(range(1001))},
+        content_type="application/json",
+        **_auth(reviewer),
+    )
+    assert r.status_code == 422

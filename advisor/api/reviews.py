@@ -38,9 +38,15 @@ class WaiverAskIn(Schema):
     expires: dt.date
 
 
+# A request body names at most this many waiver requests: far more than a team's blocking
+# findings, and a bound on the work one request can ask for.
+MAX_LISTED = 1000
+
+
 class SubmitIn(Schema):
     waivers: list[WaiverAskIn] | None = Field(
         None,
+        max_length=MAX_LISTED,
         description="A waiver request for each unwaived finding (design or drift) at high or above that is "
         "not fixed. Omitted or null: a resubmission carries over the undecided requests of the revision it "
         "replaces that still apply; [] asks for none.",
@@ -58,7 +64,9 @@ class DecisionIn(Schema):
         ..., min_length=64, max_length=64, description="The content hash you reviewed."
     )
     comment: str = Field("", max_length=5000, description="Required when requesting changes.")
-    rejected_waivers: list[int] = Field(default_factory=list, description="Waiver request ids to reject.")
+    rejected_waivers: list[int] = Field(
+        default_factory=list, max_length=MAX_LISTED, description="Waiver request ids to reject."
+    )
 
 
 class WaiverRequestIn(Schema):
